@@ -1,0 +1,61 @@
+// The restore-point.json schema. Everything read from a backup destination is untrusted:
+// it is validated here before anything else happens.
+import { z } from 'zod';
+
+/** VM names travel into file names, QEMU arguments and PowerShell data: keep them plain. */
+export const vmNameSchema = z
+	.string()
+	.min(1, 'must not be empty')
+	.max(64, 'must be at most 64 characters')
+	.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'may contain only letters, digits, ".", "_" and "-", and must start with a letter or digit');
+
+export const restorePointIdSchema = z
+	.string()
+	.min(1)
+	.max(64)
+	.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'may contain only letters, digits, ".", "_" and "-"');
+
+export const diskFormatSchema = z.enum(['qcow2', 'vhdx']);
+export type DiskFormat = z.infer<typeof diskFormatSchema>;
+
+const macSchema = z.string().regex(/^([0-9A-Fa-f]{2}[:-]?){5}[0-9A-Fa-f]{2}$/, 'must be a MAC address such as 00:15:5D:01:02:03');
+
+export const nicSchema = z.strictObject({
+	switch: z.string().min(1).max(128),
+	mac: macSchema.nullable().default(null),
+	vlan: z.number().int().min(1).max(4094).nullable().default(null),
+});
+
+export const diskSchema = z.strictObject({
+	controller: z.enum(['scsi', 'ide', 'virtio']),
+	controllerNumber: z.number().int().min(0).max(3),
+	location: z.number().int().min(0).max(63),
+	/** Relative to the restore point's folder; must stay inside it. */
+	file: z.string().min(1).max(255),
+	format: diskFormatSchema,
+	virtualSize: z.number().int().positive().max(64 * 2 ** 40),
+});
+
+export const vmSchema = z.strictObject({
+	name: vmNameSchema,
+	id: z.uuid(),
+	generation: z.union([z.literal(1), z.literal(2)]),
+	firmware: z.enum(['bios', 'uefi']),
+	secureBoot: z.boolean().default(false),
+	secureBootTemplate: z.string().max(128).nullable().default(null),
+	cpus: z.number().int().min(1).max(240),
+	memoryMiB: z.number().int().min(32).max(12 * 1024 * 1024),
+	nics: z.array(nicSchema).max(64),
+});
+
+export const restorePointSchema = z.strictObject({
+	schemaVersion: z.literal(1),
+	id: restorePointIdSchema,
+	takenAt: z.iso.datetime({ offset: true }),
+	vm: vmSchema,
+	disks: z.array(diskSchema).min(1, 'a restore point needs at least one disk').max(64),
+});
+
+export type RestorePointManifest = z.infer<typeof restorePointSchema>;
+export type DiskManifest = z.infer<typeof diskSchema>;
+export type NicManifest = z.infer<typeof nicSchema>;

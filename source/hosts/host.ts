@@ -1,0 +1,179 @@
+// The one seam between the Run Direct engine and the places VMs run. The engine knows
+// hosts only through this interface; drivers never import the engine or the UI.
+//
+// Every step operation is idempotent: it inspects the host (not memory) and does only
+// what is still missing, so a step interrupted by a crash can simply be run again.
+import type { DiskFormat, NicManifest } from '../catalog/schema.ts';
+
+export type HostKind = 'lab' | 'hyperv';
+
+/** Progress of a long operation, in bytes. `total` may grow (a mirror chases the guest). */
+export interface ProgressReport {
+	done: number;
+	total: number;
+	/** Optional human detail, e.g. "disk 2/3". */
+	detail?: string;
+}
+export type ProgressCallback = (report: ProgressReport) => void;
+
+export interface StepOptions {
+	onProgress?: ProgressCallback;
+	signal?: AbortSignal;
+}
+
+/** One disk of a restore, with every path the session uses for it. */
+export interface DiskPlacement {
+	index: number;
+	/** The backup disk file: opened read-only, never written. */
+	backup: string;
+	format: DiskFormat;
+	virtualSize: number;
+	/** The empty production image of step 2, which becomes the VM's disk after step 6. */
+	production: string;
+	/** The snapshot layer of step 3 (backing file: the backup). */
+	overlay: string;
+	controller: 'scsi' | 'ide' | 'virtio';
+	controllerNumber: number;
+	location: number;
+}
+
+export interface VmSettings {
+	generation: 1 | 2;
+	firmware: 'bios' | 'uefi';
+	secureBoot: boolean;
+	secureBootTemplate: string | null;
+	cpus: number;
+	memoryMiB: number;
+	nics: NicManifest[];
+}
+
+/** How the VM being replaced is handled in step 1. */
+export type ReplaceMode = 'set-aside' | 'delete';
+
+/** What the user asked for. */
+export interface RestoreTarget {
+	/** The restored VM's name (the backed-up name, or a new one). */
+	name: string;
+	/** `original` = the host's production storage; otherwise an absolute folder. */
+	location: 'original' | string;
+	replaceMode: ReplaceMode;
+}
+
+/** Computed once by the host before step 1 and kept in the journal: every path is fixed. */
+export interface RestorePlan {
+	sessionId: string;
+	host: string;
+	vmName: string;
+	/** Name of the existing VM that step 1 replaces, or null when there is none. */
+	replaces: string | null;
+	replaceMode: ReplaceMode;
+	productionDir: string;
+	workDir: string;
+	disks: DiskPlacement[];
+	settings: VmSettings;
+}
+
+/** Enough to bring a set-aside VM back (stop) or purge it (finalize). Host-specific. */
+export interface SetAsideRecord {
+	name: string;
+	/** The name/handle it is kept under meanwhile. */
+	asideName: string;
+	/** Host-specific details (paths moved, VM id, …), JSON-serialisable. */
+	details: Record<string, unknown>;
+}
+
+export interface HostVm {
+	name: string;
+	id: string;
+	state: 'running' | 'paused' | 'off' | 'error';
+	/** Session id when the VM runs from a backup (not finalized). */
+	runningFromBackup: string | null;
+	/** True for a VM that step 1 set aside (turned off, kept until finalize or stop). */
+	setAside: boolean;
+	disks: string[];
+}
+
+export interface JobStatus {
+	id: string;
+	kind: 'copy' | 'apply';
+	status: string;
+	done: number;
+	total: number;
+	error: string | null;
+}
+
+export interface RuntimeStatus {
+	vm: 'running' | 'paused' | 'off' | 'missing' | 'error';
+	/** Which storage the VM's disks are on right now. */
+	runsOn: 'backup' | 'production' | 'unknown';
+	/** Proof of life from inside the guest (lab: serial marker; Hyper-V: heartbeat); null = unknown. */
+	guestAlive: boolean | null;
+	/** Bytes the guest has written since start: the growth of the snapshot layer. */
+	bytesChanged: number | null;
+	job: JobStatus | null;
+}
+
+export interface HostDescription {
+	kind: HostKind;
+	id: string;
+	/** e.g. "QEMU 7.2.22, TCG" or "Hyper-V on HOST01". */
+	summary: string;
+	productionStorage: string;
+	freeBytes: number | null;
+	warnings: string[];
+}
+
+export interface ApplyResult {
+	/** How long the guest was paused (lab) or offline (Hyper-V) for the switch, in ms. */
+	pauseMs: number;
+}
+
+export interface PlanInput {
+	sessionId: string;
+	target: RestoreTarget;
+	/** Absolute paths of the backup disks with their manifest data, in manifest order. */
+	disks: Array<Omit<DiskPlacement, 'production' | 'overlay' | 'index'>>;
+	settings: VmSettings;
+}
+
+export interface Host {
+	readonly kind: HostKind;
+	/** Stable identifier used in journals and locks, e.g. "lab" or "hyperv://server". */
+	readonly id: string;
+
+	describe(): Promise<HostDescription>;
+	inventory(): Promise<HostVm[]>;
+
+	/** Fixes every path of the restore. Pure apart from reading the host. */
+	plan(input: PlanInput): Promise<RestorePlan>;
+	/** Problems that forbid starting (room, name collisions, capabilities). Empty = go. */
+	preflight(plan: RestorePlan): Promise<string[]>;
+
+	// Step 1
+	setAsideVm(plan: RestorePlan): Promise<SetAsideRecord | null>;
+	deleteVm(plan: RestorePlan): Promise<void>;
+	// Step 2
+	createDisks(plan: RestorePlan, options?: StepOptions): Promise<void>;
+	// Step 3
+	createSnapshotLayer(plan: RestorePlan, options?: StepOptions): Promise<void>;
+	// Step 4
+	startVm(plan: RestorePlan, options?: StepOptions): Promise<void>;
+	// Step 5
+	copyData(plan: RestorePlan, options?: StepOptions): Promise<void>;
+	// Step 6
+	applyChanges(plan: RestorePlan, options?: StepOptions): Promise<ApplyResult>;
+	// Step 7
+	deleteSnapshotLayer(plan: RestorePlan, options?: StepOptions): Promise<void>;
+	/** After finalize: the replaced VM is purged for good. */
+	purgeSetAside(plan: RestorePlan, record: SetAsideRecord): Promise<void>;
+
+	/** Stop: the VM, its snapshot layer and the production copies go; nothing of the session remains. */
+	discard(plan: RestorePlan, options?: StepOptions): Promise<void>;
+	/** After stop: the replaced VM comes back under its name, as it was. */
+	restoreSetAside(plan: RestorePlan, record: SetAsideRecord): Promise<void>;
+
+	status(plan: RestorePlan): Promise<RuntimeStatus>;
+
+	/** Releases connections; never stops VMs or jobs. */
+	close(): Promise<void>;
+}
