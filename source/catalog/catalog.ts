@@ -1,0 +1,219 @@
+// Reads a backup destination: <destination>/<vm>/<restore-point-id>/restore-point.json plus
+// the disk files it names. A broken restore point becomes a problem naming its file and
+// field; it never hides the healthy ones.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { z } from 'zod';
+import { restorePointSchema, type DiskManifest, type RestorePointManifest } from './schema.ts';
+
+export const MANIFEST_NAME = 'restore-point.json';
+
+export interface RestorePointDisk extends DiskManifest {
+	/** Absolute path of the disk file, proven to lie inside the restore point's folder. */
+	path: string;
+	/** Bytes the file occupies on the destination. */
+	fileSize: number;
+}
+
+export interface RestorePoint {
+	vm: string;
+	id: string;
+	dir: string;
+	manifestPath: string;
+	manifest: RestorePointManifest;
+	disks: RestorePointDisk[];
+	takenAt: Date;
+	/** Sum of the disk files' sizes. */
+	size: number;
+}
+
+export interface CatalogProblem {
+	/** The file (or folder) at fault. */
+	file: string;
+	/** Dotted path of the field at fault, when the problem is in one. */
+	field?: string;
+	message: string;
+}
+
+export interface Catalog {
+	destination: string;
+	/** Newest first within each VM; VMs in name order. */
+	points: RestorePoint[];
+	problems: CatalogProblem[];
+}
+
+export class CatalogError extends Error {
+	override name = 'CatalogError';
+}
+
+export class RestorePointError extends Error {
+	override name = 'RestorePointError';
+	constructor(readonly problems: CatalogProblem[]) {
+		super(problems.map(formatProblem).join('\n'));
+	}
+}
+
+export function formatProblem(problem: CatalogProblem): string {
+	return `${problem.file}${problem.field ? ` (field ${problem.field})` : ''}: ${problem.message}`;
+}
+
+function errnoCode(error: unknown): string | undefined {
+	return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+async function listDirectories(dir: string): Promise<string[]> {
+	const entries = await fs.readdir(dir, { withFileTypes: true });
+	return entries
+		.filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+		.map((entry) => entry.name)
+		.sort();
+}
+
+function zodProblems(file: string, error: z.ZodError): CatalogProblem[] {
+	return error.issues.map((issue) => ({
+		file,
+		field: issue.path.length > 0 ? issue.path.join('.') : undefined,
+		message: issue.message,
+	}));
+}
+
+/** Proves `file` (relative, from the manifest) resolves inside `dir`, symlinks included. */
+async function resolveDiskPath(dir: string, file: string): Promise<{ path?: string; message?: string }> {
+	if (path.isAbsolute(file) || path.win32.isAbsolute(file)) return { message: 'must be a path relative to the restore point folder, not an absolute path' };
+	if (file.split(/[\\/]/).includes('..')) return { message: 'must not contain ".." (disk files must stay inside the restore point folder)' };
+	// eslint-disable-next-line no-control-regex
+	if (/[\u0000-\u001f]/.test(file)) return { message: 'must not contain control characters' };
+	const candidate = path.resolve(dir, file);
+	let real: string;
+	try {
+		real = await fs.realpath(candidate);
+	} catch (error) {
+		if (errnoCode(error) === 'ENOENT') return { message: `disk file ${candidate} does not exist` };
+		return { message: `disk file ${candidate} cannot be read: ${(error as Error).message}` };
+	}
+	const realDir = await fs.realpath(dir);
+	if (!real.startsWith(realDir + path.sep)) return { message: `resolves to ${real}, outside the restore point folder (a symbolic link?)` };
+	return { path: candidate };
+}
+
+/** Loads and validates one restore point folder. Throws RestorePointError with every problem found. */
+export async function readRestorePoint(dir: string): Promise<RestorePoint> {
+	const manifestPath = path.join(dir, MANIFEST_NAME);
+	const fail = (message: string, field?: string): never => {
+		throw new RestorePointError([{ file: manifestPath, field, message }]);
+	};
+	let text = '';
+	try {
+		text = await fs.readFile(manifestPath, 'utf8');
+	} catch (error) {
+		fail(errnoCode(error) === 'ENOENT' ? `missing: every restore point folder needs a ${MANIFEST_NAME}` : `cannot be read: ${(error as Error).message}`);
+	}
+	let json: unknown;
+	try {
+		json = JSON.parse(text);
+	} catch (error) {
+		fail(`not valid JSON: ${(error as Error).message}`);
+	}
+	const parsed = restorePointSchema.safeParse(json);
+	if (!parsed.success) throw new RestorePointError(zodProblems(manifestPath, parsed.error));
+	const manifest = parsed.data;
+	const problems: CatalogProblem[] = [];
+	const folderId = path.basename(dir);
+	const folderVm = path.basename(path.dirname(dir));
+	if (manifest.id !== folderId) problems.push({ file: manifestPath, field: 'id', message: `is "${manifest.id}" but the folder is named "${folderId}"` });
+	if (manifest.vm.name !== folderVm) problems.push({ file: manifestPath, field: 'vm.name', message: `is "${manifest.vm.name}" but the VM folder is named "${folderVm}"` });
+
+	const disks: RestorePointDisk[] = [];
+	const slots = new Set<string>();
+	for (const [index, disk] of manifest.disks.entries()) {
+		const field = `disks.${index}.file`;
+		const slot = `${disk.controller}:${disk.controllerNumber}:${disk.location}`;
+		if (slots.has(slot)) problems.push({ file: manifestPath, field: `disks.${index}.location`, message: `controller slot ${slot} is used by another disk` });
+		slots.add(slot);
+		const resolved = await resolveDiskPath(dir, disk.file);
+		if (!resolved.path) {
+			problems.push({ file: manifestPath, field, message: resolved.message ?? 'invalid' });
+			continue;
+		}
+		try {
+			const stat = await fs.stat(resolved.path);
+			if (!stat.isFile()) {
+				problems.push({ file: manifestPath, field, message: `${resolved.path} is not a regular file` });
+				continue;
+			}
+			await fs.access(resolved.path, fs.constants.R_OK);
+			const handle = await fs.open(resolved.path, 'r');
+			await handle.close();
+			if (stat.size === 0) {
+				problems.push({ file: manifestPath, field, message: `${resolved.path} is empty (an incomplete backup?)` });
+				continue;
+			}
+			disks.push({ ...disk, path: resolved.path, fileSize: stat.size });
+		} catch (error) {
+			problems.push({ file: manifestPath, field, message: `${resolved.path} cannot be read: ${(error as Error).message}` });
+		}
+	}
+	if (problems.length > 0) throw new RestorePointError(problems);
+	return {
+		vm: manifest.vm.name,
+		id: manifest.id,
+		dir,
+		manifestPath,
+		manifest,
+		disks,
+		takenAt: new Date(manifest.takenAt),
+		size: disks.reduce((sum, disk) => sum + disk.fileSize, 0),
+	};
+}
+
+/** Reads the whole destination. Throws CatalogError only when the destination itself is unusable. */
+export async function readCatalog(destination: string): Promise<Catalog> {
+	const root = path.resolve(destination);
+	let stat;
+	try {
+		stat = await fs.stat(root);
+	} catch (error) {
+		throw new CatalogError(
+			errnoCode(error) === 'ENOENT'
+				? `backup destination ${root} does not exist (run "rundirect lab init" to create the sample one, or pass --destination)`
+				: `backup destination ${root} cannot be read: ${(error as Error).message}`,
+		);
+	}
+	if (!stat.isDirectory()) throw new CatalogError(`backup destination ${root} is not a folder`);
+	let vmDirs: string[];
+	try {
+		vmDirs = await listDirectories(root);
+	} catch (error) {
+		throw new CatalogError(`backup destination ${root} cannot be listed: ${(error as Error).message}`);
+	}
+	const points: RestorePoint[] = [];
+	const problems: CatalogProblem[] = [];
+	for (const vm of vmDirs) {
+		const vmDir = path.join(root, vm);
+		let pointDirs: string[];
+		try {
+			pointDirs = await listDirectories(vmDir);
+		} catch (error) {
+			problems.push({ file: vmDir, message: `cannot be listed: ${(error as Error).message}` });
+			continue;
+		}
+		const vmPoints: RestorePoint[] = [];
+		for (const id of pointDirs) {
+			try {
+				vmPoints.push(await readRestorePoint(path.join(vmDir, id)));
+			} catch (error) {
+				if (error instanceof RestorePointError) problems.push(...error.problems);
+				else problems.push({ file: path.join(vmDir, id), message: (error as Error).message });
+			}
+		}
+		vmPoints.sort((a, b) => b.takenAt.getTime() - a.takenAt.getTime());
+		points.push(...vmPoints);
+	}
+	return { destination: root, points, problems };
+}
+
+/** Picks a VM's restore point: `latest` or an id. */
+export function findRestorePoint(catalog: Catalog, vm: string, point: string): RestorePoint | undefined {
+	const candidates = catalog.points.filter((candidate) => candidate.vm === vm);
+	return point === 'latest' ? candidates[0] : candidates.find((candidate) => candidate.id === point);
+}
