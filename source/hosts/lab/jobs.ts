@@ -1,0 +1,53 @@
+// Waiting for QEMU block jobs by polling query-jobs. Polling (not events) because events sent
+// while no controller was connected are lost: the job's state must always be re-read.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { QmpClient } from './qmp.ts';
+
+export interface QemuJob {
+	id: string;
+	type: string;
+	status: string;
+	'current-progress': number;
+	'total-progress': number;
+	error?: string;
+}
+
+export async function queryJobs(qmp: QmpClient): Promise<QemuJob[]> {
+	return qmp.execute<QemuJob[]>('query-jobs');
+}
+
+export interface WaitJobsOptions {
+	/** 'ready' (mirror) or 'concluded'. A job that concludes while waiting for ready ends the wait too. */
+	until: 'ready' | 'concluded';
+	onPoll?: (jobs: Map<string, QemuJob>) => void;
+	signal?: AbortSignal;
+	/** Fail when nothing moved (no progress, no status change) for this long. */
+	stallMs?: number;
+	intervalMs?: number;
+}
+
+/** Polls until every job in `ids` reached `until`; returns their last state. */
+export async function waitJobs(qmp: QmpClient, ids: string[], options: WaitJobsOptions): Promise<Map<string, QemuJob>> {
+	const intervalMs = options.intervalMs ?? 200;
+	const stallMs = options.stallMs ?? 5 * 60_000;
+	let lastSignature = '';
+	let lastChange = Date.now();
+	while (true) {
+		options.signal?.throwIfAborted();
+		const all = await queryJobs(qmp);
+		const jobs = new Map(all.filter((job) => ids.includes(job.id)).map((job) => [job.id, job]));
+		const missing = ids.filter((id) => !jobs.has(id));
+		if (missing.length > 0) throw new Error(`QEMU block job ${missing.join(', ')} disappeared`);
+		options.onPoll?.(jobs);
+		const reached = [...jobs.values()].every((job) => job.status === 'concluded' || (options.until === 'ready' && job.status === 'ready'));
+		if (reached) return jobs;
+		const signature = [...jobs.values()].map((job) => `${job.status}:${job['current-progress']}:${job['total-progress']}`).join('|');
+		if (signature !== lastSignature) {
+			lastSignature = signature;
+			lastChange = Date.now();
+		} else if (Date.now() - lastChange > stallMs) {
+			throw new Error(`QEMU block job(s) ${ids.join(', ')} made no progress for ${Math.round(stallMs / 1000)} s (${signature})`);
+		}
+		await sleep(intervalMs, undefined, options.signal ? { signal: options.signal } : undefined);
+	}
+}

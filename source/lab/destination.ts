@@ -1,0 +1,152 @@
+// The sample backup destination: <destination>/<vm>/<restore-point-id>/restore-point.json
+// plus its disk files, made from the lab guest image. Each restore point carries a
+// point.txt naming it, so a test can tell which one was restored. Backup files are made
+// read-only once written: the backup is sacred.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { restorePointSchema, type RestorePointManifest } from '../catalog/schema.ts';
+import type { Progress } from './debs.ts';
+import { copyIntoFat, type GuestImage } from './guest.ts';
+import { convertImage, imageInfo } from './qemu-img.ts';
+import { diskFileName, SAMPLE_CPUS, SAMPLE_MEMORY_MIB, SAMPLE_SWITCH, sampleMac, sampleVmId, SAMPLE_VMS, type SamplePoint, type SampleVm } from './sample.ts';
+import type { Mtools } from './tools.ts';
+
+export const MANIFEST_FILE = 'restore-point.json';
+/** The file in each sample backup disk that says which VM, restore point and disk it is. */
+export const POINT_FILE = 'point.txt';
+
+export function pointText(vm: string, pointId: string, disk: number): string {
+	return `vm=${vm}\npoint=${pointId}\ndisk=${disk}\n`;
+}
+
+export function restorePointDir(destination: string, vm: string, pointId: string): string {
+	return path.join(destination, vm, pointId);
+}
+
+/** Complete = a valid manifest whose disk files are all there (the manifest is written last). */
+export async function readCompletePoint(dir: string): Promise<RestorePointManifest | null> {
+	const text = await fs.readFile(path.join(dir, MANIFEST_FILE), 'utf8').catch(() => null);
+	if (text === null) return null;
+	let manifest: RestorePointManifest;
+	try {
+		manifest = restorePointSchema.parse(JSON.parse(text));
+	} catch {
+		return null;
+	}
+	for (const disk of manifest.disks) {
+		const stat = await fs.stat(path.join(dir, disk.file)).catch(() => null);
+		if (!stat?.isFile() || stat.size === 0) return null;
+	}
+	return manifest;
+}
+
+async function writePoint(staging: string, vm: SampleVm, point: SamplePoint, guest: GuestImage, mtools: Mtools): Promise<void> {
+	const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-point-'));
+	try {
+		const disks: RestorePointManifest['disks'] = [];
+		for (const [index, kind] of vm.disks.entries()) {
+			const raw = path.join(scratch, `disk${index}.raw`);
+			await fs.copyFile(kind === 'guest' ? guest.image : guest.dataImage, raw);
+			const marker = path.join(scratch, POINT_FILE);
+			await fs.writeFile(marker, pointText(vm.name, point.id, index));
+			await copyIntoFat(mtools, raw, [{ from: marker, as: POINT_FILE }]);
+			const file = diskFileName(index, vm.format);
+			const target = path.join(staging, file);
+			await convertImage(raw, 'raw', target, vm.format);
+			await fs.chmod(target, 0o444);
+			disks.push({
+				controller: 'virtio',
+				controllerNumber: 0,
+				location: index,
+				file,
+				format: vm.format,
+				virtualSize: (await imageInfo(target)).virtualSize,
+			});
+			await fs.rm(raw);
+		}
+		const manifest = restorePointSchema.parse({
+			schemaVersion: 1,
+			id: point.id,
+			takenAt: point.takenAt,
+			vm: {
+				name: vm.name,
+				id: sampleVmId(vm.name),
+				generation: 1,
+				firmware: 'bios',
+				secureBoot: false,
+				secureBootTemplate: null,
+				cpus: SAMPLE_CPUS,
+				memoryMiB: SAMPLE_MEMORY_MIB,
+				nics: [{ switch: SAMPLE_SWITCH, mac: sampleMac(vm.name), vlan: null }],
+			},
+			disks,
+		} satisfies RestorePointManifest);
+		const manifestFile = path.join(staging, MANIFEST_FILE);
+		await writeFileAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+		await fs.chmod(manifestFile, 0o444);
+	} finally {
+		await fs.rm(scratch, { recursive: true, force: true });
+	}
+}
+
+export interface DestinationOptions {
+	/** Rebuild every restore point of the VMs not in `skip`. */
+	force?: boolean;
+	/** VMs whose backups must not be touched (a session uses them). */
+	skip?: ReadonlySet<string>;
+	onProgress?: Progress;
+}
+
+export interface DestinationResult {
+	/** Restore points of the sample VMs now in the destination. */
+	points: number;
+	created: number;
+}
+
+export async function writeSampleDestination(
+	destination: string,
+	guest: GuestImage,
+	mtools: Mtools,
+	options: DestinationOptions = {},
+): Promise<DestinationResult> {
+	const onProgress = options.onProgress ?? (() => {});
+	// Staging beside the destination (same file system, so the final rename is atomic) but
+	// outside it, so a catalog scan never sees a half-written restore point.
+	const stagingRoot = path.join(path.dirname(destination), `.destination-staging-${process.pid}`);
+	const total = SAMPLE_VMS.reduce((sum, vm) => sum + vm.points.length, 0);
+	let done = 0;
+	let points = 0;
+	let created = 0;
+	try {
+		for (const vm of SAMPLE_VMS) {
+			if (options.skip?.has(vm.name)) {
+				done += vm.points.length;
+				for (const point of vm.points) if (await readCompletePoint(restorePointDir(destination, vm.name, point.id))) points++;
+				continue;
+			}
+			if (options.force) await fs.rm(path.join(destination, vm.name), { recursive: true, force: true });
+			for (const point of vm.points) {
+				const dir = restorePointDir(destination, vm.name, point.id);
+				if (!(await readCompletePoint(dir))) {
+					onProgress(`Writing restore point ${vm.name}/${point.id}`, done / total);
+					const staging = path.join(stagingRoot, vm.name, point.id);
+					await fs.rm(staging, { recursive: true, force: true });
+					await fs.mkdir(staging, { recursive: true });
+					await writePoint(staging, vm, point, guest, mtools);
+					await fs.rm(dir, { recursive: true, force: true });
+					await fs.mkdir(path.dirname(dir), { recursive: true });
+					await fs.rename(staging, dir);
+					created++;
+				}
+				points++;
+				done++;
+			}
+		}
+	} finally {
+		await fs.rm(stagingRoot, { recursive: true, force: true });
+	}
+	onProgress('Restore points ready', 1);
+	return { points, created };
+}
