@@ -1,0 +1,405 @@
+// The Run Direct engine: turns a restore point into a session and drives it through its
+// phases (start = steps 1–4, finalize = 5–7, stop) as one listr2 task tree, journaling
+// before and after every step so any interruption can be resumed.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import { Listr, type ListrTask } from 'listr2';
+import { findRestorePoint, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
+import { vmNameSchema } from '../catalog/schema.ts';
+import type { Host, ReplaceMode, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
+import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from './errors.ts';
+import { Journal } from './journal.ts';
+import { VmLocks } from './lock.ts';
+import { ProgressMeter, formatProgress, type ProgressSnapshot } from './progress.ts';
+import {
+	PHASE_STATES,
+	PHASE_STEPS,
+	allowedPhases,
+	isTerminal,
+	newStepRecords,
+	stepOf,
+	type Phase,
+	type SessionRecord,
+	type StepId,
+	type StepStatus,
+} from './session.ts';
+import { STEP_ACTIONS, stepTitle } from './steps.ts';
+import { maybeInjectFault } from './fault.ts';
+
+export type EngineEvent =
+	| { type: 'session'; session: SessionRecord }
+	| { type: 'step'; session: string; step: StepId; number: number | null; title: string; status: StepStatus; note: string | null; error: string | null; durationMs: number | null }
+	| ({ type: 'progress'; session: string; step: StepId } & ProgressSnapshot)
+	| { type: 'warning'; session: string | null; message: string };
+
+export interface StartRequest {
+	/** The backed-up VM's name. */
+	vm: string;
+	/** `latest` (default) or a restore point id. */
+	point?: string;
+	/** Restore under a new name (alternate VM); default: the backed-up name, replacing the VM there. */
+	name?: string;
+	/** `original` (default) or an absolute folder on the host. */
+	location?: string;
+	replaceMode?: ReplaceMode;
+}
+
+export interface StartProposal {
+	request: StartRequest;
+	point: RestorePoint;
+	plan: RestorePlan;
+	/** Blocking problems: nothing may happen while there are any. */
+	problems: string[];
+	/** Human descriptions of what the start will turn off or delete (to confirm). */
+	destroys: string[];
+	/** Set when this start continues an interrupted session instead of creating one. */
+	resume: SessionRecord | null;
+}
+
+/** listr2 renderer selection, passed through: 'default' | 'simple' | 'silent' or a renderer class. */
+export interface RunOptions {
+	// listr2's renderer generics cannot be named without pinning the renderer at compile time.
+	// eslint-disable-next-line @typescript-eslint/no-explicit-any
+	renderer?: any;
+	// eslint-disable-next-line @typescript-eslint/no-explicit-any
+	rendererOptions?: any;
+	signal?: AbortSignal;
+}
+
+export interface PhaseContext {
+	session: SessionRecord;
+}
+
+export interface EngineOptions {
+	host: Host;
+	stateDir: string;
+	destination: string;
+}
+
+const JOURNAL_PROGRESS_INTERVAL_MS = 1000;
+
+function newSessionId(): string {
+	const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 13); // 20261126T0102
+	return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
+	readonly host: Host;
+	readonly journal: Journal;
+	readonly locks: VmLocks;
+	readonly destination: string;
+
+	constructor(options: EngineOptions) {
+		super();
+		this.host = options.host;
+		this.destination = options.destination;
+		this.journal = new Journal(options.stateDir);
+		this.locks = new VmLocks(options.stateDir);
+	}
+
+	private emitEvent(event: EngineEvent): void {
+		this.emit('event', event);
+	}
+
+	catalog(): Promise<Catalog> {
+		return readCatalog(this.destination);
+	}
+
+	async sessions(): Promise<{ sessions: SessionRecord[]; problems: string[] }> {
+		const listed = await this.journal.list();
+		return { sessions: listed.sessions.filter((session) => session.host === this.host.id), problems: listed.problems };
+	}
+
+	/** A session by id, or the unfinished session of a VM by the VM's name. */
+	async findSession(ref: string): Promise<SessionRecord> {
+		const byId = /^[A-Za-z0-9T-]+$/.test(ref) ? await this.journal.read(ref) : null;
+		if (byId) return byId;
+		const { sessions } = await this.sessions();
+		const open = sessions.filter((session) => session.vm === ref && !isTerminal(session));
+		if (open.length === 1 && open[0]) return open[0];
+		if (open.length > 1) throw new RundirectError(`VM ${ref} has ${open.length} unfinished sessions; name one: ${open.map((session) => session.id).join(', ')}`, EXIT.usage);
+		throw new RundirectError(`no session ${ref} and no unfinished session of a VM named ${ref} on host ${this.host.id}`, EXIT.notFound, 'list them with "rundirect sessions"');
+	}
+
+	async status(session: SessionRecord): Promise<RuntimeStatus> {
+		return this.host.status(session.plan);
+	}
+
+	/** Everything a start would do, checked, without changing anything. */
+	async proposeStart(request: StartRequest): Promise<StartProposal> {
+		const catalog = await this.catalog();
+		const pointRef = request.point ?? 'latest';
+		const point = findRestorePoint(catalog, request.vm, pointRef);
+		if (!point) {
+			const broken = catalog.problems.filter((problem) => problem.file.includes(`${path.sep}${request.vm}${path.sep}`));
+			if (broken.length > 0) throw new RundirectError(`restore point ${pointRef} of ${request.vm} is not usable:\n${broken.map((problem) => `  - ${problem.file}${problem.field ? ` (field ${problem.field})` : ''}: ${problem.message}`).join('\n')}`, EXIT.usage);
+			const known = catalog.points.filter((candidate) => candidate.vm === request.vm).map((candidate) => candidate.id);
+			throw new RundirectError(
+				known.length === 0 ? `no backups of a VM named ${request.vm} in ${catalog.destination}` : `${request.vm} has no restore point ${pointRef}; it has: ${known.join(', ')}`,
+				EXIT.notFound,
+				'list them with "rundirect backups"',
+			);
+		}
+		const name = request.name ?? point.vm;
+		const nameCheck = vmNameSchema.safeParse(name);
+		if (!nameCheck.success) throw new RundirectError(`VM name ${JSON.stringify(name)} ${nameCheck.error.issues[0]?.message ?? 'is invalid'}`, EXIT.usage);
+		const location = request.location ?? 'original';
+		if (location !== 'original' && !path.isAbsolute(location)) throw new RundirectError(`location must be "original" or an absolute folder, not ${JSON.stringify(location)}`, EXIT.usage);
+
+		const resume = await this.claimedBy(name, point);
+		const sessionId = resume?.id ?? newSessionId();
+		const plan =
+			resume?.plan ??
+			(await this.host.plan({
+				sessionId,
+				target: { name, location, replaceMode: request.replaceMode ?? 'set-aside' },
+				disks: point.disks.map((disk) => ({
+					backup: disk.path,
+					format: disk.format,
+					virtualSize: disk.virtualSize,
+					controller: disk.controller,
+					controllerNumber: disk.controllerNumber,
+					location: disk.location,
+				})),
+				settings: {
+					generation: point.manifest.vm.generation,
+					firmware: point.manifest.vm.firmware,
+					secureBoot: point.manifest.vm.secureBoot,
+					secureBootTemplate: point.manifest.vm.secureBootTemplate,
+					cpus: point.manifest.vm.cpus,
+					memoryMiB: point.manifest.vm.memoryMiB,
+					nics: point.manifest.vm.nics,
+				},
+			}));
+		const problems = resume ? [] : await this.host.preflight(plan);
+		if (!resume && plan.replaces && name !== point.vm) {
+			problems.push(`a VM named ${name} already exists on ${this.host.id}; choose another name, or restore under the original name ${point.vm} to replace that VM`);
+		}
+		const destroys: string[] = [];
+		if (plan.replaces && !resume) {
+			destroys.push(
+				plan.replaceMode === 'delete'
+					? `VM ${plan.replaces} on ${this.host.id} will be turned off and DELETED with its disks now`
+					: `VM ${plan.replaces} on ${this.host.id} will be turned off and set aside (deleted when the restore is finalized, brought back if it is stopped)`,
+			);
+		}
+		return { request, point, plan, problems, destroys, resume };
+	}
+
+	/**
+	 * The session holding the VM name, when it can be continued by this start; null when the
+	 * name is free. Throws when another session holds it.
+	 */
+	private async claimedBy(name: string, point: RestorePoint): Promise<SessionRecord | null> {
+		const claim = await this.locks.readClaim(this.host.id, name);
+		if (!claim) return null;
+		const holder = await this.journal.read(claim.session);
+		if (!holder) {
+			throw new RundirectError(
+				`VM ${name} is locked by session ${claim.session} (pid ${claim.pid} on ${claim.hostname}, since ${claim.createdAt}), which has no journal entry: a start interrupted before its first step. Nothing was changed by it.`,
+				EXIT.refused,
+				`if no rundirect process is working on ${name}, clear the stale lock with "rundirect unlock ${name}"`,
+			);
+		}
+		if (isTerminal(holder)) {
+			// The session ended but the process died before releasing its claim: the claim guards nothing.
+			this.emitEvent({ type: 'warning', session: holder.id, message: `removed the stale lock of session ${holder.id}, which had already ${holder.state === 'finalized' ? 'been finalized' : 'been stopped'}` });
+			await this.locks.releaseClaim(this.host.id, name, holder.id);
+			return null;
+		}
+		const resumable = holder.state === 'starting' || (holder.state === 'failed' && holder.failedPhase === 'start');
+		if (resumable && holder.source.vm === point.vm && holder.source.pointId === point.id) return holder;
+		throw new RundirectError(
+			`VM ${name} is held by session ${holder.id} (${holder.state}, restore point ${holder.source.pointId} of ${holder.source.vm}); one session per VM`,
+			EXIT.refused,
+			resumable
+				? `continue it with "rundirect start ${holder.source.vm} --point ${holder.source.pointId}${holder.vm !== holder.source.vm ? ` --name ${holder.vm}` : ''}", or stop it with "rundirect stop ${holder.id}"`
+				: `finalize it with "rundirect finalize ${holder.id}" or stop it with "rundirect stop ${holder.id}"`,
+		);
+	}
+
+	/** Claims the VM and writes the session's first journal entry. Changes nothing on the host. */
+	async beginStart(proposal: StartProposal): Promise<SessionRecord> {
+		if (proposal.resume) return proposal.resume;
+		if (proposal.problems.length > 0) throw new PreflightError(proposal.problems);
+		const { plan, point } = proposal;
+		if (!(await this.locks.claim(this.host.id, plan.vmName, plan.sessionId))) {
+			// Lost a race with another start between proposal and claim: report the winner.
+			await this.claimedBy(plan.vmName, point);
+			throw new RundirectError(`VM ${plan.vmName} was claimed by another start at the same moment`, EXIT.refused);
+		}
+		const now = new Date().toISOString();
+		const session: SessionRecord = {
+			schemaVersion: 1,
+			id: plan.sessionId,
+			host: this.host.id,
+			vm: plan.vmName,
+			source: { destination: this.destination, vm: point.vm, pointId: point.id, takenAt: point.manifest.takenAt, manifestPath: point.manifestPath },
+			target: { name: plan.vmName, location: proposal.request.location ?? 'original', replaceMode: plan.replaceMode },
+			state: 'starting',
+			failedPhase: null,
+			createdAt: now,
+			updatedAt: now,
+			runningFromBackupSince: null,
+			finalizedAt: null,
+			stoppedAt: null,
+			plan,
+			setAside: null,
+			apply: null,
+			steps: newStepRecords(),
+			lastError: null,
+		};
+		try {
+			await this.save(session);
+		} catch (error) {
+			await this.locks.releaseClaim(this.host.id, plan.vmName, plan.sessionId);
+			throw error;
+		}
+		return session;
+	}
+
+	private async save(session: SessionRecord): Promise<void> {
+		await this.journal.write(session);
+		this.emitEvent({ type: 'session', session: structuredClone(session) });
+	}
+
+	/** The listr2 task definitions of a phase: the one tree the console, the commands and the tests run. */
+	phaseTasks(phase: Phase, signal: AbortSignal): Array<ListrTask<PhaseContext>> {
+		return PHASE_STEPS[phase].map((id) => ({
+			title: id,
+			task: async (ctx, task) => {
+				const { session } = ctx;
+				const title = stepTitle(session, id);
+				task.title = title;
+				const step = stepOf(session, id);
+				if (step.status === 'done') {
+					task.title = `${title} — done earlier${step.note ? ` (${step.note})` : ''}`;
+					return;
+				}
+				const note = await this.runStep(session, id, signal, (text) => {
+					task.output = text;
+				});
+				if (note) task.title = `${title} — ${note}`;
+			},
+		}));
+	}
+
+	private async runStep(session: SessionRecord, id: StepId, signal: AbortSignal, show: (text: string) => void): Promise<string | null> {
+		if (signal.aborted) throw new AbortedError();
+		const step = stepOf(session, id);
+		const began = performance.now();
+		Object.assign(step, { status: 'running', startedAt: new Date().toISOString(), endedAt: null, error: null, attempts: step.attempts + 1 });
+		await this.save(session);
+		this.emitStep(session, id, null);
+		const meter = new ProgressMeter();
+		let lastJournal = 0;
+		const onProgress = (report: { done: number; total: number; detail?: string }) => {
+			const snapshot = meter.update(report.done, report.total);
+			step.bytesDone = report.done;
+			step.bytesTotal = report.total;
+			show(`${formatProgress(snapshot)}${report.detail ? ` · ${report.detail}` : ''}`);
+			this.emitEvent({ type: 'progress', session: session.id, step: id, ...snapshot });
+			const now = performance.now();
+			if (now - lastJournal > JOURNAL_PROGRESS_INTERVAL_MS) {
+				lastJournal = now;
+				void this.journal.write(session).catch(() => undefined);
+			}
+		};
+		try {
+			const note = (await STEP_ACTIONS[id]({ host: this.host, session, onProgress, signal })) ?? null;
+			if (signal.aborted) throw new AbortedError();
+			Object.assign(step, { status: 'done', endedAt: new Date().toISOString(), note });
+			await this.save(session);
+			this.emitStep(session, id, performance.now() - began);
+			maybeInjectFault(id);
+			return note;
+		} catch (error) {
+			if (signal.aborted || error instanceof AbortedError) {
+				step.note = 'interrupted; the host goes on — run the command again to continue';
+				await this.save(session);
+				throw new AbortedError();
+			}
+			Object.assign(step, { status: 'failed', endedAt: new Date().toISOString(), error: errorMessage(error) });
+			await this.save(session);
+			this.emitStep(session, id, performance.now() - began);
+			throw error;
+		}
+	}
+
+	private emitStep(session: SessionRecord, id: StepId, durationMs: number | null): void {
+		const step = stepOf(session, id);
+		this.emitEvent({ type: 'step', session: session.id, step: id, number: step.number, title: stepTitle(session, id), status: step.status, note: step.note, error: step.error, durationMs });
+	}
+
+	/** Runs a phase of a session to its end, under the session's operation lock. */
+	async runPhase(sessionId: string, phase: Phase, options: RunOptions = {}): Promise<SessionRecord> {
+		const session = await this.journal.read(sessionId);
+		if (!session) throw new RundirectError(`no session ${sessionId}`, EXIT.notFound);
+		if (session.host !== this.host.id) throw new RundirectError(`session ${sessionId} belongs to host ${session.host}, not ${this.host.id}`, EXIT.usage, `add --host ${session.host}`);
+		if (!allowedPhases(session).includes(phase)) {
+			throw new RundirectError(`session ${session.id} of ${session.vm} is ${session.state}; it cannot be ${phase === 'stop' ? 'stopped' : `${phase}d`} now`, EXIT.refused, nextActionHint(session));
+		}
+		const operation = await this.locks.beginOperation(this.host.id, session.vm, session.id, phase);
+		if (operation.tookOverFrom) {
+			const from = operation.tookOverFrom;
+			this.emitEvent({
+				type: 'warning',
+				session: session.id,
+				message: `the process that was ${from.operation === 'stop' ? 'stopping' : `${from.operation === 'start' ? 'starting' : 'finalizing'}`} this session (pid ${from.pid}, since ${from.startedAt}) is gone; continuing from the journal`,
+			});
+		}
+		const controller = new AbortController();
+		const forward = () => controller.abort();
+		options.signal?.addEventListener('abort', forward, { once: true });
+		try {
+			session.state = PHASE_STATES[phase].during;
+			await this.save(session);
+			const listr = new Listr<PhaseContext>(this.phaseTasks(phase, controller.signal), {
+				ctx: { session },
+				concurrent: false,
+				exitOnError: true,
+				registerSignalListeners: false,
+				renderer: options.renderer ?? 'silent',
+				rendererOptions: options.rendererOptions,
+				fallbackRenderer: 'simple',
+			});
+			await listr.run();
+			session.state = PHASE_STATES[phase].after;
+			session.failedPhase = null;
+			session.lastError = null;
+			if (phase === 'finalize') session.finalizedAt = new Date().toISOString();
+			if (phase === 'stop') session.stoppedAt = new Date().toISOString();
+			await this.save(session);
+			if (isTerminal(session)) await this.locks.releaseClaim(this.host.id, session.vm, session.id);
+			return session;
+		} catch (error) {
+			if (error instanceof AbortedError || controller.signal.aborted) throw new AbortedError();
+			const failed = session.steps.find((step) => step.status === 'failed');
+			session.state = 'failed';
+			session.failedPhase = phase;
+			const hint = nextActionHint(session);
+			session.lastError = { step: failed?.id ?? null, message: errorMessage(error), at: new Date().toISOString(), hint };
+			await this.save(session);
+			throw new RundirectError(`${failed ? `step ${failed.number ?? ''} ${failed.id}`.replace('  ', ' ') : phase} failed: ${errorMessage(error)}`, EXIT.failed, hint);
+		} finally {
+			options.signal?.removeEventListener('abort', forward);
+			await operation.release();
+		}
+	}
+
+	async close(): Promise<void> {
+		await this.host.close();
+	}
+}
+
+/** What the user can do next with a session, as a command line. */
+export function nextActionHint(session: SessionRecord): string {
+	const phases = allowedPhases(session);
+	const commands = phases.map((phase) => {
+		if (phase === 'start') return `"rundirect start ${session.source.vm} --point ${session.source.pointId}${session.vm !== session.source.vm ? ` --name ${session.vm}` : ''}" to retry`;
+		return `"rundirect ${phase} ${session.id}"${session.state === 'failed' && phase === session.failedPhase ? ' to retry' : ''}`;
+	});
+	if (commands.length === 0) return 'nothing left to do';
+	return `run ${commands.join(' or ')}`;
+}

@@ -1,0 +1,45 @@
+// Errors the engine raises on purpose, each with the exit code the headless commands use.
+
+export const EXIT = {
+	ok: 0,
+	/** A step failed; the session records what was done and what can be retried. */
+	failed: 1,
+	/** Bad usage or invalid input (arguments, manifests, names, paths). */
+	usage: 2,
+	/** Refused before anything changed: pre-flight, lock held, confirmation missing. */
+	refused: 3,
+	/** No such VM, restore point or session. */
+	notFound: 4,
+	/** Interrupted (Ctrl+C, SIGHUP): the host-side work goes on; run the command again to continue. */
+	interrupted: 130,
+} as const;
+
+export class RundirectError extends Error {
+	override name = 'RundirectError';
+	constructor(
+		message: string,
+		readonly exitCode: number,
+		/** What the user can do next. */
+		readonly hint?: string,
+	) {
+		super(message);
+	}
+}
+
+export class PreflightError extends RundirectError {
+	override name = 'PreflightError';
+	constructor(readonly problems: string[]) {
+		super(`pre-flight checks failed, nothing was changed:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`, EXIT.refused);
+	}
+}
+
+export class AbortedError extends RundirectError {
+	override name = 'AbortedError';
+	constructor() {
+		super('interrupted; the host carries on with what it was doing', EXIT.interrupted, 'run the same command again to continue from the journal');
+	}
+}
+
+export function errorMessage(error: unknown): string {
+	return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,204 @@
+// One session per VM per host. Two files guard it, both created with O_EXCL (the kernel's
+// atomic create-if-absent, which is the whole of the locking primitive we need):
+//   <host>--<vm>.lock  the claim: which session holds the VM, for the session's whole life;
+//   <host>--<vm>.op    the operation: which process is driving that session right now.
+// The claim outlives processes (a VM running from backup has no controller between start and
+// finalize); the operation file does not. An operation file of a dead process is stale: it is
+// detected by pid (and process start time), reported, and only then taken over.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface ProcessRef {
+	pid: number;
+	hostname: string;
+	/** Kernel start time of the process (Linux), to tell a reused pid from the original. */
+	startTime: string | null;
+}
+
+export interface ClaimInfo extends ProcessRef {
+	session: string;
+	host: string;
+	vm: string;
+	createdAt: string;
+}
+
+export interface OperationInfo extends ProcessRef {
+	session: string;
+	operation: string;
+	startedAt: string;
+}
+
+export class VmClaimedError extends Error {
+	override name = 'VmClaimedError';
+	constructor(readonly claim: ClaimInfo, message: string) {
+		super(message);
+	}
+}
+
+export class SessionBusyError extends Error {
+	override name = 'SessionBusyError';
+	constructor(readonly holder: OperationInfo) {
+		super(
+			`session ${holder.session} is being driven by another process (pid ${holder.pid} on ${holder.hostname}, ${holder.operation} since ${holder.startedAt}); ` +
+				`wait for it, or if that process is gone from another machine, run "rundirect unlock ${holder.session}"`,
+		);
+	}
+}
+
+function processStartTime(pid: number): string | null {
+	try {
+		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+		// Field 22 (starttime) counts from after the parenthesised command name, which may hold spaces.
+		return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+	} catch {
+		return null;
+	}
+}
+
+export function currentProcess(): ProcessRef {
+	return { pid: process.pid, hostname: os.hostname(), startTime: processStartTime(process.pid) };
+}
+
+/** True, false, or null when it cannot be known from here (another machine). */
+export function processAlive(ref: ProcessRef): boolean | null {
+	if (ref.hostname !== os.hostname()) return null;
+	try {
+		process.kill(ref.pid, 0);
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+	}
+	const startTime = processStartTime(ref.pid);
+	return ref.startTime === null || startTime === null || startTime === ref.startTime;
+}
+
+async function createExclusive(file: string, content: unknown): Promise<boolean> {
+	await fs.mkdir(path.dirname(file), { recursive: true });
+	let handle;
+	try {
+		handle = await fs.open(file, 'wx');
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+		throw error;
+	}
+	try {
+		await handle.writeFile(`${JSON.stringify(content, null, 2)}\n`);
+		await handle.sync();
+	} finally {
+		await handle.close();
+	}
+	return true;
+}
+
+async function readJson<T>(file: string): Promise<T | null> {
+	try {
+		return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+	} catch (error) {
+		const code = (error as NodeJS.ErrnoException).code;
+		if (code === 'ENOENT') return null;
+		// A lock file torn by a crash between create and write is still a lock: keep it visible.
+		if (error instanceof SyntaxError) throw new Error(`lock file ${file} is damaged; inspect it and remove it by hand if no rundirect process is running`);
+		throw error;
+	}
+}
+
+export interface Operation {
+	/** Set when a dead process's operation was taken over, so the caller can report it. */
+	tookOverFrom: OperationInfo | null;
+	release(): Promise<void>;
+}
+
+export class VmLocks {
+	readonly dir: string;
+
+	constructor(stateDir: string) {
+		this.dir = path.join(stateDir, 'locks');
+	}
+
+	private stem(host: string, vm: string): string {
+		// Host ids contain "://" and names may differ only in case on some filesystems: hash them.
+		const digest = createHash('sha256').update(`${host}\0${vm}`).digest('hex').slice(0, 16);
+		return path.join(this.dir, `${vm.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64)}-${digest}`);
+	}
+
+	claimFile(host: string, vm: string): string {
+		return `${this.stem(host, vm)}.lock`;
+	}
+
+	operationFile(host: string, vm: string): string {
+		return `${this.stem(host, vm)}.op`;
+	}
+
+	async readClaim(host: string, vm: string): Promise<ClaimInfo | null> {
+		return readJson<ClaimInfo>(this.claimFile(host, vm));
+	}
+
+	async readOperation(host: string, vm: string): Promise<OperationInfo | null> {
+		return readJson<OperationInfo>(this.operationFile(host, vm));
+	}
+
+	/** Claims the VM for a session; false when another session already holds it. */
+	async claim(host: string, vm: string, session: string): Promise<boolean> {
+		const info: ClaimInfo = { ...currentProcess(), session, host, vm, createdAt: new Date().toISOString() };
+		return createExclusive(this.claimFile(host, vm), info);
+	}
+
+	async releaseClaim(host: string, vm: string, session: string): Promise<void> {
+		const claim = await this.readClaim(host, vm);
+		if (claim && claim.session === session) await fs.rm(this.claimFile(host, vm), { force: true });
+	}
+
+	/** Removes a claim by hand (`rundirect unlock`). Refused while a live process drives it. */
+	async forceRelease(host: string, vm: string): Promise<ClaimInfo | null> {
+		const operation = await this.readOperation(host, vm);
+		if (operation && processAlive(operation) !== false) throw new SessionBusyError(operation);
+		const claim = await this.readClaim(host, vm);
+		await fs.rm(this.operationFile(host, vm), { force: true });
+		await fs.rm(this.claimFile(host, vm), { force: true });
+		return claim;
+	}
+
+	/**
+	 * Marks this process as the one driving `session` on the VM. A live holder refuses it;
+	 * a dead holder's file is renamed away atomically (only one contender can win the rename)
+	 * and returned so the caller reports the takeover.
+	 */
+	async beginOperation(host: string, vm: string, session: string, operation: string): Promise<Operation> {
+		const file = this.operationFile(host, vm);
+		let tookOverFrom: OperationInfo | null = null;
+		for (let attempt = 0; attempt < 5; attempt++) {
+			const info: OperationInfo = { ...currentProcess(), session, operation, startedAt: new Date().toISOString() };
+			if (await createExclusive(file, info)) {
+				return {
+					tookOverFrom,
+					release: async () => {
+						const current = await readJson<OperationInfo>(file).catch(() => null);
+						if (current && current.pid === info.pid && current.hostname === info.hostname) await fs.rm(file, { force: true });
+					},
+				};
+			}
+			const holder = await readJson<OperationInfo>(file);
+			if (!holder) continue;
+			if (processAlive(holder) !== false) throw new SessionBusyError(holder);
+			const aside = `${file}.stale-${process.pid}-${Date.now()}`;
+			try {
+				await fs.rename(file, aside);
+			} catch (error) {
+				if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+				throw error;
+			}
+			const moved = await readJson<OperationInfo>(aside);
+			if (moved && (moved.pid !== holder.pid || moved.startedAt !== holder.startedAt)) {
+				// Another contender replaced the stale file between our read and our rename: put its live file back.
+				await fs.link(aside, file).catch(() => undefined);
+				await fs.rm(aside, { force: true });
+				throw new SessionBusyError(moved);
+			}
+			tookOverFrom = holder;
+			await fs.rm(aside, { force: true });
+		}
+		throw new Error(`could not take the operation lock ${file}: other processes keep contending for it`);
+	}
+}

@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SessionBusyError, VmLocks, processAlive } from '../../source/restore/lock.ts';
+
+let state: string;
+
+beforeEach(async () => {
+	state = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-lock-'));
+});
+afterEach(async () => {
+	await fs.rm(state, { recursive: true, force: true });
+});
+
+/** A process that has exited, so its pid is dead (until reused; the start time tells). */
+async function deadPid(): Promise<number> {
+	const child = spawn(process.execPath, ['-e', '0']);
+	await new Promise((resolve) => child.once('exit', resolve));
+	return child.pid ?? 0;
+}
+
+describe('VM locks', () => {
+	it('lets exactly one session claim a VM', async () => {
+		const locks = new VmLocks(state);
+		const results = await Promise.all([locks.claim('lab', 'web01', 'a'), locks.claim('lab', 'web01', 'b'), locks.claim('lab', 'web01', 'c')]);
+		expect(results.filter(Boolean)).toHaveLength(1);
+		expect(await locks.claim('lab', 'db01', 'd')).toBe(true);
+		await locks.releaseClaim('lab', 'web01', 'not-the-holder');
+		expect(await locks.readClaim('lab', 'web01')).not.toBeNull();
+	});
+
+	it('refuses an operation while a live process drives the session', async () => {
+		const locks = new VmLocks(state);
+		const operation = await locks.beginOperation('lab', 'web01', 's1', 'finalize');
+		await expect(locks.beginOperation('lab', 'web01', 's1', 'stop')).rejects.toThrow(SessionBusyError);
+		await operation.release();
+		const again = await locks.beginOperation('lab', 'web01', 's1', 'stop');
+		expect(again.tookOverFrom).toBeNull();
+		await again.release();
+	});
+
+	it('detects the operation file of a dead process as stale and reports the takeover', async () => {
+		const locks = new VmLocks(state);
+		const pid = await deadPid();
+		const stale = { pid, hostname: os.hostname(), startTime: null, session: 's1', operation: 'finalize', startedAt: '2026-11-26T00:00:00.000Z' };
+		expect(processAlive(stale)).toBe(false);
+		await fs.mkdir(locks.dir, { recursive: true });
+		await fs.writeFile(locks.operationFile('lab', 'web01'), JSON.stringify(stale));
+		const operation = await locks.beginOperation('lab', 'web01', 's1', 'finalize');
+		expect(operation.tookOverFrom).toMatchObject({ pid, operation: 'finalize' });
+		await operation.release();
+		await expect(fs.access(locks.operationFile('lab', 'web01'))).rejects.toThrow();
+	});
+
+	it('refuses to clear a lock by hand while its process lives', async () => {
+		const locks = new VmLocks(state);
+		await locks.claim('lab', 'web01', 's1');
+		const operation = await locks.beginOperation('lab', 'web01', 's1', 'start');
+		await expect(locks.forceRelease('lab', 'web01')).rejects.toThrow(/being driven by another process/);
+		await operation.release();
+		expect(await locks.forceRelease('lab', 'web01')).toMatchObject({ session: 's1' });
+		expect(await locks.readClaim('lab', 'web01')).toBeNull();
+	});
+});
