@@ -1,0 +1,201 @@
+// `npm run bench`: Run Direct against the lab host, measured in one run and printed as a
+// table. Targets (issue 2): time to running independent of disk size (100 GiB / 1 GiB ≤ 1.3)
+// and under 1 s to QMP running; step 5 ≥ 0.8× qemu-img convert; switch pause < 50 ms.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { resolvePaths, labPaths, type Paths } from '../source/paths.ts';
+import { initLab } from '../source/lab/init.ts';
+import { LabHost } from '../source/hosts/lab/driver.ts';
+import { launch, powerOff, runtimeFiles } from '../source/hosts/lab/runtime.ts';
+import { detectAccelerator } from '../source/hosts/lab/accel.ts';
+import { Engine, type EngineEvent } from '../source/restore/engine.ts';
+import { GUEST_MARKER } from '../source/lab/guest.ts';
+import { formatBytes } from '../source/restore/progress.ts';
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+
+interface Row {
+	measure: string;
+	value: string;
+	target: string;
+	verdict: string;
+}
+const rows: Row[] = [];
+function record(measure: string, value: string, target = '', ok?: boolean): void {
+	rows.push({ measure, value, target, verdict: ok === undefined ? '' : ok ? 'met' : 'MISSED' });
+	console.error(`  ${measure}: ${value}`);
+}
+
+async function dropCaches(): Promise<void> {
+	await execa('sync');
+	await fs.writeFile('/proc/sys/vm/drop_caches', '3').catch(() => undefined);
+}
+
+async function waitForMarker(serialFile: string, timeoutMs: number): Promise<number> {
+	const began = performance.now();
+	while (performance.now() - began < timeoutMs) {
+		const text = await fs.readFile(serialFile, 'utf8').catch(() => '');
+		if (text.includes(GUEST_MARKER)) return performance.now();
+		await new Promise((resolve) => setTimeout(resolve, 20));
+	}
+	throw new Error(`no guest marker in ${serialFile} after ${timeoutMs} ms`);
+}
+
+/** A restore point whose disk is the lab guest grown to `virtualSize`, optionally with `randomBytes` of data after it. */
+async function makePoint(destination: string, vm: string, guestImage: string, virtualSize: number, dataBytes = 0): Promise<string> {
+	const dir = path.join(destination, vm, 'p1');
+	await fs.mkdir(dir, { recursive: true });
+	const raw = path.join(dir, 'disk0.raw');
+	await fs.copyFile(guestImage, raw);
+	const handle = await fs.open(raw, 'r+');
+	try {
+		await handle.truncate(virtualSize);
+		// Random data (incompressible, no zero runs) from 256 MiB on, written in 64 MiB chunks.
+		for (let offset = 0; offset < dataBytes; offset += 64 * MiB) await handle.write(randomBytes(Math.min(64 * MiB, dataBytes - offset)), 0, undefined, 256 * MiB + offset);
+	} finally {
+		await handle.close();
+	}
+	const disk = path.join(dir, 'disk0.qcow2');
+	await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, disk]);
+	await fs.rm(raw);
+	await fs.chmod(disk, 0o444);
+	const manifest = {
+		schemaVersion: 1,
+		id: 'p1',
+		takenAt: new Date().toISOString(),
+		vm: { name: vm, id: '0f8fad5b-d9cb-469f-a165-70867728950e', generation: 1, firmware: 'bios', cpus: 1, memoryMiB: 256, nics: [] },
+		disks: [{ controller: 'virtio', controllerNumber: 0, location: 0, file: 'disk0.qcow2', format: 'qcow2', virtualSize }],
+	};
+	await fs.writeFile(path.join(dir, 'restore-point.json'), JSON.stringify(manifest, null, 2));
+	return disk;
+}
+
+async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; value: T }> {
+	const began = performance.now();
+	const value = await run();
+	return { ms: performance.now() - began, value };
+}
+
+async function main(): Promise<void> {
+	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-bench-'));
+	const shared = resolvePaths();
+	const paths: Paths = { state: path.join(root, 'state'), data: path.join(root, 'data'), cache: shared.cache };
+	const lab = labPaths(paths);
+	const started: number[] = [];
+	try {
+		console.error('Preparing the lab (guest image from the cache)…');
+		const summary = await initLab(paths);
+		const accel = await detectAccelerator({ cacheDir: lab.cache, probeImage: summary.guestImage });
+		const destination = path.join(root, 'destination');
+		console.error('Writing benchmark backups (1 GiB, 100 GiB sparse, 4 GiB with 1 GiB of random data)…');
+		await makePoint(destination, 'bench1g', summary.guestImage, GiB);
+		await makePoint(destination, 'bench100g', summary.guestImage, 100 * GiB);
+		const dataDisk = await makePoint(destination, 'benchdata', summary.guestImage, 4 * GiB, GiB);
+
+		const host = new LabHost({ paths, accel: accel.accel });
+		const engine = new Engine({ host, stateDir: paths.state, destination });
+		const copyMs = new Map<string, number>();
+		engine.on('event', (event: EngineEvent) => {
+			if (event.type === 'step' && event.step === 'copy-data' && event.status === 'done' && event.durationMs !== null) copyMs.set(event.session, event.durationMs);
+		});
+
+		const runDirect = async (vm: string) => {
+			const began = performance.now();
+			const proposal = await engine.proposeStart({ vm });
+			const session = await engine.beginStart(proposal);
+			await engine.runPhase(session.id, 'start');
+			const runningAt = performance.now();
+			const files = runtimeFiles(lab.run, vm);
+			const markerAt = await waitForMarker(files.serialFile, 120_000);
+			return { session, toRunning: runningAt - began, toMarker: markerAt - began };
+		};
+
+		const startTimes: Record<string, { toRunning: number; toMarker: number }> = {};
+		for (const vm of ['bench1g', 'bench100g']) {
+			const result = await runDirect(vm);
+			startTimes[vm] = result;
+			await engine.runPhase(result.session.id, 'stop');
+		}
+		const small = startTimes.bench1g;
+		const large = startTimes.bench100g;
+		if (!small || !large) throw new Error('start measurements missing');
+		record(`Run Direct start → QMP running, 1 GiB (${accel.accel})`, `${small.toRunning.toFixed(0)} ms`, '< 1000 ms', small.toRunning < 1000);
+		record(`Run Direct start → QMP running, 100 GiB sparse`, `${large.toRunning.toFixed(0)} ms`, '< 1000 ms', large.toRunning < 1000);
+		const ratio = large.toRunning / small.toRunning;
+		record('time to running, 100 GiB / 1 GiB', ratio.toFixed(2), '≤ 1.3', ratio <= 1.3);
+		record('Run Direct start → guest marker, 1 GiB', `${small.toMarker.toFixed(0)} ms`);
+		record('Run Direct start → guest marker, 100 GiB sparse', `${large.toMarker.toFixed(0)} ms`);
+
+		// The alternative: a full restore copies everything first, then boots.
+		for (const [vm, size] of [['bench1g', GiB], ['bench100g', 100 * GiB]] as const) {
+			const backup = path.join(destination, vm, 'p1', 'disk0.qcow2');
+			const target = path.join(root, `${vm}-full.qcow2`);
+			await dropCaches();
+			const began = performance.now();
+			await execa('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', backup, target]);
+			const { pid, files } = await launch(path.join(root, 'run-full'), { name: `${vm}-full`, memoryMiB: 256, firmware: 'bios', accel: accel.accel, disks: [{ index: 0, kind: 'production', path: target, format: 'qcow2' }] });
+			started.push(pid);
+			const markerAt = await waitForMarker(files.serialFile, 120_000);
+			await powerOff(files, null);
+			record(`full restore (copy, then boot) → guest marker, ${formatBytes(size)}`, `${(markerAt - began).toFixed(0)} ms`);
+			await fs.rm(target);
+		}
+
+		// Step 5 throughput beside the tools an administrator would use.
+		const dataBytes = (await fs.stat(dataDisk)).size;
+		const session = (await runDirect('benchdata')).session;
+		await dropCaches();
+		const finalized = await engine.runPhase(session.id, 'finalize');
+		const step5 = copyMs.get(session.id) ?? Number.NaN;
+		const convertTarget = path.join(root, 'convert.qcow2');
+		await dropCaches();
+		const convert = await timed(() => execa('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', dataDisk, convertTarget]));
+		await fs.rm(convertTarget);
+		await dropCaches();
+		const cp = await timed(() => execa('cp', ['--sparse=always', dataDisk, path.join(root, 'cp.qcow2')]));
+		const mbps = (ms: number) => dataBytes / MiB / (ms / 1000);
+		record(`step 5 copy (blockdev-backup), ${formatBytes(dataBytes)} of data`, `${mbps(step5).toFixed(0)} MiB/s (${step5.toFixed(0)} ms)`, `≥ 0.8× qemu-img convert`, mbps(step5) >= 0.8 * mbps(convert.ms));
+		record('qemu-img convert, same backup', `${mbps(convert.ms).toFixed(0)} MiB/s (${convert.ms.toFixed(0)} ms)`);
+		record('cp --sparse=always, same backup', `${mbps(cp.ms).toFixed(0)} MiB/s (${cp.ms.toFixed(0)} ms)`);
+		const pause = finalized.apply?.pauseMs ?? Number.NaN;
+		record('step 6 switch pause (stop → complete → cont)', `${pause.toFixed(1)} ms`, '< 50 ms', pause < 50);
+		const files = runtimeFiles(lab.run, 'benchdata');
+		await powerOff(files, null);
+		await engine.close();
+
+		const widths = [0, 0, 0, 0];
+		const table = [{ measure: 'measure', value: 'value', target: 'target', verdict: '' }, ...rows];
+		for (const row of table) [row.measure, row.value, row.target, row.verdict].forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
+		const line = (cells: string[]) => `| ${cells.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join(' | ')} |`;
+		console.log(`\nrundirect bench — ${new Date().toISOString()}, ${os.cpus().length} CPUs, QEMU accelerator ${accel.accel}\n`);
+		console.log(line(['measure', 'value', 'target', '']));
+		console.log(line(widths.map((width) => '-'.repeat(width))));
+		for (const row of rows) console.log(line([row.measure, row.value, row.target, row.verdict]));
+	} finally {
+		for (const pid of started) {
+			try {
+				process.kill(pid, 'SIGKILL');
+			} catch {
+				// already gone
+			}
+		}
+		for (const name of await fs.readdir(lab.run).catch(() => [] as string[])) {
+			if (!name.endsWith('.pid')) continue;
+			const pid = Number.parseInt(await fs.readFile(path.join(lab.run, name), 'utf8').catch(() => ''), 10);
+			if (pid > 0) {
+				try {
+					process.kill(pid, 'SIGKILL');
+				} catch {
+					// already gone
+				}
+			}
+		}
+		await fs.rm(root, { recursive: true, force: true });
+	}
+}
+
+await main();

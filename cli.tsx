@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// Entry point: parse argv, pick the host, then run one command headless (listr2's own
+// renderer, its simple renderer on a pipe, or NDJSON with --json), or show the overview.
+import { Command, CommanderError, Option } from 'commander';
+import { openContext, globalPaths, type CommandContext, type GlobalOptions } from './source/commands/context.ts';
+import { backupsCommand, backupsText, liveStatuses, sessionsCommand, sessionsText } from './source/commands/listings.ts';
+import { finalizeCommand, startCommand, stopCommand, unlockCommand } from './source/commands/lifecycle.ts';
+import { labInitCommand } from './source/commands/lab.ts';
+import { EXIT, RundirectError, errorMessage } from './source/restore/errors.ts';
+
+const abort = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+	// The host-side work (QEMU, block jobs) goes on: we only stop waiting for it.
+	process.on(signal, () => {
+		if (abort.signal.aborted) process.exit(EXIT.interrupted);
+		abort.abort();
+	});
+}
+
+function reportError(error: unknown, json: boolean): number {
+	const exitCode = error instanceof RundirectError ? error.exitCode : error instanceof CommanderError ? EXIT.usage : EXIT.failed;
+	const hint = error instanceof RundirectError ? error.hint : undefined;
+	if (json) process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'error', ok: false, exitCode, message: errorMessage(error), hint: hint ?? null })}\n`);
+	process.stderr.write(`error: ${errorMessage(error)}\n`);
+	if (hint) process.stderr.write(`hint: ${hint}\n`);
+	if (!(error instanceof RundirectError) && process.env.RUNDIRECT_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+	return exitCode;
+}
+
+async function withContext(options: GlobalOptions, run: (context: CommandContext) => Promise<number>): Promise<void> {
+	const context = await openContext(options);
+	try {
+		process.exitCode = await run(context);
+	} finally {
+		await context.engine.close();
+	}
+}
+
+const program = new Command('rundirect')
+	.description('Restore VMs instantly by running them straight from their backup files, then finalize or stop the restore.')
+	.addOption(new Option('--host <host>', 'lab (QEMU/KVM), hyperv or hyperv://<server>').env('RUNDIRECT_HOST'))
+	.option('--destination <path>', 'backup destination folder (default: the lab\'s sample destination)')
+	.option('--state-dir <path>', 'journal and locks (default: $XDG_STATE_HOME/rundirect)')
+	.option('--data-dir <path>', 'lab host data (default: $XDG_DATA_HOME/rundirect)')
+	.option('--cache-dir <path>', 'downloads and built images (default: $XDG_CACHE_HOME/rundirect)')
+	.option('--json', 'one JSON object per line on stdout, for scripts')
+	.showHelpAfterError()
+	.exitOverride();
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+program
+	.command('backups')
+	.description('list the restore points in the backup destination')
+	.action(() => withContext(globals(), backupsCommand));
+
+program
+	.command('sessions')
+	.description('list Run Direct sessions with their state and live host status')
+	.action(() => withContext(globals(), sessionsCommand));
+
+program
+	.command('start <vm>')
+	.description('steps 1–4: replace the VM and start it running directly from its backup')
+	.option('--point <id>', 'restore point: latest or an id', 'latest')
+	.option('--name <new-name>', 'restore as a new VM of this name instead of replacing the original')
+	.option('--location <where>', 'original (the host\'s production storage) or an absolute folder', 'original')
+	.option('--delete-replaced', 'delete the VM being replaced now, instead of setting it aside until finalize')
+	.option('--yes', 'confirm turning off (and with --delete-replaced, deleting) the VM being replaced')
+	.action((vm: string, options) => withContext(globals(), (context) => startCommand(context, vm, options, abort.signal)));
+
+program
+	.command('finalize <session-or-vm>')
+	.description('steps 5–7: copy the backup to production storage, apply the changes, drop the snapshot layer')
+	.action((ref: string) => withContext(globals(), (context) => finalizeCommand(context, ref, abort.signal)));
+
+program
+	.command('stop <session-or-vm>')
+	.description('turn off and remove the restored VM, discard every change, bring the replaced VM back')
+	.option('--yes', 'confirm discarding the changes')
+	.action((ref: string, options: { yes?: boolean }) => withContext(globals(), (context) => stopCommand(context, ref, options, abort.signal)));
+
+program
+	.command('unlock <vm>')
+	.description('clear a stale lock left by a start that died before its first step')
+	.action((vm: string) => withContext(globals(), (context) => unlockCommand(context, vm)));
+
+const lab = program.command('lab').description('the built-in QEMU/KVM lab host');
+lab
+	.command('init')
+	.description('build the lab guest, a sample backup destination and the lab\'s existing VMs (idempotent)')
+	.option('--force', 'rebuild the sample destination and lab VMs')
+	.action(async (options: { force?: boolean }) => {
+		const json = globals().json === true;
+		process.exitCode = await labInitCommand(globalPaths(globals()), {
+			json,
+			emit: (record) => {
+				if (json) process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+			},
+			say: (text) => {
+				if (!json) process.stdout.write(`${text}\n`);
+			},
+		}, options);
+	});
+
+program.action(async () => {
+	await withContext(globals(), async (context) => {
+		const catalog = await context.engine.catalog();
+		const { sessions } = await context.engine.sessions();
+		const statuses = await liveStatuses(context, sessions);
+		context.emit({ type: 'overview', host: context.engine.host.id, destination: catalog.destination, restorePoints: catalog.points.length, sessions: sessions.length });
+		const description = await context.engine.host.describe();
+		context.say(`rundirect — host ${description.id}: ${description.summary}`);
+		for (const warning of description.warnings) context.say(`warning: ${warning}`);
+		context.say('');
+		context.say(backupsText(catalog));
+		context.say('');
+		context.say(sessionsText(sessions, statuses));
+		context.say('');
+		context.say('Commands: rundirect start <vm> | finalize <session> | stop <session> | backups | sessions | lab init   (--help for all, --json for scripts)');
+		return EXIT.ok;
+	});
+});
+
+try {
+	await program.parseAsync(process.argv);
+} catch (error) {
+	if (error instanceof CommanderError && (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0)) {
+		process.exitCode = 0;
+	} else if (error instanceof CommanderError) {
+		process.exitCode = EXIT.usage;
+	} else {
+		process.exitCode = reportError(error, program.opts<GlobalOptions>().json === true);
+	}
+}

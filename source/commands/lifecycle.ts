@@ -1,0 +1,114 @@
+// `rundirect start | finalize | stop | unlock`: the headless face of the engine.
+import { createInterface } from 'node:readline/promises';
+import type { ReplaceMode } from '../hosts/host.ts';
+import { EXIT, PreflightError, RundirectError } from '../restore/errors.ts';
+import type { Phase, SessionRecord } from '../restore/session.ts';
+import { formatDuration } from '../restore/progress.ts';
+import { rendererFor, type CommandContext } from './context.ts';
+
+export interface StartOptions {
+	point?: string;
+	name?: string;
+	location?: string;
+	deleteReplaced?: boolean;
+	yes?: boolean;
+}
+
+/**
+ * Destructive actions need the VM's name typed on a terminal, or --yes where there is none.
+ * Returns false when the user declined.
+ */
+async function confirm(context: CommandContext, consequences: string[], vm: string, yes: boolean | undefined): Promise<boolean> {
+	if (consequences.length === 0 || yes) return true;
+	if (context.json || !process.stdin.isTTY || !process.stdout.isTTY) {
+		throw new RundirectError(`confirmation needed:\n${consequences.map((line) => `  - ${line}`).join('\n')}`, EXIT.refused, 'add --yes to confirm when not on a terminal');
+	}
+	const prompt = createInterface({ input: process.stdin, output: process.stdout });
+	try {
+		context.say(consequences.map((line) => `! ${line}`).join('\n'));
+		const answer = await prompt.question(`Type the VM name (${vm}) to confirm, anything else to cancel: `);
+		return answer.trim() === vm;
+	} finally {
+		prompt.close();
+	}
+}
+
+function summary(session: SessionRecord): Record<string, unknown> {
+	return {
+		session: session.id,
+		vm: session.vm,
+		state: session.state,
+		host: session.host,
+		restorePoint: `${session.source.vm}/${session.source.pointId}`,
+		steps: session.steps.filter((step) => step.attempts > 0).map((step) => ({ id: step.id, number: step.number, status: step.status, startedAt: step.startedAt, endedAt: step.endedAt, attempts: step.attempts, note: step.note, error: step.error })),
+		switchPauseMs: session.apply?.pauseMs ?? null,
+	};
+}
+
+async function runPhase(context: CommandContext, session: SessionRecord, phase: Phase, signal: AbortSignal): Promise<SessionRecord> {
+	const began = performance.now();
+	const done = await context.engine.runPhase(session.id, phase, { renderer: rendererFor(context), signal });
+	context.emit({ type: 'result', ok: true, ...summary(done) });
+	const seconds = (performance.now() - began) / 1000;
+	const what = phase === 'start' ? `is running from the backup (session ${done.id})` : phase === 'finalize' ? 'runs from production storage; the restore is finalized' : 'is gone and every change was discarded';
+	context.say(`${done.vm} ${what} — ${formatDuration(seconds)}.`);
+	if (phase === 'start') context.say(`Next: "rundirect finalize ${done.id}" to keep it, or "rundirect stop ${done.id}" to discard it.`);
+	return done;
+}
+
+export async function startCommand(context: CommandContext, vm: string, options: StartOptions, signal: AbortSignal): Promise<number> {
+	const replaceMode: ReplaceMode = options.deleteReplaced ? 'delete' : 'set-aside';
+	const proposal = await context.engine.proposeStart({ vm, point: options.point, name: options.name, location: options.location, replaceMode });
+	if (proposal.resume) {
+		context.warn(`continuing session ${proposal.resume.id} (${proposal.resume.state}) from its journal`);
+	} else {
+		if (proposal.problems.length > 0) throw new PreflightError(proposal.problems);
+		if (!(await confirm(context, proposal.destroys, proposal.plan.replaces ?? proposal.plan.vmName, options.yes))) {
+			context.say('Cancelled; nothing was changed.');
+			return EXIT.refused;
+		}
+	}
+	const session = await context.engine.beginStart(proposal);
+	context.emit({ type: 'session', id: session.id, vm: session.vm, state: session.state, restorePoint: `${proposal.point.vm}/${proposal.point.id}` });
+	await runPhase(context, session, 'start', signal);
+	return EXIT.ok;
+}
+
+export async function finalizeCommand(context: CommandContext, ref: string, signal: AbortSignal): Promise<number> {
+	const session = await context.engine.findSession(ref);
+	await runPhase(context, session, 'finalize', signal);
+	return EXIT.ok;
+}
+
+export async function stopCommand(context: CommandContext, ref: string, options: { yes?: boolean }, signal: AbortSignal): Promise<number> {
+	const session = await context.engine.findSession(ref);
+	const consequences = [`VM ${session.vm} (session ${session.id}) will be turned off and removed, and every change made in it since it started will be discarded`];
+	if (session.setAside) consequences.push(`the replaced VM ${session.setAside.name} will be brought back`);
+	if (session.state !== 'stopping' && !(await confirm(context, consequences, session.vm, options.yes))) {
+		context.say('Cancelled; nothing was changed.');
+		return EXIT.refused;
+	}
+	await runPhase(context, session, 'stop', signal);
+	return EXIT.ok;
+}
+
+export async function unlockCommand(context: CommandContext, vm: string): Promise<number> {
+	const claim = await context.engine.locks.readClaim(context.engine.host.id, vm);
+	if (!claim) {
+		context.say(`VM ${vm} is not locked.`);
+		context.emit({ type: 'result', ok: true, vm, released: null });
+		return EXIT.ok;
+	}
+	const holder = await context.engine.journal.read(claim.session);
+	if (holder && holder.state !== 'finalized' && holder.state !== 'stopped') {
+		throw new RundirectError(
+			`VM ${vm} is held by session ${holder.id}, which is ${holder.state}; removing its lock would let a second session replace a VM in use`,
+			EXIT.refused,
+			`finalize it with "rundirect finalize ${holder.id}" or stop it with "rundirect stop ${holder.id}"`,
+		);
+	}
+	const released = await context.engine.locks.forceRelease(context.engine.host.id, vm);
+	context.say(`Removed the lock of session ${released?.session ?? claim.session} on ${vm} (it was left by pid ${claim.pid} on ${claim.hostname}).`);
+	context.emit({ type: 'result', ok: true, vm, released });
+	return EXIT.ok;
+}

@@ -1,0 +1,94 @@
+// `rundirect backups` and `rundirect sessions`, and the plain-text overview printed when
+// the console cannot run (stdin or stdout not a terminal).
+import type { Catalog } from '../catalog/catalog.ts';
+import { formatProblem } from '../catalog/catalog.ts';
+import type { RuntimeStatus } from '../hosts/host.ts';
+import { formatBytes, formatDuration } from '../restore/progress.ts';
+import { isTerminal, type SessionRecord } from '../restore/session.ts';
+import { nextActionHint } from '../restore/engine.ts';
+import type { CommandContext } from './context.ts';
+
+function table(rows: string[][]): string {
+	const widths: number[] = [];
+	for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
+	return rows.map((row) => row.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+export function backupsText(catalog: Catalog): string {
+	const rows = [['VM', 'RESTORE POINT', 'TAKEN', 'DISKS', 'SIZE']];
+	for (const point of catalog.points) {
+		rows.push([point.vm, point.id, point.manifest.takenAt, point.disks.map((disk) => `${disk.format} ${formatBytes(disk.virtualSize)}`).join(', '), formatBytes(point.size)]);
+	}
+	const lines = [`Backups in ${catalog.destination}:`, catalog.points.length > 0 ? table(rows) : '  (no restore points)'];
+	if (catalog.problems.length > 0) lines.push('', `${catalog.problems.length} restore point problem(s):`, ...catalog.problems.map((problem) => `  ! ${formatProblem(problem)}`));
+	return lines.join('\n');
+}
+
+export function currentStep(session: SessionRecord): string {
+	const running = session.steps.find((step) => step.status === 'running' || step.status === 'failed');
+	if (running) return `${running.number ?? ''} ${running.id}`.trim();
+	const done = session.steps.filter((step) => step.status === 'done');
+	const last = done[done.length - 1];
+	return last ? `${last.number ?? ''} ${last.id} done`.trim() : '-';
+}
+
+export function sessionsText(sessions: SessionRecord[], statuses: Map<string, RuntimeStatus | string>): string {
+	if (sessions.length === 0) return 'Sessions: none';
+	const rows = [['SESSION', 'VM', 'STATE', 'STEP', 'FROM BACKUP FOR', 'CHANGED', 'GUEST']];
+	for (const session of sessions) {
+		const status = statuses.get(session.id);
+		const since = session.runningFromBackupSince && (session.state === 'running' || session.state === 'finalizing' || session.state === 'failed') ? formatDuration((Date.now() - Date.parse(session.runningFromBackupSince)) / 1000) : '-';
+		rows.push([
+			session.id,
+			session.vm,
+			session.state,
+			currentStep(session),
+			since,
+			typeof status === 'object' && status.bytesChanged !== null ? formatBytes(status.bytesChanged) : '-',
+			typeof status === 'object' ? (status.guestAlive === null ? status.vm : status.guestAlive ? `${status.vm}, alive` : `${status.vm}, no sign of life yet`) : (status ?? '-'),
+		]);
+	}
+	const lines = ['Sessions:', table(rows)];
+	for (const session of sessions) {
+		if (session.lastError) lines.push(`  ! ${session.id}: ${session.lastError.message} — ${session.lastError.hint}`);
+	}
+	return lines.join('\n');
+}
+
+/** Host status of every unfinished session; a host error is shown in its row, not thrown. */
+export async function liveStatuses(context: CommandContext, sessions: SessionRecord[]): Promise<Map<string, RuntimeStatus | string>> {
+	const statuses = new Map<string, RuntimeStatus | string>();
+	for (const session of sessions.filter((candidate) => !isTerminal(candidate))) {
+		try {
+			statuses.set(session.id, await context.engine.status(session));
+		} catch (error) {
+			statuses.set(session.id, `status unavailable: ${(error as Error).message}`);
+		}
+	}
+	return statuses;
+}
+
+export async function backupsCommand(context: CommandContext): Promise<number> {
+	const catalog = await context.engine.catalog();
+	context.emit({
+		type: 'backups',
+		destination: catalog.destination,
+		points: catalog.points.map((point) => ({ vm: point.vm, id: point.id, takenAt: point.manifest.takenAt, size: point.size, dir: point.dir, disks: point.disks.map(({ file, format, virtualSize, fileSize }) => ({ file, format, virtualSize, fileSize })) })),
+		problems: catalog.problems,
+	});
+	context.say(backupsText(catalog));
+	return 0;
+}
+
+export async function sessionsCommand(context: CommandContext): Promise<number> {
+	const { sessions, problems } = await context.engine.sessions();
+	const statuses = await liveStatuses(context, sessions);
+	context.emit({
+		type: 'sessions',
+		sessions: sessions.map((session) => ({ ...session, status: statuses.get(session.id) ?? null, next: isTerminal(session) ? null : nextActionHint(session) })),
+		problems,
+	});
+	context.say(sessionsText(sessions, statuses));
+	for (const problem of problems) context.warn(`warning: ${problem}`);
+	return 0;
+}

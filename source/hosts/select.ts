@@ -1,0 +1,27 @@
+// Picks the host a command talks to: `lab` (QEMU/KVM, the default where there is no
+// Hyper-V) or `hyperv` / `hyperv://<server>`.
+import { labPaths, type Paths } from '../paths.ts';
+import type { Host } from './host.ts';
+import { EXIT, RundirectError } from '../restore/errors.ts';
+
+export function defaultHostSpec(): string {
+	return process.env.RUNDIRECT_HOST ?? (process.platform === 'win32' ? 'hyperv' : 'lab');
+}
+
+export async function openHost(spec: string, paths: Paths): Promise<Host> {
+	if (spec === 'lab') {
+		const { LabHost } = await import('./lab/driver.ts');
+		const { findBuiltGuestImage } = await import('../lab/guest.ts');
+		// Only the real lab guest tells whether KVM runs guests here; without it a boot sector decides.
+		const probeImage = (await findBuiltGuestImage(labPaths(paths).cache)) ?? undefined;
+		return new LabHost({ paths, probeImage });
+	}
+	if (spec === 'hyperv' || spec.startsWith('hyperv://')) {
+		throw new RundirectError(
+			`the Hyper-V host (${spec}) is not available in this build yet`,
+			EXIT.usage,
+			'use --host lab to run Run Direct on the built-in QEMU/KVM lab host',
+		);
+	}
+	throw new RundirectError(`unknown host ${JSON.stringify(spec)}`, EXIT.usage, 'use --host lab, --host hyperv or --host hyperv://<server>');
+}
