@@ -111,6 +111,8 @@ export interface RuntimeStatus {
 	/** Bytes the guest has written since start: the growth of the snapshot layer. */
 	bytesChanged: number | null;
 	job: JobStatus | null;
+	/** What could not be seen, e.g. while another controller holds the VM's monitor. */
+	note?: string;
 }
 
 export interface HostDescription {
@@ -174,6 +176,9 @@ export interface Host {
 
 	status(plan: RestorePlan): Promise<RuntimeStatus>;
 
-	/** Releases connections; never stops VMs or jobs. */
-	close(): Promise<void>;
+	/**
+	 * Releases connections — of one session's VM, or all — so other controllers can reach the
+	 * VM. Never stops VMs or jobs.
+	 */
+	close(plan?: RestorePlan): Promise<void>;
 }

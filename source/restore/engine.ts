@@ -384,6 +384,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 			throw new RundirectError(`${failed ? `step ${failed.number ?? ''} ${failed.id}`.replace('  ', ' ') : phase} failed: ${errorMessage(error)}`, EXIT.failed, hint);
 		} finally {
 			options.signal?.removeEventListener('abort', forward);
+			// Hand the VM's monitor back: a console or another command may need it next.
+			await this.host.close(session.plan).catch(() => undefined);
 			await operation.release();
 		}
 	}

@@ -48,6 +48,9 @@ interface BlockInfo {
 type VmRunState = 'running' | 'paused' | 'off' | 'error';
 
 const QMP_CONNECT_TIMEOUT_MS = 5_000;
+const SERIAL_SCAN_BYTES = 1 << 20;
+/** A status poll gives up on the monitor quickly: another controller may hold it for minutes. */
+const STATUS_CONNECT_TIMEOUT_MS = 750;
 
 function mapRunState(status: string): VmRunState {
 	if (status === 'running' || status === 'finish-migrate') return 'running';
@@ -147,7 +150,11 @@ export class LabHost implements Host {
 		return wasRunning;
 	}
 
-	async close(): Promise<void> {
+	async close(plan?: RestorePlan): Promise<void> {
+		if (plan) {
+			await this.#forget(runtimeFiles(this.lab.run, plan.vmName).key);
+			return;
+		}
 		const clients = [...this.#connections.values()];
 		this.#connections.clear();
 		await Promise.all(clients.map((client) => client.close()));
@@ -749,30 +756,38 @@ export class LabHost implements Host {
 			if (first === plan.disks[0]?.overlay) return 'backup';
 			return 'unknown';
 		};
-		const qmp = definition ? await this.qmp(plan.vmName).catch(() => null) : null;
-		if (!qmp) {
-			const alive = definition !== null && (await runningPid(runtimeFiles(this.lab.run, plan.vmName))) !== null;
-			return { vm: alive ? 'running' : definition ? 'off' : 'missing', runsOn: fromDefinition(), guestAlive: null, bytesChanged, job: null };
+		const files = runtimeFiles(this.lab.run, plan.vmName);
+		const alive = definition !== null && (await runningPid(files)) !== null;
+		if (!alive) return { vm: definition ? 'off' : 'missing', runsOn: fromDefinition(), guestAlive: null, bytesChanged, job: null };
+		const guestAlive = (await this.#readSerial(plan.vmName)).includes(GUEST_MARKER);
+		// QEMU serves one QMP client at a time: a status poll must never hold the monitor that a
+		// finalize in another process (or this one) needs. Reuse our own connection when we drive
+		// the VM; otherwise connect briefly, and if someone else holds it, report what we can see.
+		const own = this.#connections.get(files.key);
+		const qmp = own?.connected ? own : await QmpClient.connect(files.qmpSocket, { timeoutMs: STATUS_CONNECT_TIMEOUT_MS }).catch(() => null);
+		if (!qmp) return { vm: 'running', runsOn: fromDefinition(), guestAlive, bytesChanged, job: null, note: 'another controller holds the VM monitor' };
+		try {
+			const status = await qmp.execute<{ status: string }>('query-status');
+			const onProduction = await this.#disksOnProduction(qmp);
+			const jobs = (await queryJobs(qmp)).filter((job) => /^rd-(copy|apply)\d+$/.test(job.id));
+			return {
+				vm: mapRunState(status.status),
+				runsOn: onProduction.has(0) ? 'production' : fromDefinition() === 'production' ? 'unknown' : 'backup',
+				guestAlive,
+				bytesChanged,
+				job: summarizeJobs(jobs),
+			};
+		} finally {
+			if (qmp !== own) await qmp.close();
 		}
-		const status = await qmp.execute<{ status: string }>('query-status');
-		const onProduction = await this.#disksOnProduction(qmp);
-		const serial = await this.#readSerial(plan.vmName);
-		const jobs = (await queryJobs(qmp)).filter((job) => /^rd-(copy|apply)\d+$/.test(job.id));
-		return {
-			vm: mapRunState(status.status),
-			runsOn: onProduction.has(0) ? 'production' : fromDefinition() === 'production' ? 'unknown' : 'backup',
-			guestAlive: serial.includes(GUEST_MARKER),
-			bytesChanged,
-			job: summarizeJobs(jobs),
-		};
 	}
 
-	/** The serial log (truncated by QEMU at each start); the marker comes early in boot, so 16 MiB is plenty. */
+	/** The head of the serial log (truncated by QEMU at each start): the marker comes early in boot. */
 	async #readSerial(name: string): Promise<string> {
 		const handle = await fs.open(runtimeFiles(this.lab.run, name).serialFile, 'r').catch(() => null);
 		if (!handle) return '';
 		try {
-			const buffer = Buffer.alloc(16 * 2 ** 20);
+			const buffer = Buffer.alloc(SERIAL_SCAN_BYTES);
 			const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
 			return buffer.subarray(0, bytesRead).toString('latin1');
 		} finally {

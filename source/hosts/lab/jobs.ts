@@ -1,7 +1,8 @@
 // Waiting for QEMU block jobs by polling query-jobs. Polling (not events) because events sent
-// while no controller was connected are lost: the job's state must always be re-read.
+// while no controller was connected are lost: the job's state must always be re-read. A job's
+// status-change event only wakes the poll early, so a finished job is seen at once.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { QmpClient } from './qmp.ts';
+import type { QmpClient, QmpEvent } from './qmp.ts';
 
 export interface QemuJob {
 	id: string;
@@ -48,6 +49,24 @@ export async function waitJobs(qmp: QmpClient, ids: string[], options: WaitJobsO
 		} else if (Date.now() - lastChange > stallMs) {
 			throw new Error(`QEMU block job(s) ${ids.join(', ')} made no progress for ${Math.round(stallMs / 1000)} s (${signature})`);
 		}
-		await sleep(intervalMs, undefined, options.signal ? { signal: options.signal } : undefined);
+		await nextPoll(qmp, ids, intervalMs, options.signal);
+	}
+}
+
+/** Sleeps for `intervalMs`, or less when one of the jobs changes status. */
+async function nextPoll(qmp: QmpClient, ids: string[], intervalMs: number, signal: AbortSignal | undefined): Promise<void> {
+	const wake = new AbortController();
+	const onEvent = (event: QmpEvent) => {
+		const id = (event.data as { id?: unknown } | undefined)?.id;
+		if (event.event === 'JOB_STATUS_CHANGE' && typeof id === 'string' && ids.includes(id)) wake.abort();
+	};
+	qmp.on('event', onEvent);
+	try {
+		await sleep(intervalMs, undefined, { signal: signal ? AbortSignal.any([signal, wake.signal]) : wake.signal });
+	} catch (error) {
+		signal?.throwIfAborted();
+		if (!wake.signal.aborted) throw error;
+	} finally {
+		qmp.off('event', onEvent);
 	}
 }
