@@ -5,7 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { openContext, globalPaths, type CommandContext, type GlobalOptions } from './source/commands/context.ts';
 import { backupsCommand, backupsText, liveStatuses, sessionsCommand, sessionsText } from './source/commands/listings.ts';
 import { finalizeCommand, startCommand, stopCommand, unlockCommand } from './source/commands/lifecycle.ts';
-import { labInitCommand } from './source/commands/lab.ts';
+import { labInitCommand, labPowerCommand, labVmsCommand } from './source/commands/lab.ts';
 import { EXIT, RundirectError, errorMessage } from './source/restore/errors.ts';
 
 const abort = new AbortController();
@@ -102,6 +102,21 @@ lab
 			},
 		}, options);
 	});
+
+lab
+	.command('vms')
+	.description('list the lab host\'s VMs and whether they run')
+	.action(() => withContext(globals(), labVmsCommand));
+
+lab
+	.command('poweroff <vm>')
+	.description('turn a lab VM off (QMP quit, then kill as a last resort)')
+	.action((vm: string) => withContext(globals(), (context) => labPowerCommand(context, vm, 'off')));
+
+lab
+	.command('poweron <vm>')
+	.description('start a lab VM on its production disks')
+	.action((vm: string) => withContext(globals(), (context) => labPowerCommand(context, vm, 'on')));
 
 program.action(async () => {
 	await withContext(globals(), async (context) => {

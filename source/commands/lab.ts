@@ -3,6 +3,9 @@
 import { initLab } from '../lab/init.ts';
 import { labPaths, type Paths } from '../paths.ts';
 import { detectAccelerator } from '../hosts/lab/accel.ts';
+import { LabHost } from '../hosts/lab/driver.ts';
+import { EXIT, RundirectError } from '../restore/errors.ts';
+import type { CommandContext } from './context.ts';
 import { formatDuration } from '../restore/progress.ts';
 
 export interface LabInitOutput {
@@ -29,5 +32,40 @@ export async function labInitCommand(paths: Paths, output: LabInitOutput, option
 	output.emit({ type: 'result', ok: true, ...summary, accelerator: verdict.accel, acceleratorReason: verdict.reason });
 	output.say(`Lab ready in ${formatDuration((performance.now() - began) / 1000)}: ${summary.vms.length} VMs, ${summary.restorePoints} restore points in ${summary.destination}.`);
 	for (const warning of summary.warnings) output.say(`warning: ${warning}`);
+	return 0;
+}
+
+/** The lab's own VM controls, which Hyper-V has in its manager and the lab has here. */
+export async function labVmsCommand(context: CommandContext): Promise<number> {
+	const vms = await context.engine.host.inventory();
+	context.emit({ type: 'vms', host: context.engine.host.id, vms });
+	if (vms.length === 0) context.say('No VMs on the lab host (run "rundirect lab init").');
+	for (const vm of vms) {
+		const notes = [vm.runningFromBackup ? `running from backup (session ${vm.runningFromBackup})` : null, vm.setAside ? 'set aside' : null].filter(Boolean);
+		context.say(`${vm.name.padEnd(28)} ${vm.state.padEnd(8)} ${notes.join(', ')}`.trimEnd());
+	}
+	return 0;
+}
+
+function labHost(context: CommandContext): LabHost {
+	const host = context.engine.host;
+	if (!(host instanceof LabHost)) throw new RundirectError(`"lab" commands act on the lab host, not ${host.id}`, EXIT.usage, 'add --host lab');
+	return host;
+}
+
+export async function labPowerCommand(context: CommandContext, vm: string, power: 'on' | 'off'): Promise<number> {
+	const host = labHost(context);
+	const known = await host.inventory();
+	if (!known.some((candidate) => candidate.name === vm)) {
+		throw new RundirectError(`there is no lab VM named ${vm}`, EXIT.notFound, `the lab's VMs: ${known.map((candidate) => candidate.name).join(', ') || 'none (run "rundirect lab init")'}`);
+	}
+	let changed: boolean;
+	try {
+		changed = power === 'on' ? await host.powerOn(vm) : await host.powerOff(vm);
+	} catch (error) {
+		throw new RundirectError((error as Error).message, EXIT.refused);
+	}
+	context.emit({ type: 'result', ok: true, vm, power, changed });
+	context.say(changed ? `${vm} is ${power === 'on' ? 'running' : 'off'}.` : `${vm} was already ${power === 'on' ? 'running' : 'off'}.`);
 	return 0;
 }

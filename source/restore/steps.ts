@@ -18,10 +18,10 @@ export function stepTitle(session: SessionRecord, id: StepId): string {
 	const disks = plan.disks.length === 1 ? '1 disk' : `${plan.disks.length} disks`;
 	switch (id) {
 		case 'replace-vm':
-			if (!plan.replaces) return `1. Delete the VM being replaced (no VM named ${plan.vmName} on ${plan.host})`;
+			if (!plan.replaces) return `1. Replace the existing VM: none named ${plan.vmName} on ${plan.host}`;
 			return plan.replaceMode === 'delete'
-				? `1. Delete the VM being replaced: turn off and delete ${plan.replaces}`
-				: `1. Delete the VM being replaced: turn off ${plan.replaces} and set it aside until finalized`;
+				? `1. Replace ${plan.replaces}: turn it off and delete it now`
+				: `1. Replace ${plan.replaces}: turn it off and set it aside until finalized`;
 		case 'create-disks':
 			return `2. Create empty disk images on production storage (${disks}, ${plan.productionDir})`;
 		case 'snapshot-layer':

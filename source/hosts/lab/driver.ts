@@ -204,15 +204,53 @@ export class LabHost implements Host {
 	async #runState(name: string): Promise<VmRunState> {
 		const files = runtimeFiles(this.lab.run, name);
 		if ((await runningPid(files)) === null) return 'off';
+		const state = await this.#briefly(name, async (qmp) => mapRunState((await qmp.execute<{ status: string }>('query-status', undefined, { timeoutMs: 2_000 })).status)).catch(() => null);
+		// Null: alive but the monitor is held by another controller; the process is the proof.
+		return state ?? 'running';
+	}
+
+	/**
+	 * Runs `query` on the VM's monitor without keeping it: our own connection when this process
+	 * drives the VM, else a short-lived one. QEMU serves one QMP client at a time, so a poll
+	 * must never hold the monitor another controller's finalize needs. Null when it is held.
+	 */
+	async #briefly<T>(name: string, query: (qmp: QmpClient) => Promise<T>): Promise<T | null> {
+		const files = runtimeFiles(this.lab.run, name);
+		const own = this.#connections.get(files.key);
+		const qmp = own?.connected ? own : await QmpClient.connect(files.qmpSocket, { timeoutMs: STATUS_CONNECT_TIMEOUT_MS }).catch(() => null);
+		if (!qmp) return null;
 		try {
-			const qmp = await this.qmp(name);
-			if (!qmp) return 'off';
-			const status = await qmp.execute<{ status: string }>('query-status', undefined, { timeoutMs: 2_000 });
-			return mapRunState(status.status);
-		} catch {
-			// Alive but QMP busy (another console holds it): the process is the proof.
-			return 'running';
+			return await query(qmp);
+		} finally {
+			if (qmp !== own) await qmp.close();
 		}
+	}
+
+	/** Turns a lab VM off (`rundirect lab poweroff`). False when it was not running. */
+	async powerOff(name: string): Promise<boolean> {
+		if (!(await readDefinition(definitionPath(this.lab.vms, name)))) throw new Error(`there is no lab VM named ${name}`);
+		return this.#powerOff(name);
+	}
+
+	/** Starts a lab VM on the disks its definition names (`rundirect lab poweron`). False when it already runs. */
+	async powerOn(name: string): Promise<boolean> {
+		const definition = await readDefinition(definitionPath(this.lab.vms, name));
+		if (!definition) throw new Error(`there is no lab VM named ${name}`);
+		if ((await runningPid(runtimeFiles(this.lab.run, name))) !== null) return false;
+		if (definition.runningFromBackup !== null) {
+			// Its disks are a snapshot layer over a backup: the session's own steps restart it correctly.
+			throw new Error(`${name} runs from a backup in session ${definition.runningFromBackup}: "rundirect finalize ${definition.runningFromBackup}" restarts it on the way, or "rundirect stop ${definition.runningFromBackup}" discards it`);
+		}
+		if (definition.setAsideBy !== null) throw new Error(`${name} is set aside by session ${definition.setAsideBy}; it comes back if that session is stopped`);
+		await this.#launch({
+			name,
+			memoryMiB: definition.memoryMiB,
+			firmware: 'bios',
+			accel: (await this.accelerator()).accel,
+			disks: definition.disks.map((disk, index) => ({ index, kind: 'production', path: disk.path, format: disk.format })),
+		});
+		await this.#forget(runtimeFiles(this.lab.run, name).key);
+		return true;
 	}
 
 	// ---------------------------------------------------------------- plan, preflight
@@ -760,13 +798,7 @@ export class LabHost implements Host {
 		const alive = definition !== null && (await runningPid(files)) !== null;
 		if (!alive) return { vm: definition ? 'off' : 'missing', runsOn: fromDefinition(), guestAlive: null, bytesChanged, job: null };
 		const guestAlive = (await this.#readSerial(plan.vmName)).includes(GUEST_MARKER);
-		// QEMU serves one QMP client at a time: a status poll must never hold the monitor that a
-		// finalize in another process (or this one) needs. Reuse our own connection when we drive
-		// the VM; otherwise connect briefly, and if someone else holds it, report what we can see.
-		const own = this.#connections.get(files.key);
-		const qmp = own?.connected ? own : await QmpClient.connect(files.qmpSocket, { timeoutMs: STATUS_CONNECT_TIMEOUT_MS }).catch(() => null);
-		if (!qmp) return { vm: 'running', runsOn: fromDefinition(), guestAlive, bytesChanged, job: null, note: 'another controller holds the VM monitor' };
-		try {
+		const live = await this.#briefly(plan.vmName, async (qmp): Promise<RuntimeStatus> => {
 			const status = await qmp.execute<{ status: string }>('query-status');
 			const onProduction = await this.#disksOnProduction(qmp);
 			const jobs = (await queryJobs(qmp)).filter((job) => /^rd-(copy|apply)\d+$/.test(job.id));
@@ -777,9 +809,8 @@ export class LabHost implements Host {
 				bytesChanged,
 				job: summarizeJobs(jobs),
 			};
-		} finally {
-			if (qmp !== own) await qmp.close();
-		}
+		});
+		return live ?? { vm: 'running', runsOn: fromDefinition(), guestAlive, bytesChanged, job: null, note: 'another controller holds the VM monitor' };
 	}
 
 	/** The head of the serial log (truncated by QEMU at each start): the marker comes early in boot. */
