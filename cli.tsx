@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { openContext, globalPaths, type CommandContext, type GlobalOptions } from './source/commands/context.ts';
 import { backupsCommand, backupsText, liveStatuses, sessionsCommand, sessionsText } from './source/commands/listings.ts';
-import { finalizeCommand, startCommand, stopCommand, unlockCommand } from './source/commands/lifecycle.ts';
+import { finalizeCommand, resumeCommand, startCommand, stopCommand, unlockCommand } from './source/commands/lifecycle.ts';
 import { labInitCommand, labPowerCommand, labVmsCommand } from './source/commands/lab.ts';
 import { EXIT, RundirectError, errorMessage } from './source/restore/errors.ts';
 
@@ -72,13 +72,21 @@ program
 program
 	.command('finalize <session-or-vm>')
 	.description('steps 5–7: copy the backup to production storage, apply the changes, drop the snapshot layer')
-	.action((ref: string) => withContext(globals(), (context) => finalizeCommand(context, ref, abort.signal)));
+	.option('--rate-limit <MiB/s>', 'cap the copy to spare production storage (default: as fast as it goes)')
+	.action((ref: string, options: { rateLimit?: string }) => withContext(globals(), (context) => finalizeCommand(context, ref, options, abort.signal)));
 
 program
 	.command('stop <session-or-vm>')
 	.description('turn off and remove the restored VM, discard every change, bring the replaced VM back')
 	.option('--yes', 'confirm discarding the changes')
 	.action((ref: string, options: { yes?: boolean }) => withContext(globals(), (context) => stopCommand(context, ref, options, abort.signal)));
+
+program
+	.command('resume')
+	.description('after a crash, reboot or SSH disconnect: reconcile unfinished sessions with the host and continue them')
+	.option('--rollback', 'take the safe way back (stop) instead of continuing, where there is one')
+	.option('--dry-run', 'only say what would be done')
+	.action((options: { rollback?: boolean; dryRun?: boolean }) => withContext(globals(), (context) => resumeCommand(context, options, abort.signal)));
 
 program
 	.command('unlock <vm>')

@@ -45,9 +45,9 @@ function summary(session: SessionRecord): Record<string, unknown> {
 	};
 }
 
-async function runPhase(context: CommandContext, session: SessionRecord, phase: Phase, signal: AbortSignal): Promise<SessionRecord> {
+async function runPhase(context: CommandContext, session: SessionRecord, phase: Phase, signal: AbortSignal, rateLimit?: number): Promise<SessionRecord> {
 	const began = performance.now();
-	const done = await context.engine.runPhase(session.id, phase, { renderer: rendererFor(context), signal });
+	const done = await context.engine.runPhase(session.id, phase, { renderer: rendererFor(context), signal, ...(rateLimit ? { rateLimit } : {}) });
 	context.emit({ type: 'result', ok: true, ...summary(done) });
 	const seconds = (performance.now() - began) / 1000;
 	const what = phase === 'start' ? `is running from the backup (session ${done.id})` : phase === 'finalize' ? 'runs from production storage; the restore is finalized' : 'is gone and every change was discarded';
@@ -74,9 +74,15 @@ export async function startCommand(context: CommandContext, vm: string, options:
 	return EXIT.ok;
 }
 
-export async function finalizeCommand(context: CommandContext, ref: string, signal: AbortSignal): Promise<number> {
+export async function finalizeCommand(context: CommandContext, ref: string, options: { rateLimit?: string }, signal: AbortSignal): Promise<number> {
 	const session = await context.engine.findSession(ref);
-	await runPhase(context, session, 'finalize', signal);
+	let rateLimit: number | undefined;
+	if (options.rateLimit !== undefined) {
+		const mib = Number(options.rateLimit);
+		if (!Number.isFinite(mib) || mib <= 0) throw new RundirectError(`--rate-limit must be a positive number of MiB/s, not ${JSON.stringify(options.rateLimit)}`, EXIT.usage);
+		rateLimit = mib * 2 ** 20;
+	}
+	await runPhase(context, session, 'finalize', signal, rateLimit);
 	return EXIT.ok;
 }
 
@@ -111,4 +117,41 @@ export async function unlockCommand(context: CommandContext, vm: string): Promis
 	context.say(`Removed the lock of session ${released?.session ?? claim.session} on ${vm} (it was left by pid ${claim.pid} on ${claim.hostname}).`);
 	context.emit({ type: 'result', ok: true, vm, released });
 	return EXIT.ok;
+}
+
+/**
+ * `rundirect resume`: after a crash, a reboot or a closed SSH session, reconciles every
+ * unfinished session with the host and continues what was interrupted (or, with
+ * --rollback, takes the safe way back where there is one).
+ */
+export async function resumeCommand(context: CommandContext, options: { rollback?: boolean; dryRun?: boolean }, signal: AbortSignal): Promise<number> {
+	const findings = await context.engine.reconcile();
+	context.emit({ type: 'reconcile', sessions: findings.map(({ session, action, rollback, detail }) => ({ session: session.id, vm: session.vm, state: session.state, action, rollback: rollback ?? null, detail })) });
+	if (findings.length === 0) {
+		context.say('No unfinished sessions: nothing to resume.');
+		return EXIT.ok;
+	}
+	for (const { session, detail } of findings) context.say(`${session.id} ${session.vm} (${session.state}): ${detail}`);
+	if (options.dryRun) return EXIT.ok;
+	let exitCode: number = EXIT.ok;
+	for (const finding of findings) {
+		const phase = options.rollback ? (finding.rollback ?? (finding.action === 'stop' ? 'stop' : null)) : finding.action;
+		if (phase === 'none' || phase === 'busy' || phase === null) continue;
+		try {
+			if (phase === 'restart-vm') {
+				await context.engine.restartVm(finding.session.id);
+				context.say(`${finding.session.vm} runs from its backup again (session ${finding.session.id}).`);
+			} else {
+				await runPhase(context, finding.session, phase, signal);
+			}
+		} catch (error) {
+			if (signal.aborted) throw error;
+			// One session's failure must not keep the others from being resumed.
+			exitCode = EXIT.failed;
+			const hint = error instanceof RundirectError && error.hint ? ` — ${error.hint}` : '';
+			context.warn(`error: ${finding.session.id} ${finding.session.vm}: ${(error as Error).message}${hint}`);
+			context.emit({ type: 'error', session: finding.session.id, message: (error as Error).message });
+		}
+	}
+	return exitCode;
 }

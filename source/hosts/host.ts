@@ -19,6 +19,8 @@ export type ProgressCallback = (report: ProgressReport) => void;
 export interface StepOptions {
 	onProgress?: ProgressCallback;
 	signal?: AbortSignal;
+	/** Bytes per second the copy (5) and the apply (6) may use, to spare production I/O; none = as fast as possible. */
+	rateLimit?: number;
 }
 
 /** One disk of a restore, with every path the session uses for it. */

@@ -10,7 +10,7 @@ import { vmNameSchema } from '../catalog/schema.ts';
 import type { Host, ReplaceMode, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
 import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from './errors.ts';
 import { Journal } from './journal.ts';
-import { VmLocks } from './lock.ts';
+import { VmLocks, processAlive } from './lock.ts';
 import { ProgressMeter, formatProgress, type ProgressSnapshot } from './progress.ts';
 import {
 	PHASE_STATES,
@@ -65,6 +65,8 @@ export interface RunOptions {
 	// eslint-disable-next-line @typescript-eslint/no-explicit-any
 	rendererOptions?: any;
 	signal?: AbortSignal;
+	/** Bytes per second for the copy and apply steps (spares production storage); default unlimited. */
+	rateLimit?: number;
 }
 
 export interface PhaseContext {
@@ -265,7 +267,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 	}
 
 	/** The listr2 task definitions of a phase: the one tree the console, the commands and the tests run. */
-	phaseTasks(phase: Phase, signal: AbortSignal): Array<ListrTask<PhaseContext>> {
+	phaseTasks(phase: Phase, signal: AbortSignal, rateLimit?: number): Array<ListrTask<PhaseContext>> {
 		return PHASE_STEPS[phase].map((id) => ({
 			title: id,
 			task: async (ctx, task) => {
@@ -277,7 +279,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 					task.title = `${title} — done earlier${step.note ? ` (${step.note})` : ''}`;
 					return;
 				}
-				const note = await this.runStep(session, id, signal, (text) => {
+				const note = await this.runStep(session, id, { signal, rateLimit }, (text) => {
 					task.output = text;
 				});
 				if (note) task.title = `${title} — ${note}`;
@@ -285,7 +287,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		}));
 	}
 
-	private async runStep(session: SessionRecord, id: StepId, signal: AbortSignal, show: (text: string) => void): Promise<string | null> {
+	private async runStep(session: SessionRecord, id: StepId, run: { signal: AbortSignal; rateLimit?: number }, show: (text: string) => void): Promise<string | null> {
+		const { signal } = run;
 		if (signal.aborted) throw new AbortedError();
 		const step = stepOf(session, id);
 		const began = performance.now();
@@ -295,6 +298,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		const meter = new ProgressMeter();
 		let lastJournal = 0;
 		const onProgress = (report: { done: number; total: number; detail?: string }) => {
+			maybeInjectFault(id, 'during');
 			const snapshot = meter.update(report.done, report.total);
 			step.bytesDone = report.done;
 			step.bytesTotal = report.total;
@@ -307,12 +311,12 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 			}
 		};
 		try {
-			const note = (await STEP_ACTIONS[id]({ host: this.host, session, onProgress, signal })) ?? null;
+			const note = (await STEP_ACTIONS[id]({ host: this.host, session, options: { onProgress, signal, ...(run.rateLimit ? { rateLimit: run.rateLimit } : {}) } })) ?? null;
 			if (signal.aborted) throw new AbortedError();
 			Object.assign(step, { status: 'done', endedAt: new Date().toISOString(), note });
 			await this.save(session);
 			this.emitStep(session, id, performance.now() - began);
-			maybeInjectFault(id);
+			maybeInjectFault(id, 'after');
 			return note;
 		} catch (error) {
 			if (signal.aborted || error instanceof AbortedError) {
@@ -355,7 +359,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		try {
 			session.state = PHASE_STATES[phase].during;
 			await this.save(session);
-			const listr = new Listr<PhaseContext>(this.phaseTasks(phase, controller.signal), {
+			const listr = new Listr<PhaseContext>(this.phaseTasks(phase, controller.signal, options.rateLimit), {
 				ctx: { session },
 				concurrent: false,
 				exitOnError: true,
@@ -381,7 +385,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 			const hint = nextActionHint(session);
 			session.lastError = { step: failed?.id ?? null, message: errorMessage(error), at: new Date().toISOString(), hint };
 			await this.save(session);
-			throw new RundirectError(`${failed ? `step ${failed.number ?? ''} ${failed.id}`.replace('  ', ' ') : phase} failed: ${errorMessage(error)}`, EXIT.failed, hint);
+			const where = failed ? `${failed.number === null ? '' : `step ${failed.number} `}${failed.id}` : phase;
+			throw new RundirectError(`${where} failed: ${errorMessage(error)}`, EXIT.failed, hint);
 		} finally {
 			options.signal?.removeEventListener('abort', forward);
 			// Hand the VM's monitor back: a console or another command may need it next.
@@ -390,9 +395,82 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		}
 	}
 
+	/**
+	 * Compares every unfinished session's journal with what the host really has and says what
+	 * resuming would do. Changes nothing.
+	 */
+	async reconcile(): Promise<Reconciliation[]> {
+		const { sessions } = await this.sessions();
+		const result: Reconciliation[] = [];
+		for (const session of sessions.filter((candidate) => !isTerminal(candidate))) {
+			const holder = await this.locks.readOperation(this.host.id, session.vm);
+			if (holder && holder.session === session.id && processAlive(holder) !== false) {
+				const doing = { start: 'started', finalize: 'finalized', stop: 'stopped' }[holder.operation] ?? holder.operation;
+				result.push({ session, action: 'busy', detail: `being ${doing} by pid ${holder.pid} on ${holder.hostname} since ${holder.startedAt}` });
+				continue;
+			}
+			const interrupted = session.steps.find((step) => step.status === 'running');
+			const where = interrupted ? ` (in ${interrupted.number === null ? '' : `step ${interrupted.number}, `}${interrupted.id})` : '';
+			switch (session.state) {
+				case 'starting':
+					result.push({ session, action: 'start', rollback: 'stop', detail: `start was interrupted${where}; continue it, or roll back with stop` });
+					break;
+				case 'finalizing':
+					result.push({
+						session,
+						action: 'finalize',
+						rollback: allowedPhases({ ...session, state: 'failed', failedPhase: 'finalize' }).includes('stop') ? 'stop' : undefined,
+						detail: `finalize was interrupted${where}; continue it${stepOf(session, 'apply-changes').status === 'done' ? ' (the VM already runs on production: only forward is safe)' : ', or roll back with stop'}`,
+					});
+					break;
+				case 'stopping':
+					result.push({ session, action: 'stop', detail: `stop was interrupted${where}; continue it` });
+					break;
+				case 'failed':
+					result.push({ session, action: 'none', detail: `failed in ${session.lastError?.step ?? session.failedPhase ?? 'a step'}: ${session.lastError?.message ?? 'unknown error'} — ${nextActionHint(session)}` });
+					break;
+				case 'running': {
+					const status = await this.host.status(session.plan).catch(() => null);
+					if (status && (status.vm === 'off' || status.vm === 'missing')) {
+						result.push({ session, action: 'restart-vm', detail: `${session.vm} should be running from its backup but its VM is ${status.vm}: restart it on its snapshot layer (no write is lost: the layer holds them)` });
+					} else {
+						result.push({ session, action: 'none', detail: `running from backup${status ? ` (VM ${status.vm})` : ''}; finalize or stop it when ready` });
+					}
+					break;
+				}
+				default:
+					result.push({ session, action: 'none', detail: session.state });
+			}
+		}
+		return result;
+	}
+
+	/** Restarts the VM of a session running from backup whose VM stopped (host reboot, crash). */
+	async restartVm(sessionId: string): Promise<void> {
+		const session = await this.journal.read(sessionId);
+		if (!session || session.state !== 'running') throw new RundirectError(`session ${sessionId} is not running from backup`, EXIT.refused);
+		const operation = await this.locks.beginOperation(this.host.id, session.vm, session.id, 'start');
+		try {
+			await this.host.startVm(session.plan);
+			this.emitEvent({ type: 'warning', session: session.id, message: `restarted ${session.vm} on its snapshot layer: its VM was not running` });
+		} finally {
+			await this.host.close(session.plan).catch(() => undefined);
+			await operation.release();
+		}
+	}
+
 	async close(): Promise<void> {
 		await this.host.close();
 	}
+}
+
+export interface Reconciliation {
+	session: SessionRecord;
+	/** What resuming does: run a phase, restart the VM, nothing (needs a choice), or wait (busy). */
+	action: Phase | 'restart-vm' | 'none' | 'busy';
+	/** The safe way back instead, when there is one. */
+	rollback?: Phase;
+	detail: string;
 }
 
 /** What the user can do next with a session, as a command line. */

@@ -1,9 +1,9 @@
-// Fault injection for the crash tests: RUNDIRECT_FAULT=kill-after:<step-id> makes the
-// controller SIGKILL itself right after that step is journaled as done, exactly as a
-// power cut or an OOM kill between two steps would.
+// Fault injection for the crash tests. RUNDIRECT_FAULT makes the controller SIGKILL itself
+// exactly as a power cut, an OOM kill or a closed SSH session would:
+//   kill-after:<step-id>   right after that step is journaled as done (between two steps);
+//   kill-during:<step-id>  at that step's first progress report (in the middle of it).
 import type { StepId } from './session.ts';
 
-export function maybeInjectFault(step: StepId): void {
-	const fault = process.env.RUNDIRECT_FAULT;
-	if (fault === `kill-after:${step}`) process.kill(process.pid, 'SIGKILL');
+export function maybeInjectFault(step: StepId, when: 'after' | 'during'): void {
+	if (process.env.RUNDIRECT_FAULT === `kill-${when}:${step}`) process.kill(process.pid, 'SIGKILL');
 }

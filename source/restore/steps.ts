@@ -1,13 +1,12 @@
 // What each step does on the host, and how it is titled. The engine wraps these in the
 // journal and the task tree; they only talk to the Host.
-import type { Host, ProgressCallback } from '../hosts/host.ts';
+import type { Host, StepOptions } from '../hosts/host.ts';
 import type { SessionRecord, StepId } from './session.ts';
 
 export interface StepRun {
 	host: Host;
 	session: SessionRecord;
-	onProgress: ProgressCallback;
-	signal: AbortSignal;
+	options: StepOptions;
 }
 
 /** Returns a short note for the journal and the task tree, or nothing. */
@@ -54,24 +53,24 @@ export const STEP_ACTIONS: Record<StepId, StepAction> = {
 		session.setAside = await host.setAsideVm(plan);
 		return session.setAside ? `kept as ${session.setAside.asideName}` : 'nothing to replace';
 	},
-	'create-disks': ({ host, session, onProgress, signal }) => host.createDisks(session.plan, { onProgress, signal }),
-	'snapshot-layer': ({ host, session, onProgress, signal }) => host.createSnapshotLayer(session.plan, { onProgress, signal }),
-	'start-vm': async ({ host, session, onProgress, signal }) => {
-		await host.startVm(session.plan, { onProgress, signal });
+	'create-disks': ({ host, session, options }) => host.createDisks(session.plan, options),
+	'snapshot-layer': ({ host, session, options }) => host.createSnapshotLayer(session.plan, options),
+	'start-vm': async ({ host, session, options }) => {
+		await host.startVm(session.plan, options);
 		session.runningFromBackupSince ??= new Date().toISOString();
 	},
-	'copy-data': ({ host, session, onProgress, signal }) => host.copyData(session.plan, { onProgress, signal }),
-	'apply-changes': async ({ host, session, onProgress, signal }) => {
-		session.apply = await host.applyChanges(session.plan, { onProgress, signal });
+	'copy-data': ({ host, session, options }) => host.copyData(session.plan, options),
+	'apply-changes': async ({ host, session, options }) => {
+		session.apply = await host.applyChanges(session.plan, options);
 		return `switch paused the VM for ${session.apply.pauseMs.toFixed(1)} ms`;
 	},
-	'delete-layer': ({ host, session, onProgress, signal }) => host.deleteSnapshotLayer(session.plan, { onProgress, signal }),
+	'delete-layer': ({ host, session, options }) => host.deleteSnapshotLayer(session.plan, options),
 	'purge-replaced': async ({ host, session }) => {
 		if (!session.setAside) return 'nothing to purge';
 		await host.purgeSetAside(session.plan, session.setAside);
 		return `purged ${session.setAside.asideName}`;
 	},
-	discard: ({ host, session, onProgress, signal }) => host.discard(session.plan, { onProgress, signal }),
+	discard: ({ host, session, options }) => host.discard(session.plan, options),
 	'restore-replaced': async ({ host, session }) => {
 		const replace = session.steps.find((step) => step.id === 'replace-vm');
 		if (!session.setAside && session.plan.replaces && session.plan.replaceMode === 'set-aside' && replace && replace.attempts > 0) {

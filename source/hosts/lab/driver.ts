@@ -420,18 +420,22 @@ export class LabHost implements Host {
 
 	// ---------------------------------------------------------------- steps 2, 3
 
-	async createDisks(plan: RestorePlan, _options?: StepOptions): Promise<void> {
+	async createDisks(plan: RestorePlan, options: StepOptions = {}): Promise<void> {
 		await fs.mkdir(plan.productionDir, { recursive: true });
 		const definition = await this.#ownDefinition(plan);
 		const qmp = await this.#sessionQmp(plan, definition);
 		const nodes = qmp ? await this.#nodeNames(qmp) : new Set<string>();
+		const total = plan.disks.reduce((sum, disk) => sum + disk.virtualSize, 0);
+		let done = 0;
 		for (const disk of plan.disks) {
 			// Once step 5 has filled it (or QEMU holds it) the production disk is no longer empty: keep it.
-			if (await exists(copiedMarker(plan, disk.index))) continue;
-			if (definition?.disks[disk.index]?.path === disk.production) continue;
-			if (nodes.has(nodeNames(disk.index).prod)) continue;
-			await fs.rm(disk.production, { force: true });
-			await createQcow2(disk.production, disk.virtualSize);
+			const inUse = (await exists(copiedMarker(plan, disk.index))) || definition?.disks[disk.index]?.path === disk.production || nodes.has(nodeNames(disk.index).prod);
+			if (!inUse) {
+				await fs.rm(disk.production, { force: true });
+				await createQcow2(disk.production, disk.virtualSize);
+			}
+			done += disk.virtualSize;
+			options.onProgress?.({ done, total, detail: `disk ${disk.index + 1}/${plan.disks.length}` });
 		}
 	}
 
@@ -595,7 +599,7 @@ export class LabHost implements Host {
 			await fs.rm(disk.production, { force: true });
 			await createQcow2(disk.production, disk.virtualSize);
 			await this.#addProductionNodes(qmp, disk.index, disk.production);
-			await qmp.execute('blockdev-backup', { 'job-id': jobId, device: names.backup, target: names.prod, sync: 'full', 'auto-dismiss': false });
+			await qmp.execute('blockdev-backup', { 'job-id': jobId, device: names.backup, target: names.prod, sync: 'full', 'auto-dismiss': false, ...speedOf(options) });
 			waiting.push(jobId);
 		}
 		report();
@@ -622,7 +626,22 @@ export class LabHost implements Host {
 			await this.#flush(qmp, nodeNames(index).prod);
 			await fs.writeFile(copiedMarker(plan, index), `${new Date().toISOString()}\n`);
 		}
-		if (failures.length > 0) throw new Error(`Copying the backup to production failed: ${failures.join('; ')}`);
+		if (failures.length > 0) {
+			if (failures.some((failure) => /no space left/i.test(failure))) throw new Error(await this.#noSpaceMessage(plan));
+			throw new Error(`Copying the backup to production failed: ${failures.join('; ')}`);
+		}
+	}
+
+	/** What a full production storage needs, in words the administrator can act on. */
+	async #noSpaceMessage(plan: RestorePlan): Promise<string> {
+		let needed = 0;
+		for (const disk of plan.disks) needed += await measureQcow2(disk.backup, disk.format).catch(() => disk.virtualSize);
+		const stats = await fs.statfs(plan.productionDir).catch(() => null);
+		const free = stats ? stats.bavail * stats.bsize : null;
+		return (
+			`Production storage ${plan.productionDir} is full: the copy needs ${formatSize(needed)}${free === null ? '' : ` and ${formatSize(free)} is free`}. ` +
+			`The VM keeps running from the backup; free at least ${formatSize(Math.max(needed - (free ?? 0), 0))} there and finalize again`
+		);
 	}
 
 	// ---------------------------------------------------------------- step 6
@@ -651,6 +670,7 @@ export class LabHost implements Host {
 			else if (job) continue;
 			if (!nodes.has(names.prod)) await this.#addProductionNodes(qmp, disk.index, disk.production);
 			await qmp.execute('blockdev-mirror', {
+				...speedOf(options),
 				'job-id': jobId,
 				device: names.overlay,
 				target: names.prod,
@@ -839,4 +859,13 @@ function summarizeJobs(jobs: QemuJob[]): JobStatus | null {
 		total: jobs.reduce((sum, job) => sum + job['total-progress'], 0),
 		error: jobs.map((job) => job.error).find((error) => error !== undefined) ?? null,
 	};
+}
+
+/** QEMU's block-job `speed` (bytes per second; 0 = unlimited). */
+function speedOf(options: StepOptions): { speed?: number } {
+	return options.rateLimit && options.rateLimit > 0 ? { speed: Math.round(options.rateLimit) } : {};
+}
+
+function formatSize(bytes: number): string {
+	return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.ceil(bytes / 2 ** 20)} MiB`;
 }
