@@ -4,6 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
+import { EXIT, RundirectError } from '../restore/errors.ts';
 import { restorePointSchema, type DiskManifest, type RestorePointManifest } from './schema.ts';
 
 export const MANIFEST_NAME = 'restore-point.json';
@@ -42,8 +43,12 @@ export interface Catalog {
 	problems: CatalogProblem[];
 }
 
-export class CatalogError extends Error {
+/** The destination itself is unusable (missing, a file, unreadable): invalid input, exit code 2. */
+export class CatalogError extends RundirectError {
 	override name = 'CatalogError';
+	constructor(message: string) {
+		super(message, EXIT.usage, 'pass --destination with the backup destination folder');
+	}
 }
 
 export class RestorePointError extends Error {
@@ -61,12 +66,20 @@ function errnoCode(error: unknown): string | undefined {
 	return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
-async function listDirectories(dir: string): Promise<string[]> {
+/** Sub-folders, sorted; symbolic links to folders are reported in `links` (a folder must not lead out of the destination). */
+async function listDirectories(dir: string, links: string[] = []): Promise<string[]> {
 	const entries = await fs.readdir(dir, { withFileTypes: true });
+	for (const entry of entries) {
+		if (entry.isSymbolicLink() && !entry.name.startsWith('.') && (await fs.stat(path.join(dir, entry.name)).then((stat) => stat.isDirectory(), () => false))) links.push(entry.name);
+	}
 	return entries
 		.filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
 		.map((entry) => entry.name)
 		.sort();
+}
+
+function linkProblem(dir: string, name: string): CatalogProblem {
+	return { file: path.join(dir, name), message: 'is a symbolic link to a folder: restore points must be real folders inside the backup destination, so it is ignored' };
 }
 
 function zodProblems(file: string, error: z.ZodError): CatalogProblem[] {
@@ -181,22 +194,25 @@ export async function readCatalog(destination: string): Promise<Catalog> {
 	}
 	if (!stat.isDirectory()) throw new CatalogError(`backup destination ${root} is not a folder`);
 	let vmDirs: string[];
+	const vmLinks: string[] = [];
 	try {
-		vmDirs = await listDirectories(root);
+		vmDirs = await listDirectories(root, vmLinks);
 	} catch (error) {
 		throw new CatalogError(`backup destination ${root} cannot be listed: ${(error as Error).message}`);
 	}
 	const points: RestorePoint[] = [];
-	const problems: CatalogProblem[] = [];
+	const problems: CatalogProblem[] = vmLinks.map((name) => linkProblem(root, name));
 	for (const vm of vmDirs) {
 		const vmDir = path.join(root, vm);
 		let pointDirs: string[];
+		const pointLinks: string[] = [];
 		try {
-			pointDirs = await listDirectories(vmDir);
+			pointDirs = await listDirectories(vmDir, pointLinks);
 		} catch (error) {
 			problems.push({ file: vmDir, message: `cannot be listed: ${(error as Error).message}` });
 			continue;
 		}
+		problems.push(...pointLinks.map((name) => linkProblem(vmDir, name)));
 		const vmPoints: RestorePoint[] = [];
 		for (const id of pointDirs) {
 			try {

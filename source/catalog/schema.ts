@@ -7,13 +7,13 @@ export const vmNameSchema = z
 	.string()
 	.min(1, 'must not be empty')
 	.max(64, 'must be at most 64 characters')
-	.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'may contain only letters, digits, ".", "_" and "-", and must start with a letter or digit');
+	.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'may contain only ASCII letters (A-Z, a-z), digits, ".", "_" and "-", and must start with a letter or digit');
 
 export const restorePointIdSchema = z
 	.string()
 	.min(1)
 	.max(64)
-	.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'may contain only letters, digits, ".", "_" and "-"');
+	.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'may contain only ASCII letters (A-Z, a-z), digits, ".", "_" and "-", and must start with a letter or digit');
 
 export const diskFormatSchema = z.enum(['qcow2', 'vhdx']);
 export type DiskFormat = z.infer<typeof diskFormatSchema>;

@@ -134,8 +134,11 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		const pointRef = request.point ?? 'latest';
 		const point = findRestorePoint(catalog, request.vm, pointRef);
 		if (!point) {
-			const broken = catalog.problems.filter((problem) => problem.file.includes(`${path.sep}${request.vm}${path.sep}`));
+			// Problems of the VM's folder itself or of anything in it.
+			const broken = catalog.problems.filter((problem) => path.relative(catalog.destination, problem.file).split(path.sep)[0] === request.vm);
 			if (broken.length > 0) throw new RundirectError(`restore point ${pointRef} of ${request.vm} is not usable:\n${broken.map((problem) => `  - ${problem.file}${problem.field ? ` (field ${problem.field})` : ''}: ${problem.message}`).join('\n')}`, EXIT.usage);
+			const vmCheck = vmNameSchema.safeParse(request.vm);
+			if (!vmCheck.success) throw new RundirectError(`VM name ${JSON.stringify(request.vm)} ${vmCheck.error.issues[0]?.message ?? 'is invalid'}`, EXIT.usage);
 			const known = catalog.points.filter((candidate) => candidate.vm === request.vm).map((candidate) => candidate.id);
 			throw new RundirectError(
 				known.length === 0 ? `no backups of a VM named ${request.vm} in ${catalog.destination}` : `${request.vm} has no restore point ${pointRef}; it has: ${known.join(', ')}`,
@@ -148,6 +151,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		if (!nameCheck.success) throw new RundirectError(`VM name ${JSON.stringify(name)} ${nameCheck.error.issues[0]?.message ?? 'is invalid'}`, EXIT.usage);
 		const location = request.location ?? 'original';
 		if (location !== 'original' && !path.isAbsolute(location)) throw new RundirectError(`location must be "original" or an absolute folder, not ${JSON.stringify(location)}`, EXIT.usage);
+		const fromDestination = location === 'original' ? '..' : path.relative(catalog.destination, path.resolve(location));
+		if (fromDestination !== '..' && !fromDestination.startsWith(`..${path.sep}`) && !path.isAbsolute(fromDestination)) {
+			throw new RundirectError(`location ${location} is inside the backup destination ${catalog.destination}: production storage must be outside the backup`, EXIT.usage);
+		}
 
 		const resume = await this.claimedBy(name, point);
 		const sessionId = resume?.id ?? newSessionId();
@@ -210,6 +217,14 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 			await this.locks.releaseClaim(this.host.id, name, holder.id);
 			return null;
 		}
+		const driver = await this.locks.readOperation(this.host.id, name);
+		if (driver && driver.session === holder.id && processAlive(driver) !== false) {
+			throw new RundirectError(
+				`VM ${name} is held by session ${holder.id}, which pid ${driver.pid} on ${driver.hostname} is running (${driver.operation} since ${driver.startedAt}); one session per VM`,
+				EXIT.refused,
+				'wait for it to finish; see it with "rundirect sessions"',
+			);
+		}
 		const resumable = holder.state === 'starting' || (holder.state === 'failed' && holder.failedPhase === 'start');
 		if (resumable && holder.source.vm === point.vm && holder.source.pointId === point.id) return holder;
 		throw new RundirectError(
@@ -227,9 +242,13 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		if (proposal.problems.length > 0) throw new PreflightError(proposal.problems);
 		const { plan, point } = proposal;
 		if (!(await this.locks.claim(this.host.id, plan.vmName, plan.sessionId))) {
-			// Lost a race with another start between proposal and claim: report the winner.
-			await this.claimedBy(plan.vmName, point);
-			throw new RundirectError(`VM ${plan.vmName} was claimed by another start at the same moment`, EXIT.refused);
+			// Lost a race with another start between proposal and claim: name the winner.
+			const winner = await this.locks.readClaim(this.host.id, plan.vmName);
+			throw new RundirectError(
+				`VM ${plan.vmName} was claimed a moment ago by session ${winner?.session ?? '(unknown)'} (pid ${winner?.pid ?? '?'} on ${winner?.hostname ?? '?'}); one session per VM`,
+				EXIT.refused,
+				'see it with "rundirect sessions"',
+			);
 		}
 		const now = new Date().toISOString();
 		const session: SessionRecord = {

@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { EXIT, RundirectError } from './errors.ts';
 
 export interface ProcessRef {
 	pid: number;
@@ -38,12 +39,13 @@ export class VmClaimedError extends Error {
 	}
 }
 
-export class SessionBusyError extends Error {
+export class SessionBusyError extends RundirectError {
 	override name = 'SessionBusyError';
 	constructor(readonly holder: OperationInfo) {
 		super(
-			`session ${holder.session} is being driven by another process (pid ${holder.pid} on ${holder.hostname}, ${holder.operation} since ${holder.startedAt}); ` +
-				`wait for it, or if that process is gone from another machine, run "rundirect unlock ${holder.session}"`,
+			`session ${holder.session} is being driven by another process (pid ${holder.pid} on ${holder.hostname}, ${holder.operation} since ${holder.startedAt})`,
+			EXIT.refused,
+			`wait for it to finish; if that process is gone (it ran on ${holder.hostname}), clear its lock with "rundirect unlock <vm>"`,
 		);
 	}
 }

@@ -23,7 +23,7 @@ import { type AcceleratorVerdict, detectAccelerator } from './accel.ts';
 import { GUEST_MARKER } from '../../lab/initrd.ts';
 import { definitionPath, type LabVmDefinition, listDefinitions, readDefinition, writeDefinition } from './definition.ts';
 import { type QemuJob, queryJobs, waitJobs } from './jobs.ts';
-import { createOverlay, createQcow2, imageInfo, measureQcow2, QEMU_IMG, QEMU_SYSTEM, qemuVersion } from './qemu-img.ts';
+import { checkImage, createOverlay, createQcow2, imageInfo, measureQcow2, QEMU_IMG, QEMU_SYSTEM, qemuVersion } from './qemu-img.ts';
 import { QmpClient } from './qmp.ts';
 import { type Accelerator, launch, type LaunchDisk, type LaunchSpec, nodeNames, OVMF_IMAGE, powerOff, runningPid, runtimeFiles } from './runtime.ts';
 import { completeSetAside, dedicatedFolder, detailsOf, prepareSetAside, purge, readRecord, recordFile, remapPath, undoSetAside } from './set-aside.ts';
@@ -304,15 +304,36 @@ export class LabHost implements Host {
 				info = await imageInfo(disk.backup);
 			} catch (error) {
 				const message = ((error as { stderr?: string }).stderr || (error as Error).message).trim();
-				if (disk.format === 'vhdx' && /log/i.test(message)) {
-					problems.push(`Backup disk ${disk.backup} is a VHDX with a pending log, which cannot be opened read-only: replay the log on a copy (e.g. qemu-img check -r all on a copy) and restore from that (${message})`);
+				if (/contains a log that needs to be replayed/i.test(message)) {
+					// QEMU's own advice (check -r all on this file) would write the backup: never on the backup itself.
+					problems.push(
+						`Backup disk ${disk.backup} has a pending VHDX log: it was not closed cleanly, and QEMU cannot open it read-only. ` +
+							`Do not repair the backup itself: copy it (cp --sparse=always ${disk.backup} <folder>/), replay the log on the copy ` +
+							`(qemu-img check -r all <folder>/${path.basename(disk.backup)}) and restore from the copy, or choose another restore point`,
+					);
 				} else {
-					problems.push(`Backup disk ${disk.backup} cannot be opened read-only by qemu-img: ${message}`);
+					problems.push(`Backup disk ${disk.backup} cannot be opened read-only by qemu-img: ${message.replace(/\s*\n\s*/g, ' ')}`);
 				}
 				continue;
 			}
-			if (info.format !== disk.format) problems.push(`Backup disk ${disk.backup} is ${info.format}, but the restore point says ${disk.format}: the restore point is inconsistent`);
+			if (info.format !== disk.format) {
+				problems.push(`Backup disk ${disk.backup} is ${info.format}, but the restore point says ${disk.format}: the restore point is inconsistent`);
+				continue;
+			}
 			if (info.virtualSize !== disk.virtualSize) problems.push(`Backup disk ${disk.backup} has a virtual size of ${info.virtualSize} bytes, but the restore point says ${disk.virtualSize}: the restore point is inconsistent`);
+			// A backing or data file would make QEMU open a file outside the restore point (any file on this host).
+			if (info.backingFile !== null) problems.push(`Backup disk ${disk.backup} refers to a backing file (${info.backingFile}): a restore point's disks must be self-contained, so it is refused`);
+			if (info.dataFile !== null) problems.push(`Backup disk ${disk.backup} keeps its data in an external file (${info.dataFile}): a restore point's disks must be self-contained, so it is refused`);
+			if (info.backingFile !== null || info.dataFile !== null) continue;
+			const check = await checkImage(disk.backup, info.format);
+			if (check.failure !== null) {
+				problems.push(`Backup disk ${disk.backup} cannot be checked by qemu-img: ${check.failure}`);
+				continue;
+			}
+			if (check.errors > 0) {
+				problems.push(`Backup disk ${disk.backup} is damaged: qemu-img check found ${check.errors} error${check.errors === 1 ? '' : 's'} in its ${info.format} metadata (a truncated or partly copied file?); choose another restore point`);
+				continue;
+			}
 			try {
 				required += await measureQcow2(disk.backup, info.format);
 			} catch (error) {
@@ -333,6 +354,18 @@ export class LabHost implements Host {
 			if (definition.name === plan.vmName && definition.setAsideBy !== null && definition.setAsideBy !== plan.sessionId) {
 				problems.push(`VM ${plan.vmName} is set aside by session ${definition.setAsideBy}: finalize or stop that session first`);
 			}
+		}
+
+		// The production folder must be creatable: its closest existing ancestor a folder we can write in.
+		const anchor = await existingAncestor(plan.productionDir);
+		const anchorStat = await fs.stat(anchor).catch(() => null);
+		if (anchorStat && !anchorStat.isDirectory()) {
+			problems.push(`Production folder ${plan.productionDir} cannot be created: ${anchor} is a file, not a folder; choose another location`);
+			return problems;
+		}
+		if (!(await fs.access(anchor, fs.constants.W_OK | fs.constants.X_OK).then(() => true, () => false))) {
+			problems.push(`Production folder ${plan.productionDir} cannot be created: ${anchor} is not writable; choose another location`);
+			return problems;
 		}
 
 		// Production files that are in the way and are not going to be moved by step 1.
@@ -356,11 +389,11 @@ export class LabHost implements Host {
 			const productionNeed = required + (sameDevice ? overlayMargin : 0);
 			const productionFree = await freeBytes(plan.productionDir);
 			if (productionFree < productionNeed) {
-				problems.push(`Not enough room in ${await existingAncestor(plan.productionDir)}: ${productionFree} bytes free, ${Math.ceil(productionNeed)} needed (production copies${sameDevice ? ' and snapshot layers' : ''})`);
+				problems.push(`Not enough room in ${await existingAncestor(plan.productionDir)}: ${formatSize(productionFree)} free, ${formatSize(productionNeed)} needed (production copies${sameDevice ? ' and snapshot layers' : ''}); free space there or restore to another --location`);
 			}
 			if (!sameDevice) {
 				const workFree = await freeBytes(plan.workDir);
-				if (workFree < overlayMargin) problems.push(`Not enough room for the snapshot layers in ${await existingAncestor(plan.workDir)}: ${workFree} bytes free, ${Math.ceil(overlayMargin)} wanted`);
+				if (workFree < overlayMargin) problems.push(`Not enough room for the snapshot layers in ${await existingAncestor(plan.workDir)}: ${formatSize(workFree)} free, ${formatSize(overlayMargin)} wanted`);
 			}
 		} catch (error) {
 			problems.push(`Cannot check free space for ${plan.productionDir}: ${(error as Error).message}`);

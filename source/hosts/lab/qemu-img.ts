@@ -10,6 +10,8 @@ export interface ImageInfo {
 	virtualSize: number;
 	actualSize: number | null;
 	backingFile: string | null;
+	/** A qcow2 image's external data file, when it has one. */
+	dataFile: string | null;
 }
 
 /** `qemu-img info` with -U (force-share): a running QEMU may hold the image, and we only read metadata. */
@@ -24,7 +26,42 @@ export async function imageInfo(file: string, options: { format?: string } = {})
 		virtualSize: Number(parsed['virtual-size']),
 		actualSize: typeof parsed['actual-size'] === 'number' ? parsed['actual-size'] : null,
 		backingFile: typeof parsed['backing-filename'] === 'string' ? parsed['backing-filename'] : null,
+		dataFile: dataFileOf(parsed),
 	};
+}
+
+function dataFileOf(parsed: Record<string, unknown>): string | null {
+	const specific = parsed['format-specific'] as { data?: { 'data-file'?: unknown } } | undefined;
+	const dataFile = specific?.data?.['data-file'];
+	return typeof dataFile === 'string' ? dataFile : null;
+}
+
+export interface ImageCheck {
+	/** Corruptions and errors `qemu-img check` found (0 for a sound image); leaks are not counted. */
+	errors: number;
+	/** What qemu-img said when it could not check the image at all. */
+	failure: string | null;
+}
+
+/**
+ * `qemu-img check` without -r: reads every metadata table (read-only, -U) and counts what
+ * points outside the file or contradicts itself, as a truncated or partly copied image does.
+ */
+export async function checkImage(file: string, format: string): Promise<ImageCheck> {
+	const result = await execa(QEMU_IMG, ['check', '--output=json', '-U', '-f', format, file], { reject: false, timeout: 120_000 });
+	// Exit codes: 0 sound, 2 corrupted, 3 leaked clusters only, 63 format cannot be checked, 1 check failed.
+	if (result.exitCode === 63) return { errors: 0, failure: null };
+	let parsed: { corruptions?: number; 'check-errors'?: number } | null = null;
+	try {
+		parsed = JSON.parse(String(result.stdout)) as { corruptions?: number; 'check-errors'?: number };
+	} catch {
+		parsed = null;
+	}
+	if (!parsed || result.exitCode === 1) {
+		const lines = String(result.stderr).trim().split('\n');
+		return { errors: 0, failure: (lines.slice(-3).join(' ') || result.shortMessage || 'qemu-img check failed').trim() };
+	}
+	return { errors: (parsed.corruptions ?? 0) + (parsed['check-errors'] ?? 0), failure: null };
 }
 
 /** Bytes a qcow2 copy of `file` needs (`required` of qemu-img measure). */
