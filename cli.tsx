@@ -7,6 +7,8 @@ import { backupsCommand, backupsText, liveStatuses, sessionsCommand, sessionsTex
 import { finalizeCommand, resumeCommand, startCommand, stopCommand, unlockCommand } from './source/commands/lifecycle.ts';
 import { labInitCommand, labPowerCommand, labVmsCommand } from './source/commands/lab.ts';
 import { EXIT, RundirectError, errorMessage } from './source/restore/errors.ts';
+import { backupCommand } from './source/commands/backup.ts';
+import { planCommand } from './source/commands/plan.ts';
 
 const abort = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -67,7 +69,15 @@ program
 	.option('--location <where>', 'original (the host\'s production storage) or an absolute folder', 'original')
 	.option('--delete-replaced', 'delete the VM being replaced now, instead of setting it aside until finalize')
 	.option('--yes', 'confirm turning off (and with --delete-replaced, deleting) the VM being replaced')
-	.action((vm: string, options) => withContext(globals(), (context) => startCommand(context, vm, options, abort.signal)));
+	.option('--plan', 'change nothing: show every command each step will run, with its parameters (Hyper-V)')
+	.option('--plan-out <file.ps1>', 'with --plan: also write them as a runbook script an administrator can read or run')
+	.action((vm: string, options) =>
+		withContext(globals(), (context) =>
+			options.plan || options.planOut
+				? planCommand(context, { vm, point: options.point, name: options.name, location: options.location, replaceMode: options.deleteReplaced ? 'delete' : 'set-aside' }, options.planOut)
+				: startCommand(context, vm, options, abort.signal),
+		),
+	);
 
 program
 	.command('finalize <session-or-vm>')
@@ -92,6 +102,11 @@ program
 	.command('unlock <vm>')
 	.description('clear a stale lock left by a start that died before its first step')
 	.action((vm: string) => withContext(globals(), (context) => unlockCommand(context, vm)));
+
+program
+	.command('backup <vm>')
+	.description('Hyper-V: write a restore point of a VM into the backup destination (checkpoint, copy each VHDX, remove the checkpoint)')
+	.action((vm: string) => withContext(globals(), (context) => backupCommand(context, vm, abort.signal)));
 
 const lab = program.command('lab').description('the built-in QEMU/KVM lab host');
 lab

@@ -140,6 +140,25 @@ export interface PlanInput {
 	settings: VmSettings;
 }
 
+/** One command of a runbook: what a step will run, for review before running (`start --plan`). */
+export interface RunbookStep {
+	phase: 'start' | 'finalize' | 'stop';
+	/** The engine's step id (e.g. "start-vm"), or a sub-step such as "start-vm:wait". */
+	step: string;
+	title: string;
+	language: 'powershell' | 'shell';
+	/** Name of the script (PowerShell) or program (shell). */
+	scriptName: string;
+	/** The constant script text, identical whatever the parameters. */
+	script: string;
+	/** The parameters, decoded. */
+	params: unknown;
+	/** Exactly what is sent (for PowerShell: one line, values only as base64). */
+	invocation: string;
+	/** Repeat until this holds (PowerShell condition over `$data`, the envelope's data), for waits. */
+	repeatUntil?: string;
+}
+
 export interface Host {
 	readonly kind: HostKind;
 	/** Stable identifier used in journals and locks, e.g. "lab" or "hyperv://server". */
@@ -177,6 +196,9 @@ export interface Host {
 	restoreSetAside(plan: RestorePlan, record: SetAsideRecord): Promise<void>;
 
 	status(plan: RestorePlan): Promise<RuntimeStatus>;
+
+	/** Optional: every command the phases of this plan will run, for review before running. */
+	runbook?(plan: RestorePlan): RunbookStep[];
 
 	/**
 	 * Releases connections — of one session's VM, or all — so other controllers can reach the

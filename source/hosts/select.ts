@@ -17,11 +17,8 @@ export async function openHost(spec: string, paths: Paths): Promise<Host> {
 		return new LabHost({ paths, probeImage });
 	}
 	if (spec === 'hyperv' || spec.startsWith('hyperv://')) {
-		throw new RundirectError(
-			`the Hyper-V host (${spec}) is not available in this build yet`,
-			EXIT.usage,
-			'use --host lab to run Run Direct on the built-in QEMU/KVM lab host',
-		);
+		const { HypervHost, parseHostSpec } = await import('./hyperv/driver.ts');
+		return new HypervHost({ computer: parseHostSpec(spec) });
 	}
 	throw new RundirectError(`unknown host ${JSON.stringify(spec)}`, EXIT.usage, 'use --host lab, --host hyperv or --host hyperv://<server>');
 }

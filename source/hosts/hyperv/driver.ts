@@ -1,0 +1,336 @@
+// The Hyper-V host: Run Direct through PowerShell. Every operation is one constant script (see
+// scripts/) run with the plan's values as data; each script inspects the host and does only what
+// is missing, so any step can be run again after a crash of the console, of PowerShell or of the
+// host. Long work (the copies) runs detached on the host and is polled; closing the console never
+// stops it.
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type {
+	ApplyResult,
+	Host,
+	HostDescription,
+	HostVm,
+	PlanInput,
+	RestorePlan,
+	RunbookStep,
+	RuntimeStatus,
+	SetAsideRecord,
+	StepOptions,
+} from '../host.ts';
+import { mapVmState } from './envelope.ts';
+import { explain, HypervError } from './errors.ts';
+import { asideName, normalizeMac, planParams, type OfflineMode } from './plan-params.ts';
+import { readCopy, readHostInfo, readInventory, readPause, readPlanProbe, readPreflight, readSetAside, readVmStatus, type CopyReport, type HostInfo } from './results.ts';
+import { backupVm, type BackupResult } from './backup.ts';
+import { buildRunbook } from './runbook.ts';
+import { ChannelRunner, type PowerShellRunner } from './runner.ts';
+import { SCRIPTS } from './scripts.ts';
+import { readVhdxHeaders } from './vhdx.ts';
+
+const win = path.win32;
+
+export interface HypervHostOptions {
+	/** Null: this computer; else the server reached through PowerShell remoting. */
+	computer: string | null;
+	/** A substitute channel (tests: a recorded-transcript double). */
+	runner?: PowerShellRunner;
+	/** How step 6 takes the VM offline for the merge. */
+	offlineMode?: OfflineMode;
+	/** How long step 4 waits for the guest's heartbeat; 0 = do not wait. */
+	heartbeatTimeoutMs?: number;
+	pollIntervalMs?: number;
+	/** Defaults to process.platform (tests set it). */
+	platform?: NodeJS.Platform;
+}
+
+/** `hyperv` → local; `hyperv://server` → remote. */
+export function parseHostSpec(spec: string): string | null {
+	if (spec === 'hyperv') return null;
+	const server = spec.slice('hyperv://'.length);
+	// A DNS name, NetBIOS name or IP address: nothing that could be read as anything else.
+	if (!spec.startsWith('hyperv://') || !/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(server)) {
+		throw new HypervError('USAGE', `invalid Hyper-V host ${JSON.stringify(spec)}: use hyperv or hyperv://<server name or address>`);
+	}
+	return server;
+}
+
+function envNumber(name: string): number | undefined {
+	const value = process.env[name];
+	return value !== undefined && value !== '' && Number.isFinite(Number(value)) ? Number(value) : undefined;
+}
+
+export class HypervHost implements Host {
+	readonly kind = 'hyperv' as const;
+	readonly id: string;
+	readonly computer: string | null;
+	readonly #runner: PowerShellRunner;
+	readonly #offlineMode: OfflineMode;
+	readonly #heartbeatTimeoutMs: number;
+	readonly #pollMs: number;
+	readonly #platform: NodeJS.Platform;
+	#info: Promise<HostInfo> | null = null;
+
+	constructor(options: HypervHostOptions) {
+		this.computer = options.computer;
+		this.id = options.computer === null ? 'hyperv' : `hyperv://${options.computer}`;
+		this.#runner = options.runner ?? new ChannelRunner({ computer: options.computer, hostId: this.id });
+		const offline = options.offlineMode ?? process.env.RUNDIRECT_HYPERV_OFFLINE;
+		this.#offlineMode = offline === 'save' ? 'save' : 'shutdown';
+		this.#heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? (envNumber('RUNDIRECT_HYPERV_HEARTBEAT_TIMEOUT') ?? 600) * 1000;
+		this.#pollMs = options.pollIntervalMs ?? 2000;
+		this.#platform = options.platform ?? process.platform;
+	}
+
+	get #where(): string {
+		return this.computer ?? 'this computer';
+	}
+
+	#assertPlatform(): void {
+		// Local Hyper-V needs Windows; a remote host can be driven from any PowerShell with remoting.
+		if (this.computer === null && this.#platform !== 'win32') throw new HypervError('NOT_WINDOWS', explain('NOT_WINDOWS', '', this.#where));
+	}
+
+	async #run(script: (typeof SCRIPTS)[keyof typeof SCRIPTS], params: unknown): Promise<unknown> {
+		this.#assertPlatform();
+		return this.#runner.run(script, params);
+	}
+
+	#hostInfo(): Promise<HostInfo> {
+		if (!this.#info) {
+			this.#info = this.#run(SCRIPTS.hostInfo, {}).then(readHostInfo);
+			this.#info.catch(() => (this.#info = null));
+		}
+		return this.#info;
+	}
+
+	// ---------------------------------------------------------------- describe, inventory
+
+	async describe(): Promise<HostDescription> {
+		try {
+			const info = await this.#hostInfo();
+			return {
+				kind: 'hyperv',
+				id: this.id,
+				summary: `Hyper-V on ${info.computerName} (${info.os}, PowerShell ${info.psVersion})`,
+				productionStorage: info.virtualHardDiskPath,
+				freeBytes: info.freeBytes,
+				warnings: [],
+			};
+		} catch (error) {
+			return { kind: 'hyperv', id: this.id, summary: `Hyper-V on ${this.#where} (not reachable)`, productionStorage: '', freeBytes: null, warnings: [(error as Error).message] };
+		}
+	}
+
+	async inventory(): Promise<HostVm[]> {
+		return readInventory(await this.#run(SCRIPTS.inventory, {})).map((vm) => ({
+			name: vm.name,
+			id: vm.id,
+			state: mapVmState(vm.state),
+			runningFromBackup: vm.session,
+			setAside: vm.asideBy !== null,
+			disks: vm.disks,
+		}));
+	}
+
+	// ---------------------------------------------------------------- plan, preflight
+
+	async plan(input: PlanInput): Promise<RestorePlan> {
+		const vmName = input.target.name;
+		const probe = readPlanProbe(await this.#run(SCRIPTS.planProbe, { vmName }));
+		const location = input.target.location;
+		if (location !== 'original' && !win.isAbsolute(location)) throw new HypervError('USAGE', `location must be "original" or an absolute folder on ${this.#where} such as D:\\VMs, not ${location}`);
+		const root = location === 'original' ? probe.virtualHardDiskPath : location;
+		if (!root) throw new HypervError('PATH_MISSING', explain('PATH_MISSING', 'the default virtual hard disk folder (Get-VMHost).VirtualHardDiskPath', this.#where));
+		const productionDir = win.join(root, vmName);
+		const workDir = win.join(productionDir, `rundirect-${input.sessionId}`);
+		const replaces = probe.replaces;
+		// A static MAC another VM uses would put two adapters with one address on the network.
+		const inUse = new Set(probe.macsInUse.filter((entry) => entry.vm !== replaces).map((entry) => normalizeMac(entry.mac)));
+		const nics = input.settings.nics.map((nic) => (nic.mac !== null && inUse.has(normalizeMac(nic.mac)) ? { ...nic, mac: null } : nic));
+		return {
+			sessionId: input.sessionId,
+			host: this.id,
+			vmName,
+			replaces,
+			replaceMode: input.target.replaceMode,
+			productionDir,
+			workDir,
+			disks: input.disks.map((disk, index) => ({
+				...disk,
+				index,
+				production: win.join(productionDir, `${vmName}_disk${index}_${input.sessionId}.vhdx`),
+				overlay: win.join(workDir, `disk${index}-changes.vhdx`),
+			})),
+			settings: { ...input.settings, nics },
+		};
+	}
+
+	async preflight(plan: RestorePlan): Promise<string[]> {
+		const problems: string[] = [];
+		try {
+			this.#assertPlatform();
+		} catch (error) {
+			return [(error as Error).message];
+		}
+		if (plan.disks.length === 0) problems.push('The restore point has no disks');
+		for (const disk of plan.disks) {
+			if (disk.format === 'qcow2') {
+				problems.push(explain('QCOW2', disk.backup, this.#where));
+				continue;
+			}
+			// Read from here when the console sees the file; the host's own check covers the rest.
+			const header = await readVhdxHeaders(disk.backup);
+			if (header && !header.isVhdx) problems.push(explain('NOT_VHDX', disk.backup, this.#where, 'no "vhdxfile" signature'));
+			if (header?.pendingLog) problems.push(explain('PENDING_LOG', disk.backup, this.#where));
+		}
+		if (plan.settings.generation === 1 && plan.settings.firmware === 'uefi') problems.push(`VM ${plan.vmName} is generation 1 but its restore point says UEFI firmware: the restore point is inconsistent`);
+		if (problems.length > 0) return problems;
+		const virtualTotal = plan.disks.reduce((sum, disk) => sum + disk.virtualSize, 0);
+		const margin = Math.round(Math.min(virtualTotal * 0.1, 10 * 2 ** 30) + 64 * 2 ** 20);
+		try {
+			const found = readPreflight(await this.#run(SCRIPTS.preflight, planParams.preflight(plan, margin)));
+			for (const problem of found) problems.push(explain(problem.code, problem.subject, this.#where, problem.message));
+		} catch (error) {
+			problems.push((error as Error).message);
+		}
+		return problems;
+	}
+
+	// ---------------------------------------------------------------- step 1
+
+	async setAsideVm(plan: RestorePlan): Promise<SetAsideRecord | null> {
+		if (plan.replaces === null) return null;
+		const result = readSetAside(await this.#run(SCRIPTS.setAside, planParams.setAside(plan)));
+		if (!result.found) return null;
+		return { name: plan.replaces, asideName: asideName(plan.replaces, plan.sessionId), details: { vmId: result.vmId, was: result.was, host: this.id } };
+	}
+
+	async deleteVm(plan: RestorePlan): Promise<void> {
+		if (plan.replaces === null) return;
+		await this.#run(SCRIPTS.removeVm, planParams.deleteReplaced(plan));
+	}
+
+	async purgeSetAside(plan: RestorePlan, _record: SetAsideRecord): Promise<void> {
+		await this.#run(SCRIPTS.removeVm, planParams.purgeAside(plan));
+	}
+
+	async restoreSetAside(plan: RestorePlan, record: SetAsideRecord): Promise<void> {
+		await this.#run(SCRIPTS.restoreSetAside, planParams.restoreAside(plan, record.name));
+	}
+
+	// ---------------------------------------------------------------- steps 2, 3, 4
+
+	async createDisks(plan: RestorePlan, _options?: StepOptions): Promise<void> {
+		await this.#run(SCRIPTS.createDisks, planParams.createDisks(plan));
+	}
+
+	async createSnapshotLayer(plan: RestorePlan, _options?: StepOptions): Promise<void> {
+		await this.#run(SCRIPTS.snapshotLayer, planParams.snapshotLayer(plan));
+	}
+
+	async startVm(plan: RestorePlan, options: StepOptions = {}): Promise<void> {
+		await this.#run(SCRIPTS.startVm, planParams.startVm(plan));
+		if (this.#heartbeatTimeoutMs <= 0) return;
+		const began = Date.now();
+		while (true) {
+			options.signal?.throwIfAborted();
+			const status = readVmStatus(await this.#run(SCRIPTS.vmStatus, planParams.vmStatus(plan)));
+			const state = mapVmState(status.state);
+			if (state === 'off' || state === 'error' || String(status.state) === 'Missing') {
+				throw new HypervError('VM_NOT_RUNNING', `VM ${plan.vmName} is ${String(status.state)} instead of running after its start on ${this.#where}: check the VM's console and event log, then run start again`);
+			}
+			// No heartbeat service to wait for (disabled, or not offered): the VM runs, which is all that can be known.
+			if (status.heartbeat === null || !status.heartbeat.enabled || status.heartbeat.ok) return;
+			const waited = Date.now() - began;
+			options.onProgress?.({ done: waited, total: this.#heartbeatTimeoutMs, detail: `waiting for the guest's heartbeat (${status.heartbeat.status || 'no contact'})` });
+			if (waited > this.#heartbeatTimeoutMs) {
+				throw new HypervError(
+					'HEARTBEAT_TIMEOUT',
+					`VM ${plan.vmName} runs but its guest sent no heartbeat within ${Math.round(this.#heartbeatTimeoutMs / 1000)} s: check the guest in the VM's console (integration services installed and running?). Run start again to keep waiting, or set RUNDIRECT_HYPERV_HEARTBEAT_TIMEOUT=0 to skip the wait`,
+				);
+			}
+			await sleep(this.#pollMs, undefined, options.signal ? { signal: options.signal } : {});
+		}
+	}
+
+	// ---------------------------------------------------------------- steps 5, 6, 7
+
+	async #copies(plan: RestorePlan, start: boolean): Promise<CopyReport[]> {
+		return readCopy(await this.#run(SCRIPTS.copy, planParams.copy(plan, start)));
+	}
+
+	async copyData(plan: RestorePlan, options: StepOptions = {}): Promise<void> {
+		let reports = await this.#copies(plan, true);
+		while (true) {
+			const done = reports.reduce((sum, job) => sum + job.done, 0);
+			const total = reports.reduce((sum, job) => sum + job.total, 0);
+			options.onProgress?.({ done, total, detail: `${plan.disks.length} disk${plan.disks.length === 1 ? '' : 's'}, copied on the host` });
+			const failed = reports.filter((job) => job.status === 'failed');
+			if (failed.length > 0) throw new HypervError('COPY_FAILED', `Copying the backup to production failed on ${this.#where}: ${failed.map((job) => `${job.target}: ${job.error ?? 'unknown error'}`).join('; ')}. Run finalize again to retry the copy`);
+			const lost = reports.filter((job) => job.status === 'missing');
+			if (lost.length > 0) throw new HypervError('COPY_LOST', `The copy of ${lost.map((job) => job.target).join(', ')} stopped without finishing on ${this.#where} (host restarted?): run finalize again to restart it`);
+			if (reports.every((job) => job.status === 'done')) return;
+			options.signal?.throwIfAborted();
+			await sleep(this.#pollMs, undefined, options.signal ? { signal: options.signal } : {});
+			reports = await this.#copies(plan, false);
+		}
+	}
+
+	async applyChanges(plan: RestorePlan, _options?: StepOptions): Promise<ApplyResult> {
+		return { pauseMs: readPause(await this.#run(SCRIPTS.applyChanges, planParams.applyChanges(plan, this.#offlineMode))) };
+	}
+
+	async deleteSnapshotLayer(plan: RestorePlan, _options?: StepOptions): Promise<void> {
+		await this.#run(SCRIPTS.deleteLayer, planParams.deleteLayer(plan));
+	}
+
+	// ---------------------------------------------------------------- stop, status
+
+	async discard(plan: RestorePlan, _options?: StepOptions): Promise<void> {
+		await this.#run(SCRIPTS.discard, planParams.discard(plan));
+	}
+
+	async status(plan: RestorePlan): Promise<RuntimeStatus> {
+		const status = readVmStatus(await this.#run(SCRIPTS.vmStatus, planParams.vmStatus(plan)));
+		const missing = String(status.state) === 'Missing';
+		const runsOn = status.runsOn.length > 0 && status.runsOn.every((where) => where === 'production') ? 'production' : status.runsOn.some((where) => where === 'backup') ? 'backup' : 'unknown';
+		let job: RuntimeStatus['job'] = null;
+		if (!missing && runsOn === 'backup') {
+			const copies = await this.#copies(plan, false).catch(() => []);
+			if (copies.some((copy) => copy.status !== 'missing')) {
+				const active = copies.find((copy) => copy.status === 'running' || copy.status === 'failed') ?? copies[0];
+				job = {
+					id: 'copy',
+					kind: 'copy',
+					status: active?.status ?? 'missing',
+					done: copies.reduce((sum, copy) => sum + copy.done, 0),
+					total: copies.reduce((sum, copy) => sum + copy.total, 0),
+					error: copies.map((copy) => copy.error).find((error) => error !== null) ?? null,
+				};
+			}
+		}
+		return {
+			vm: missing ? 'missing' : mapVmState(status.state),
+			runsOn,
+			guestAlive: status.heartbeat && status.heartbeat.enabled ? status.heartbeat.ok : null,
+			bytesChanged: status.bytesChanged,
+			job,
+		};
+	}
+
+	/** `rundirect backup`: a restore point of one of this host's VMs, written into `destination`. */
+	async backup(vmName: string, destination: string, options: StepOptions = {}): Promise<BackupResult> {
+		this.#assertPlatform();
+		return backupVm({ runner: this.#runner, vmName, destination, pollIntervalMs: this.#pollMs, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+	}
+
+	runbook(plan: RestorePlan): RunbookStep[] {
+		return buildRunbook(plan, { computer: this.computer, offlineMode: this.#offlineMode });
+	}
+
+	async close(plan?: RestorePlan): Promise<void> {
+		// One PowerShell process serves every session; it goes only when the console closes.
+		if (plan) return;
+		await this.#runner.dispose();
+	}
+}

@@ -1,0 +1,100 @@
+// The parameters of every script, computed from the journaled plan alone. The driver and the
+// runbook both use these functions, so the runbook shows exactly what the driver sends.
+import path from 'node:path';
+import type { DiskPlacement, RestorePlan } from '../host.ts';
+
+const win = path.win32;
+
+export type OfflineMode = 'shutdown' | 'save';
+
+export interface DiskParams {
+	index: number;
+	backup: string;
+	overlay: string;
+	production: string;
+	/** Hyper-V controller types; a lab "virtio" disk goes on SCSI. */
+	controller: 'SCSI' | 'IDE';
+	controllerNumber: number;
+	location: number;
+	virtualSize: number;
+}
+
+export interface CopyJob {
+	source: string;
+	target: string;
+	partial: string;
+	stateFile: string;
+}
+
+export function asideName(name: string, sessionId: string): string {
+	return `${name}~${sessionId}`;
+}
+
+/** Hyper-V's adapter names: the first is "Network Adapter", then "Network Adapter 2", … */
+export function nicName(index: number): string {
+	return index === 0 ? 'Network Adapter' : `Network Adapter ${index + 1}`;
+}
+
+/** "00:15:5d:01:02:03" → "00155D010203", the form Hyper-V reports and accepts. */
+export function normalizeMac(mac: string | null): string | null {
+	return mac === null ? null : mac.replace(/[:-]/g, '').toUpperCase();
+}
+
+function disk(placement: DiskPlacement): DiskParams {
+	return {
+		index: placement.index,
+		backup: placement.backup,
+		overlay: placement.overlay,
+		production: placement.production,
+		controller: placement.controller === 'ide' ? 'IDE' : 'SCSI',
+		controllerNumber: placement.controllerNumber,
+		location: placement.location,
+		virtualSize: placement.virtualSize,
+	};
+}
+
+export function sessionParams(plan: RestorePlan) {
+	return { sessionId: plan.sessionId, vmName: plan.vmName, productionDir: plan.productionDir, workDir: plan.workDir, disks: plan.disks.map(disk) };
+}
+
+export function copyJobs(plan: RestorePlan): CopyJob[] {
+	return plan.disks.map((placement) => ({
+		source: placement.backup,
+		target: placement.production,
+		partial: `${placement.production}.partial`,
+		stateFile: win.join(plan.workDir, `disk${placement.index}.copy.json`),
+	}));
+}
+
+export const planParams = {
+	preflight: (plan: RestorePlan, marginBytes: number) => ({
+		...sessionParams(plan),
+		replaces: plan.replaces,
+		asideName: asideName(plan.vmName, plan.sessionId),
+		generation: plan.settings.generation,
+		nics: plan.settings.nics.map((nic) => ({ switch: nic.switch })),
+		marginBytes,
+	}),
+	setAside: (plan: RestorePlan) => ({ sessionId: plan.sessionId, name: plan.replaces, asideName: asideName(plan.replaces ?? plan.vmName, plan.sessionId) }),
+	deleteReplaced: (plan: RestorePlan) => ({ mode: 'replaced', sessionId: plan.sessionId, name: plan.replaces, protect: plan.disks.map((placement) => placement.backup) }),
+	purgeAside: (plan: RestorePlan) => ({ mode: 'aside', sessionId: plan.sessionId, name: plan.replaces, protect: plan.disks.map((placement) => placement.backup) }),
+	restoreAside: (plan: RestorePlan, name: string) => ({ sessionId: plan.sessionId, name, asideName: asideName(name, plan.sessionId) }),
+	createDisks: (plan: RestorePlan) => ({ productionDir: plan.productionDir, disks: plan.disks.map(disk) }),
+	snapshotLayer: (plan: RestorePlan) => ({ workDir: plan.workDir, disks: plan.disks.map(disk) }),
+	startVm: (plan: RestorePlan) => ({
+		...sessionParams(plan),
+		// New-VM -Path P puts the VM's files in P\<name>: the production folder.
+		configPath: win.dirname(plan.productionDir),
+		generation: plan.settings.generation,
+		cpus: plan.settings.cpus,
+		memoryBytes: plan.settings.memoryMiB * 2 ** 20,
+		secureBoot: plan.settings.generation === 2 && plan.settings.secureBoot,
+		secureBootTemplate: plan.settings.secureBootTemplate,
+		nics: plan.settings.nics.map((nic, index) => ({ name: nicName(index), switch: nic.switch, mac: normalizeMac(nic.mac), vlan: nic.vlan })),
+	}),
+	vmStatus: (plan: RestorePlan) => sessionParams(plan),
+	copy: (plan: RestorePlan, start: boolean) => ({ start, jobs: copyJobs(plan) }),
+	applyChanges: (plan: RestorePlan, offlineMode: OfflineMode) => ({ ...sessionParams(plan), offlineMode }),
+	deleteLayer: (plan: RestorePlan) => sessionParams(plan),
+	discard: (plan: RestorePlan) => ({ ...sessionParams(plan), jobs: copyJobs(plan) }),
+};

@@ -1,0 +1,46 @@
+# Everything that forbids starting, found without changing anything. Each problem has a code
+# the console turns into a message with what to do.
+$problems = New-Object -TypeName System.Collections.ArrayList
+function Add-Problem {
+	param([string]$Code, [string]$Message, [string]$Subject)
+	# Dynamic scoping: the list is the body's, mutated in place.
+	[void]$problems.Add((New-Object -TypeName PSObject -Property @{ code = $Code; message = $Message; subject = $Subject }))
+}
+$required = [int64]0
+foreach ($disk in @($P.disks)) {
+	if (-not (Test-RdFile $disk.backup)) {
+		Add-Problem 'PATH_MISSING' 'backup disk not reachable from the host' $disk.backup
+		continue
+	}
+	$required += [int64](Get-Item -LiteralPath $disk.backup -Force).Length
+	try {
+		$vhd = Get-VHD -Path $disk.backup
+		if ($vhd.VhdFormat.ToString() -ne 'VHDX') { Add-Problem 'NOT_VHDX' ('backup disk is ' + $vhd.VhdFormat.ToString()) $disk.backup }
+		if ($vhd.VhdType.ToString() -eq 'Differencing') { Add-Problem 'BACKUP_IS_DIFFERENCING' 'backup disk is itself a differencing disk' $disk.backup }
+		if ([int64]$vhd.Size -ne [int64]$disk.virtualSize) { Add-Problem 'SIZE_MISMATCH' ('virtual size ' + $vhd.Size + ' differs from the restore point') $disk.backup }
+	} catch {
+		if ($_.Exception.Message -match 'log') { Add-Problem 'PENDING_LOG' $_.Exception.Message $disk.backup }
+		else { Add-Problem 'BACKUP_UNREADABLE' $_.Exception.Message $disk.backup }
+	}
+	if (Test-RdFile $disk.production) { Add-Problem 'PRODUCTION_EXISTS' 'production file already exists' $disk.production }
+	if (Test-RdFile $disk.overlay) { Add-Problem 'PRODUCTION_EXISTS' 'differencing disk already exists' $disk.overlay }
+	if ($P.generation -eq 2 -and $disk.controller -eq 'ide') { Add-Problem 'IDE_ON_GEN2' 'generation 2 VMs have no IDE controller' $disk.backup }
+}
+$named = @(Get-RdVmsNamed $P.vmName)
+foreach ($vm in $named) {
+	$taggedBy = Get-RdTaggedSession $vm
+	if ($taggedBy -and $taggedBy -cne $P.sessionId) { Add-Problem 'VM_IN_SESSION' $taggedBy $P.vmName }
+	elseif ($null -eq $taggedBy -and $null -eq (Get-RdAsideSession $vm) -and $P.replaces -cne $P.vmName) { Add-Problem 'NAME_TAKEN' $vm.Id.ToString() $P.vmName }
+}
+if ($named.Count -gt 1) { Add-Problem 'AMBIGUOUS_VM' ([string]$named.Count) $P.vmName }
+if (@(Get-RdVmsNamed $P.asideName).Count -gt 0) { Add-Problem 'NAME_TAKEN' 'the set-aside name is taken' $P.asideName }
+$switches = @(Get-VMSwitch | ForEach-Object { $_.Name })
+foreach ($nic in @($P.nics)) {
+	if ($switches -cnotcontains $nic.switch) { Add-Problem 'SWITCH_NOT_FOUND' ($switches -join ', ') $nic.switch }
+}
+$parent = Split-Path -Path $P.productionDir -Parent
+if (-not (Test-Path -LiteralPath $parent -PathType Container)) { Add-Problem 'PATH_MISSING' 'storage folder does not exist on the host' $parent }
+$free = Get-RdFreeBytes $P.productionDir
+$needed = $required + [int64]$P.marginBytes
+if ($null -ne $free -and $free -lt $needed) { Add-Problem 'NO_SPACE' ([string]$free + ' bytes free, ' + [string]$needed + ' needed') $P.productionDir }
+return @{ problems = @($problems.ToArray()); requiredBytes = $needed; freeBytes = $free }

@@ -1,0 +1,190 @@
+param([string]$RdParams)
+# rundirect: every script starts with this prelude. Values arrive only as base64 UTF-8 JSON in
+# $RdParams (never spliced into code); the one line of output is the envelope printed last.
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$WarningPreference = 'SilentlyContinue'
+$ConfirmPreference = 'None'
+
+$RdTagSession = '[rundirect] session='
+$RdTagAside = '[rundirect] set-aside-by='
+
+function ConvertTo-RdJson {
+	param($Value)
+	$json = ConvertTo-Json -InputObject $Value -Depth 8 -Compress
+	# ASCII only, so no console code page can garble a name on its way back.
+	return [regex]::Replace($json, '[^\x00-\x7F]', { param($m) '\u{0:x4}' -f [int][char]$m.Value })
+}
+
+function Write-RdEnvelope {
+	param([bool]$Ok, $Data, $Failure)
+	$envelope = New-Object -TypeName PSObject -Property @{ ok = $Ok; data = $Data; error = $Failure }
+	return 'RDENVELOPE ' + (ConvertTo-RdJson $envelope)
+}
+
+function Stop-Rd {
+	param([string]$Code, [string]$Message)
+	$exception = New-Object -TypeName System.Exception -ArgumentList $Message
+	$exception.Data['rdCode'] = $Code
+	throw $exception
+}
+
+function Assert-RdHyperV {
+	if ($global:RdHyperVChecked) { return }
+	if (-not (Get-Module -ListAvailable -Name 'Hyper-V')) {
+		Stop-Rd 'HYPERV_MODULE_MISSING' ('The Hyper-V PowerShell module is not installed on ' + $env:COMPUTERNAME)
+	}
+	Import-Module -Name 'Hyper-V'
+	$principal = New-Object -TypeName Security.Principal.WindowsPrincipal -ArgumentList ([Security.Principal.WindowsIdentity]::GetCurrent())
+	$admin = $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
+	$hyperVAdmin = $principal.IsInRole((New-Object -TypeName Security.Principal.SecurityIdentifier -ArgumentList 'S-1-5-32-578'))
+	if (-not ($admin -or $hyperVAdmin)) {
+		Stop-Rd 'NOT_ELEVATED' ([Security.Principal.WindowsIdentity]::GetCurrent().Name + ' is neither an elevated Administrator nor a member of Hyper-V Administrators (S-1-5-32-578) on ' + $env:COMPUTERNAME)
+	}
+	$global:RdHyperVChecked = $true
+}
+
+function Get-RdNoteLines {
+	param($Vm)
+	if ($null -eq $Vm.Notes -or $Vm.Notes -eq '') { return @() }
+	return @($Vm.Notes -split "\r?\n")
+}
+
+function Test-RdNoteLine {
+	param($Vm, [string]$Line)
+	foreach ($candidate in (Get-RdNoteLines $Vm)) {
+		if ($candidate.StartsWith($Line, [StringComparison]::Ordinal)) { return $true }
+	}
+	return $false
+}
+
+function Get-RdTaggedSession {
+	param($Vm)
+	foreach ($candidate in (Get-RdNoteLines $Vm)) {
+		if ($candidate.StartsWith($RdTagSession, [StringComparison]::Ordinal)) { return $candidate.Substring($RdTagSession.Length) }
+	}
+	return $null
+}
+
+function Get-RdAsideSession {
+	param($Vm)
+	foreach ($candidate in (Get-RdNoteLines $Vm)) {
+		if ($candidate.StartsWith($RdTagAside, [StringComparison]::Ordinal)) { return ($candidate.Substring($RdTagAside.Length) -split ' ')[0] }
+	}
+	return $null
+}
+
+function Get-RdVmsNamed {
+	param([string]$Name)
+	# Get-VM -Name takes wildcards: compare names exactly instead.
+	return @(Get-VM | Where-Object { $_.Name -ceq $Name })
+}
+
+function Get-RdSessionVm {
+	param($P)
+	$tagged = @(Get-VM | Where-Object { (Get-RdTaggedSession $_) -ceq $P.sessionId })
+	if ($tagged.Count -gt 1) { Stop-Rd 'AMBIGUOUS_VM' ('More than one VM carries the tag of session ' + $P.sessionId) }
+	if ($tagged.Count -eq 1) { return $tagged[0] }
+	# After finalize the tag is gone: the session's VM is the one whose disks are all this session's files.
+	$ours = @($P.disks | ForEach-Object { $_.production; $_.overlay })
+	foreach ($vm in (Get-RdVmsNamed $P.vmName)) {
+		$paths = @(Get-VMHardDiskDrive -VM $vm | ForEach-Object { $_.Path })
+		if ($paths.Count -gt 0) {
+			$foreign = @($paths | Where-Object { $ours -notcontains $_ })
+			if ($foreign.Count -eq 0) { return $vm }
+		}
+	}
+	return $null
+}
+
+function Get-RdAsideVm {
+	param([string]$SessionId)
+	$aside = @(Get-VM | Where-Object { (Get-RdAsideSession $_) -ceq $SessionId })
+	if ($aside.Count -gt 1) { Stop-Rd 'AMBIGUOUS_VM' ('More than one VM is set aside by session ' + $SessionId) }
+	if ($aside.Count -eq 1) { return $aside[0] }
+	return $null
+}
+
+function Remove-RdNoteLine {
+	param($Vm, [string]$Prefix)
+	$kept = @(Get-RdNoteLines $Vm | Where-Object { -not $_.StartsWith($Prefix, [StringComparison]::Ordinal) })
+	Set-VM -VM $Vm -Notes ($kept -join [Environment]::NewLine)
+}
+
+function Add-RdNoteLine {
+	param($Vm, [string]$Line)
+	$lines = @(Get-RdNoteLines $Vm) + @($Line)
+	Set-VM -VM $Vm -Notes ($lines -join [Environment]::NewLine)
+}
+
+function Test-RdFile {
+	param([string]$Path)
+	return (Test-Path -LiteralPath $Path -PathType Leaf)
+}
+
+function Remove-RdFile {
+	param([string]$Path)
+	if (Test-Path -LiteralPath $Path) { Remove-Item -LiteralPath $Path -Force -Recurse }
+}
+
+function Get-RdVhd {
+	param([string]$Path)
+	if (-not (Test-RdFile $Path)) { return $null }
+	try { return (Get-VHD -Path $Path) } catch { return $null }
+}
+
+function Get-RdFreeBytes {
+	param([string]$Path)
+	# The volume holding $Path, mount points and cluster shared volumes included: the longest
+	# volume name that is a prefix of the path wins.
+	$best = $null
+	foreach ($volume in @(Get-CimInstance -ClassName Win32_Volume)) {
+		$name = [string]$volume.Name
+		if ($name -ne '' -and $Path.StartsWith($name, [StringComparison]::OrdinalIgnoreCase)) {
+			if ($null -eq $best -or $name.Length -gt ([string]$best.Name).Length) { $best = $volume }
+		}
+	}
+	if ($null -eq $best) { return $null }
+	return [int64]$best.FreeSpace
+}
+
+function Test-RdBackupInUse {
+	param([string]$Path, [string]$ExceptVmId)
+	# True while any VM's disk chain (other than $ExceptVmId's) reaches $Path.
+	foreach ($vm in @(Get-VM)) {
+		if ($vm.Id.ToString() -eq $ExceptVmId) { continue }
+		foreach ($drive in @(Get-VMHardDiskDrive -VM $vm)) {
+			$current = $drive.Path
+			$depth = 0
+			while ($current -and $depth -lt 64) {
+				if ($current -eq $Path) { return $true }
+				$vhd = Get-RdVhd $current
+				if ($null -eq $vhd) { break }
+				$current = $vhd.ParentPath
+				$depth++
+			}
+		}
+	}
+	return $false
+}
+
+function Set-RdReadOnly {
+	param([string]$Path, [bool]$ReadOnly)
+	$item = Get-Item -LiteralPath $Path -Force
+	if ($item.IsReadOnly -ne $ReadOnly) { $item.IsReadOnly = $ReadOnly }
+}
+
+function Get-RdProcessAlive {
+	param($State)
+	# A copy worker is alive when its pid runs and started when the worker recorded it (pids are reused).
+	if ($null -eq $State -or $null -eq $State.pid) { return $false }
+	$process = Get-Process -Id ([int]$State.pid) -ErrorAction SilentlyContinue
+	if ($null -eq $process) { return $false }
+	try { return ($process.StartTime.ToUniversalTime().ToFileTimeUtc() -eq [int64]$State.startedTicks) } catch { return $false }
+}
+
+function Read-RdState {
+	param([string]$Path)
+	if (-not (Test-RdFile $Path)) { return $null }
+	try { return (Get-Content -LiteralPath $Path -Raw -Encoding UTF8 | ConvertFrom-Json) } catch { return $null }
+}

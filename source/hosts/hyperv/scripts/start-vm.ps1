@@ -1,0 +1,67 @@
+# Step 4: the VM from the restore point's settings, on the differencing disks, tagged with the
+# session, checkpoints disabled (a checkpoint's chain would reach the backup), then started.
+# Each setting is checked before it is made, so a rerun after any crash completes the VM.
+$vm = Get-RdSessionVm $P
+if ($null -eq $vm) {
+	$named = @(Get-RdVmsNamed $P.vmName)
+	foreach ($candidate in $named) {
+		# A VM this script created but could not tag before a crash: same name, our folder, no disks.
+		$ownFolder = ([string]$candidate.Path).TrimEnd('\') -eq ([string]$P.productionDir).TrimEnd('\')
+		if ($null -eq (Get-RdTaggedSession $candidate) -and $null -eq (Get-RdAsideSession $candidate) -and $ownFolder -and @(Get-VMHardDiskDrive -VM $candidate).Count -eq 0) { $vm = $candidate }
+		elseif ($null -eq (Get-RdAsideSession $candidate)) { Stop-Rd 'NAME_TAKEN' ($candidate.Id.ToString()) }
+	}
+	if ($null -eq $vm) {
+		$vm = New-VM -Name $P.vmName -Generation ([int16]$P.generation) -NoVHD -Path $P.configPath -MemoryStartupBytes ([int64]$P.memoryBytes)
+	}
+	Add-RdNoteLine $vm ($RdTagSession + $P.sessionId)
+	$vm = Get-VM -Id $vm.Id
+}
+$state = $vm.State.ToString()
+if ($state -eq 'Off') {
+	Set-VM -VM $vm -ProcessorCount ([int64]$P.cpus) -StaticMemory -MemoryStartupBytes ([int64]$P.memoryBytes) -CheckpointType Disabled -AutomaticStartAction Nothing
+	$scsiNeeded = -1
+	foreach ($disk in @($P.disks)) { if ($disk.controller -eq 'SCSI' -and [int]$disk.controllerNumber -gt $scsiNeeded) { $scsiNeeded = [int]$disk.controllerNumber } }
+	while (@(Get-VMScsiController -VM $vm).Count -le $scsiNeeded) { Add-VMScsiController -VM $vm }
+	foreach ($disk in @($P.disks)) {
+		$drive = Get-VMHardDiskDrive -VM $vm -ControllerType $disk.controller -ControllerNumber ([int]$disk.controllerNumber) -ControllerLocation ([int]$disk.location)
+		if ($null -ne $drive) {
+			if ($drive.Path -ne $disk.overlay -and $drive.Path -ne $disk.production) { Stop-Rd 'SLOT_TAKEN' ($disk.controller + ' ' + $disk.controllerNumber + ':' + $disk.location + ' holds ' + $drive.Path) }
+			continue
+		}
+		Add-VMHardDiskDrive -VM $vm -ControllerType $disk.controller -ControllerNumber ([int]$disk.controllerNumber) -ControllerLocation ([int]$disk.location) -Path $disk.overlay
+	}
+	$adapters = @(Get-VMNetworkAdapter -VM $vm)
+	$wanted = @($P.nics)
+	foreach ($adapter in $adapters) {
+		$match = $wanted | Where-Object { $_.name -ceq $adapter.Name } | Select-Object -First 1
+		$keep = $null -ne $match -and $adapter.SwitchName -ceq $match.switch -and ($null -eq $match.mac -or $adapter.MacAddress -eq $match.mac)
+		if (-not $keep) { Remove-VMNetworkAdapter -VMNetworkAdapter $adapter }
+	}
+	foreach ($nic in $wanted) {
+		$adapter = @(Get-VMNetworkAdapter -VM $vm | Where-Object { $_.Name -ceq $nic.name }) | Select-Object -First 1
+		if ($null -eq $adapter) {
+			if ($null -ne $nic.mac) { Add-VMNetworkAdapter -VM $vm -Name $nic.name -SwitchName $nic.switch -StaticMacAddress $nic.mac }
+			else { Add-VMNetworkAdapter -VM $vm -Name $nic.name -SwitchName $nic.switch -DynamicMacAddress }
+			$adapter = @(Get-VMNetworkAdapter -VM $vm | Where-Object { $_.Name -ceq $nic.name }) | Select-Object -First 1
+		}
+		if ($null -ne $nic.vlan) {
+			$vlan = Get-VMNetworkAdapterVlan -VMNetworkAdapter $adapter
+			if ($vlan.OperationMode.ToString() -ne 'Access' -or [int]$vlan.AccessVlanId -ne [int]$nic.vlan) { Set-VMNetworkAdapterVlan -VMNetworkAdapter $adapter -Access -VlanId ([int]$nic.vlan) }
+		}
+	}
+	if ([int]$P.generation -eq 2) {
+		$boot = $P.disks[0]
+		$bootDrive = Get-VMHardDiskDrive -VM $vm -ControllerType $boot.controller -ControllerNumber ([int]$boot.controllerNumber) -ControllerLocation ([int]$boot.location)
+		if ($P.secureBoot) {
+			if ($P.secureBootTemplate) { Set-VMFirmware -VM $vm -EnableSecureBoot On -SecureBootTemplate $P.secureBootTemplate -FirstBootDevice $bootDrive }
+			else { Set-VMFirmware -VM $vm -EnableSecureBoot On -FirstBootDevice $bootDrive }
+		} else {
+			Set-VMFirmware -VM $vm -EnableSecureBoot Off -FirstBootDevice $bootDrive
+		}
+	}
+	Start-VM -VM $vm
+} elseif ($state -eq 'Saved') {
+	Start-VM -VM $vm
+}
+$vm = Get-VM -Id $vm.Id
+return @{ vmId = $vm.Id.ToString(); state = $vm.State.ToString() }
