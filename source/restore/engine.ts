@@ -150,8 +150,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		const nameCheck = vmNameSchema.safeParse(name);
 		if (!nameCheck.success) throw new RundirectError(`VM name ${JSON.stringify(name)} ${nameCheck.error.issues[0]?.message ?? 'is invalid'}`, EXIT.usage);
 		const location = request.location ?? 'original';
-		if (location !== 'original' && !path.isAbsolute(location)) throw new RundirectError(`location must be "original" or an absolute folder, not ${JSON.stringify(location)}`, EXIT.usage);
-		const fromDestination = location === 'original' ? '..' : path.relative(catalog.destination, path.resolve(location));
+		// The location is a folder on the host, in the host's own path rules (D:\VMs on Hyper-V).
+		const hostPath = this.host.kind === 'hyperv' ? path.win32 : path;
+		if (location !== 'original' && !hostPath.isAbsolute(location)) throw new RundirectError(`location must be "original" or an absolute folder, not ${JSON.stringify(location)}`, EXIT.usage);
+		const fromDestination = location === 'original' || this.host.kind !== 'lab' ? '..' : path.relative(catalog.destination, path.resolve(location));
 		if (fromDestination !== '..' && !fromDestination.startsWith(`..${path.sep}`) && !path.isAbsolute(fromDestination)) {
 			throw new RundirectError(`location ${location} is inside the backup destination ${catalog.destination}: production storage must be outside the backup`, EXIT.usage);
 		}
