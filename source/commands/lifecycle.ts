@@ -62,6 +62,8 @@ export async function startCommand(context: CommandContext, vm: string, options:
 	if (proposal.resume) {
 		context.warn(`continuing session ${proposal.resume.id} (${proposal.resume.state}) from its journal`);
 	} else {
+		for (const warning of proposal.warnings) context.warn(`warning: ${warning}`);
+		if (proposal.warnings.length > 0) context.emit({ type: 'warning', session: null, message: proposal.warnings.join('\n') });
 		if (proposal.problems.length > 0) throw new PreflightError(proposal.problems);
 		if (!(await confirm(context, proposal.destroys, proposal.plan.replaces ?? proposal.plan.vmName, options.yes))) {
 			context.say('Cancelled; nothing was changed.');

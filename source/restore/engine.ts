@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { Listr, type ListrTask } from 'listr2';
-import { findRestorePoint, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
+import { findRestorePoint, formatProblem, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
 import { vmNameSchema } from '../catalog/schema.ts';
 import type { Host, ReplaceMode, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
 import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from './errors.ts';
@@ -53,6 +53,8 @@ export interface StartProposal {
 	problems: string[];
 	/** Human descriptions of what the start will turn off or delete (to confirm). */
 	destroys: string[];
+	/** Worth reading before confirming, but not blocking (e.g. broken restore points skipped). */
+	warnings: string[];
 	/** Set when this start continues an interrupted session instead of creating one. */
 	resume: SessionRecord | null;
 }
@@ -133,10 +135,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		const catalog = await this.catalog();
 		const pointRef = request.point ?? 'latest';
 		const point = findRestorePoint(catalog, request.vm, pointRef);
+		// Problems of the VM's folder itself or of anything in it.
+		const broken = catalog.problems.filter((problem) => path.relative(catalog.destination, problem.file).split(path.sep)[0] === request.vm);
 		if (!point) {
-			// Problems of the VM's folder itself or of anything in it.
-			const broken = catalog.problems.filter((problem) => path.relative(catalog.destination, problem.file).split(path.sep)[0] === request.vm);
-			if (broken.length > 0) throw new RundirectError(`restore point ${pointRef} of ${request.vm} is not usable:\n${broken.map((problem) => `  - ${problem.file}${problem.field ? ` (field ${problem.field})` : ''}: ${problem.message}`).join('\n')}`, EXIT.usage);
+			if (broken.length > 0) throw new RundirectError(`restore point ${pointRef} of ${request.vm} is not usable:\n${broken.map((problem) => `  - ${formatProblem(problem)}`).join('\n')}`, EXIT.usage);
 			const vmCheck = vmNameSchema.safeParse(request.vm);
 			if (!vmCheck.success) throw new RundirectError(`VM name ${JSON.stringify(request.vm)} ${vmCheck.error.issues[0]?.message ?? 'is invalid'}`, EXIT.usage);
 			const known = catalog.points.filter((candidate) => candidate.vm === request.vm).map((candidate) => candidate.id);
@@ -195,7 +197,9 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 					: `VM ${plan.replaces} on ${this.host.id} will be turned off and set aside (deleted when the restore is finalized, brought back if it is stopped)`,
 			);
 		}
-		return { request, point, plan, problems, destroys, resume };
+		// "latest" means the newest usable point: say so when newer or other points are broken.
+		const warnings = pointRef === 'latest' && broken.length > 0 && !resume ? [`${broken.length} restore point problem(s) of ${request.vm} were skipped; "latest" is ${point.id} (taken ${point.manifest.takenAt}):`, ...broken.map((problem) => `  ${formatProblem(problem)}`)] : [];
+		return { request, point, plan, problems, destroys, warnings, resume };
 	}
 
 	/**

@@ -203,4 +203,23 @@ describe('Run Direct on the lab host', () => {
 		expect(done.steps.find((step) => step.id === 'copy-data')?.attempts).toBe(1);
 		for (const pid of await lab.qemuPids()) process.kill(pid, 'SIGKILL');
 	});
+
+	it('says so when "latest" skips a broken restore point', async () => {
+		const destination = path.join(lab.root, 'partly-broken');
+		const source = path.join(lab.lab.destination, 'web01');
+		await fs.cp(source, path.join(destination, 'web01'), { recursive: true });
+		const ids = (await fs.readdir(path.join(destination, 'web01'))).sort();
+		const newest = ids[ids.length - 1] ?? '';
+		const manifest = path.join(destination, 'web01', newest, 'restore-point.json');
+		await fs.chmod(manifest, 0o644);
+		await fs.writeFile(manifest, '{"schemaVersion": 1,');
+		const start = await lab.cli(['--destination', destination, 'start', 'web01', '--yes', '--json']);
+		expect(start.exitCode, start.stderr).toBe(0);
+		expect(start.stderr).toContain(`"latest" is ${ids[ids.length - 2]}`);
+		expect(start.stderr).toContain(manifest);
+		const id = String(resultOf(start.events).session);
+		expect((await session(id)).source.pointId).toBe(ids[ids.length - 2]);
+		const stop = await lab.cli(['--destination', destination, 'stop', id, '--yes']);
+		expect(stop.exitCode, stop.stderr).toBe(0);
+	});
 });
