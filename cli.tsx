@@ -142,6 +142,12 @@ lab
 	.action((vm: string) => withContext(globals(), (context) => labPowerCommand(context, vm, 'on')));
 
 program.action(async () => {
+	// On a terminal: the console. Piped, or with --json: the overview below, as text or NDJSON.
+	if (process.stdin.isTTY && process.stdout.isTTY && globals().json !== true) {
+		const { runConsole } = await import('./source/ui/launch.tsx');
+		await withContext(globals(), runConsole);
+		return;
+	}
 	await withContext(globals(), async (context) => {
 		const catalog = await context.engine.catalog();
 		const { sessions } = await context.engine.sessions();

@@ -14,6 +14,7 @@ import { detectAccelerator } from '../source/hosts/lab/accel.ts';
 import { Engine, type EngineEvent } from '../source/restore/engine.ts';
 import { GUEST_MARKER } from '../source/lab/guest.ts';
 import { formatBytes } from '../source/restore/progress.ts';
+import { consoleBench } from './console.ts';
 
 const GiB = 2 ** 30;
 const RUNS = 3;
@@ -189,6 +190,7 @@ async function main(): Promise<void> {
 		const pause = Math.max(...pauses);
 		record(`step 6 switch pause (stop → complete → cont), worst of ${RUNS}`, `${pause.toFixed(1)} ms`, '< 50 ms', pause < 50);
 		await engine.close();
+		await consoleBench({ root, guestImage: summary.guestImage, cacheHome: path.dirname(shared.cache), record });
 
 		const widths = [0, 0, 0, 0];
 		const table = [{ measure: 'measure', value: 'value', target: 'target', verdict: '' }, ...rows];

@@ -2,6 +2,7 @@
 // the disk files it names. A broken restore point becomes a problem naming its file and
 // field; it never hides the healthy ones.
 import fs from 'node:fs/promises';
+import { closeSync, lstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { EXIT, RundirectError } from '../restore/errors.ts';
@@ -97,6 +98,17 @@ async function resolveDiskPath(dir: string, file: string): Promise<{ path?: stri
 	// eslint-disable-next-line no-control-regex
 	if (/[\u0000-\u001f]/.test(file)) return { message: 'must not contain control characters' };
 	const candidate = path.resolve(dir, file);
+	if (!/[\\/]/.test(file)) {
+		// Fast path (thousands of points): a plain file directly in the folder is inside it by
+		// construction; only a symbolic link needs resolving.
+		let link = null;
+		try {
+			link = lstatSync(candidate);
+		} catch {
+			// falls through to the full check, which names the problem
+		}
+		if (link && !link.isSymbolicLink()) return { path: candidate };
+	}
 	let real: string;
 	try {
 		real = await fs.realpath(candidate);
@@ -117,7 +129,9 @@ export async function readRestorePoint(dir: string): Promise<RestorePoint> {
 	};
 	let text = '';
 	try {
-		text = await fs.readFile(manifestPath, 'utf8');
+		// Synchronous on purpose: a manifest is a few hundred bytes, and the promise API costs
+		// four thread-pool round trips per file (10,000 points: 0.4 s instead of 17 ms).
+		text = readFileSync(manifestPath, 'utf8');
 	} catch (error) {
 		fail(errnoCode(error) === 'ENOENT' ? `missing: every restore point folder needs a ${MANIFEST_NAME}` : `cannot be read: ${(error as Error).message}`);
 	}
@@ -149,14 +163,13 @@ export async function readRestorePoint(dir: string): Promise<RestorePoint> {
 			continue;
 		}
 		try {
-			const stat = await fs.stat(resolved.path);
+			const stat = statSync(resolved.path);
 			if (!stat.isFile()) {
 				problems.push({ file: manifestPath, field, message: `${resolved.path} is not a regular file` });
 				continue;
 			}
-			await fs.access(resolved.path, fs.constants.R_OK);
-			const handle = await fs.open(resolved.path, 'r');
-			await handle.close();
+			// Opening it proves it is readable (an access() check first would only repeat that).
+			closeSync(openSync(resolved.path, 'r'));
 			if (stat.size === 0) {
 				problems.push({ file: manifestPath, field, message: `${resolved.path} is empty (an incomplete backup?)` });
 				continue;
@@ -177,6 +190,32 @@ export async function readRestorePoint(dir: string): Promise<RestorePoint> {
 		takenAt: new Date(manifest.takenAt),
 		size: disks.reduce((sum, disk) => sum + disk.fileSize, 0),
 	};
+}
+
+const VM_CONCURRENCY = 16;
+const POINT_CONCURRENCY = 8;
+
+let lastYield = 0;
+/** Restore points are read mostly synchronously: let the event loop (a console's keys) in every ~10 ms. */
+async function yieldNow(): Promise<void> {
+	if (performance.now() - lastYield < 10) return;
+	await new Promise((resolve) => setImmediate(resolve));
+	lastYield = performance.now();
+}
+
+/** Maps with at most `limit` calls in flight; results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
+	const results = new Array<R>(items.length);
+	let next = 0;
+	const worker = async (): Promise<void> => {
+		while (next < items.length) {
+			const index = next++;
+			results[index] = await map(items[index] as T);
+			await yieldNow();
+		}
+	};
+	await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+	return results;
 }
 
 /** Reads the whole destination. Throws CatalogError only when the destination itself is unusable. */
@@ -200,30 +239,40 @@ export async function readCatalog(destination: string): Promise<Catalog> {
 	} catch (error) {
 		throw new CatalogError(`backup destination ${root} cannot be listed: ${(error as Error).message}`);
 	}
-	const points: RestorePoint[] = [];
 	const problems: CatalogProblem[] = vmLinks.map((name) => linkProblem(root, name));
-	for (const vm of vmDirs) {
+	// Thousands of restore points: read them concurrently (each is a handful of small file
+	// system calls), then assemble in the same order a sequential read gives.
+	const perVm = await mapLimit(vmDirs, VM_CONCURRENCY, async (vm) => {
 		const vmDir = path.join(root, vm);
+		const vmProblems: CatalogProblem[] = [];
 		let pointDirs: string[];
 		const pointLinks: string[] = [];
 		try {
 			pointDirs = await listDirectories(vmDir, pointLinks);
 		} catch (error) {
-			problems.push({ file: vmDir, message: `cannot be listed: ${(error as Error).message}` });
-			continue;
+			return { points: [], problems: [{ file: vmDir, message: `cannot be listed: ${(error as Error).message}` }] };
 		}
-		problems.push(...pointLinks.map((name) => linkProblem(vmDir, name)));
-		const vmPoints: RestorePoint[] = [];
-		for (const id of pointDirs) {
+		vmProblems.push(...pointLinks.map((name) => linkProblem(vmDir, name)));
+		const read = await mapLimit(pointDirs, POINT_CONCURRENCY, async (id) => {
 			try {
-				vmPoints.push(await readRestorePoint(path.join(vmDir, id)));
+				return { point: await readRestorePoint(path.join(vmDir, id)), problems: [] };
 			} catch (error) {
-				if (error instanceof RestorePointError) problems.push(...error.problems);
-				else problems.push({ file: path.join(vmDir, id), message: (error as Error).message });
+				if (error instanceof RestorePointError) return { point: null, problems: error.problems };
+				return { point: null, problems: [{ file: path.join(vmDir, id), message: (error as Error).message }] };
 			}
+		});
+		const vmPoints: RestorePoint[] = [];
+		for (const result of read) {
+			if (result.point) vmPoints.push(result.point);
+			vmProblems.push(...result.problems);
 		}
 		vmPoints.sort((a, b) => b.takenAt.getTime() - a.takenAt.getTime());
-		points.push(...vmPoints);
+		return { points: vmPoints, problems: vmProblems };
+	});
+	const points: RestorePoint[] = [];
+	for (const result of perVm) {
+		points.push(...result.points);
+		problems.push(...result.problems);
 	}
 	return { destination: root, points, problems };
 }

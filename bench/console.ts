@@ -1,0 +1,170 @@
+// The console's figures (issue 3), added to `npm run bench`: a destination of 1,000 VMs × 10
+// restore points (tiny fake disks) plus one real lab-guest point with 1 GiB of data to copy;
+// the real `rundirect` in a real terminal (tmux). Measures catalog read time, launch → first
+// frame, keypress → frame while step 5 copies, and the console process's peak RSS.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { readCatalog } from '../source/catalog/catalog.ts';
+import { openTerminal } from '../test/support/tmux.ts';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const MiB = 2 ** 20;
+const GiB = 2 ** 30;
+
+export type Record = (measure: string, value: string, target?: string, ok?: boolean) => void;
+
+export interface ConsoleBenchInput {
+	/** A scratch folder, removed by the caller. */
+	root: string;
+	/** The lab guest disk (raw), for the one restore point that really boots. */
+	guestImage: string;
+	/** XDG_CACHE_HOME holding the built lab guest (the accelerator verdict is cached there). */
+	cacheHome: string;
+	record: Record;
+}
+
+async function writeFakeDestination(destination: string, vms: number, points: number): Promise<void> {
+	const disk = { controller: 'virtio', controllerNumber: 0, location: 0, file: 'disk0.qcow2', format: 'qcow2', virtualSize: 64 * MiB };
+	const writeVm = async (index: number): Promise<void> => {
+		const vm = `vm${String(index).padStart(4, '0')}`;
+		for (let point = 0; point < points; point++) {
+			const taken = new Date(Date.UTC(2026, 10, 24, 1) - point * 86_400_000).toISOString().replace('.000Z', 'Z');
+			const id = `${taken.slice(0, 10)}T0100Z`;
+			const dir = path.join(destination, vm, id);
+			await fs.mkdir(dir, { recursive: true });
+			await fs.writeFile(path.join(dir, 'disk0.qcow2'), 'fake disk');
+			await fs.writeFile(path.join(dir, 'restore-point.json'), JSON.stringify({ schemaVersion: 1, id, takenAt: taken, vm: { name: vm, id: '0f8fad5b-d9cb-469f-a165-70867728950e', generation: 1, firmware: 'bios', cpus: 1, memoryMiB: 256, nics: [] }, disks: [disk] }));
+		}
+	};
+	for (let start = 0; start < vms; start += 50) await Promise.all(Array.from({ length: Math.min(50, vms - start) }, (_, offset) => writeVm(start + offset)));
+}
+
+/** The lab guest grown to `virtualSize` with `dataBytes` of random data: step 5 takes a few seconds. */
+async function writeCopyPoint(destination: string, guestImage: string, virtualSize: number, dataBytes: number): Promise<void> {
+	const dir = path.join(destination, 'aaa-copy', 'p1');
+	await fs.mkdir(dir, { recursive: true });
+	const raw = path.join(dir, 'disk0.raw');
+	await fs.copyFile(guestImage, raw);
+	const handle = await fs.open(raw, 'r+');
+	try {
+		await handle.truncate(virtualSize);
+		for (let offset = 0; offset < dataBytes; offset += 64 * MiB) await handle.write(randomBytes(Math.min(64 * MiB, dataBytes - offset)), 0, undefined, 256 * MiB + offset);
+	} finally {
+		await handle.close();
+	}
+	await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, path.join(dir, 'disk0.qcow2')]);
+	await fs.rm(raw);
+	await fs.writeFile(
+		path.join(dir, 'restore-point.json'),
+		JSON.stringify({ schemaVersion: 1, id: 'p1', takenAt: new Date().toISOString(), vm: { name: 'aaa-copy', id: '0f8fad5b-d9cb-469f-a165-70867728950e', generation: 1, firmware: 'bios', cpus: 1, memoryMiB: 256, nics: [] }, disks: [{ controller: 'virtio', controllerNumber: 0, location: 0, file: 'disk0.qcow2', format: 'qcow2', virtualSize }] }),
+	);
+}
+
+function percentile(values: number[], p: number): number {
+	const sorted = [...values].sort((a, b) => a - b);
+	return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
+}
+
+async function peakRss(pid: number): Promise<number> {
+	const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
+	const kib = Number.parseInt(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 'NaN', 10);
+	return kib * 1024;
+}
+
+export async function consoleBench({ root, guestImage, cacheHome, record }: ConsoleBenchInput): Promise<void> {
+	const destination = path.join(root, 'console-destination');
+	console.error('Console: writing 1,000 VMs × 10 restore points and a 2 GiB point with 1 GiB of data…');
+	await writeFakeDestination(destination, 1000, 10);
+	await writeCopyPoint(destination, guestImage, 2 * GiB, GiB);
+
+	const reads: number[] = [];
+	for (let run = 0; run < 3; run++) {
+		const began = performance.now();
+		const catalog = await readCatalog(destination);
+		reads.push(performance.now() - began);
+		if (catalog.points.length !== 10_001) throw new Error(`expected 10,001 restore points, read ${catalog.points.length}`);
+	}
+	record('catalog read, 10,001 restore points (median of 3)', `${percentile(reads, 0.5).toFixed(0)} ms`);
+
+	const env = { XDG_STATE_HOME: path.join(root, 'console-state'), XDG_DATA_HOME: path.join(root, 'console-data'), XDG_CACHE_HOME: cacheHome, RUNDIRECT_HOST: 'lab' };
+	const launchedAt = performance.now();
+	const terminal = await openTerminal({ command: [process.execPath, path.join(REPO, 'bin', 'rundirect.js'), '--destination', destination], cwd: REPO, env, columns: 100, rows: 30 });
+	try {
+		const firstFrame = await terminal.waitFor('the first frame', (screen) => screen.includes('rundirect │'), 20_000, 0).then(() => performance.now());
+		await terminal.waitFor('the backups', (screen) => screen.includes('1001 VMs · 10001 restore points') && screen.includes('aaa-copy'), 20_000, 0);
+		const listed = performance.now();
+		record('console: launch → first frame (node + tsx + Ink, 100×30)', `${(firstFrame - launchedAt).toFixed(0)} ms`, '< 500 ms', firstFrame - launchedAt < 500);
+		record('console: launch → 10,001 restore points listed', `${(listed - launchedAt).toFixed(0)} ms`);
+
+		// Start aaa-copy (first row), then finalize it and press keys while step 5 copies.
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		await terminal.keys('Enter');
+		await terminal.waitFor('the restore points of aaa-copy', (screen) => screen.includes('›▾ aaa-copy'));
+		await terminal.keys('Down', 'Enter');
+		await terminal.waitFor('the form', (screen) => screen.includes('Review what will happen'));
+		await terminal.keys('Enter');
+		await terminal.waitFor('the confirmation', (screen) => screen.includes('Start Run Direct of aaa-copy?'), 20_000);
+		await terminal.type('y');
+		await terminal.waitFor('aaa-copy running from backup', (screen) => /aaa-copy\s+running\s+4 start-vm ✔/.test(screen), 60_000);
+		await terminal.keys('f');
+		await terminal.waitFor('the finalize confirmation', (screen) => screen.includes('Finalize aaa-copy?'));
+		await terminal.type('y');
+		await terminal.waitFor('step 5 under way', (screen) => screen.includes('❯ 5. Copy the data'), 20_000);
+		await terminal.keys('Tab', 'Tab');
+		await terminal.waitFor('the backups pane focused', (screen) => screen.includes('▶ Backups'));
+
+		const latencies: number[] = [];
+		const cursorRow = (screen: string) => /(\d+)\/\d+ *║/.exec(screen.split('\n').find((line) => line.includes('▶ Backups')) ?? '')?.[1] ?? '';
+		for (let press = 0; press < 30; press++) {
+			const before = await terminal.screen();
+			if (!before.includes('❯ 5. Copy the data')) break;
+			const row = cursorRow(before);
+			const sent = performance.now();
+			await terminal.keys(press % 2 === 0 ? 'j' : 'k');
+			await terminal.waitFor('the cursor to move', (screen) => cursorRow(screen) !== row, 5_000, 0);
+			latencies.push(performance.now() - sent);
+		}
+		if (latencies.length < 5) throw new Error(`the copy ended after ${latencies.length} keypresses: give it more data`);
+		// tmux adds its own round trips (send-keys, then capture-pane every few ms): the figure is an upper bound.
+		const median = percentile(latencies, 0.5);
+		record(`console: keypress → frame while step 5 copies (median of ${latencies.length}, via tmux)`, `${median.toFixed(0)} ms (p90 ${percentile(latencies, 0.9).toFixed(0)} ms)`, '< 50 ms', median < 50);
+		await terminal.waitFor('the finalize to end', (screen) => /aaa-copy\s+finalized/.test(screen), 120_000);
+		const rss = await peakRss(await terminal.panePid());
+		record('console: peak RSS (VmHWM) over the whole run', `${(rss / MiB).toFixed(0)} MiB`, '< 150 MiB', rss < 150 * MiB);
+	} finally {
+		await terminal.kill();
+		// The finalized VM runs detached: end it by its pid file.
+		const run = path.join(env.XDG_DATA_HOME, 'rundirect', 'lab', 'run');
+		for (const name of await fs.readdir(run).catch(() => [] as string[])) {
+			if (!name.endsWith('.pid')) continue;
+			const pid = Number.parseInt(await fs.readFile(path.join(run, name), 'utf8').catch(() => ''), 10);
+			if (pid > 0) {
+				try {
+					process.kill(pid, 'SIGKILL');
+				} catch {
+					// already gone
+				}
+			}
+		}
+	}
+}
+
+// `npx tsx bench/console.ts`: these figures alone (npm run bench runs them after the others).
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+	const os = await import('node:os');
+	const { resolvePaths } = await import('../source/paths.ts');
+	const { initLab } = await import('../source/lab/init.ts');
+	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-bench-console-'));
+	const shared = resolvePaths();
+	try {
+		const summary = await initLab({ state: path.join(root, 'state'), data: path.join(root, 'data'), cache: shared.cache });
+		const rows: string[][] = [];
+		await consoleBench({ root, guestImage: summary.guestImage, cacheHome: path.dirname(shared.cache), record: (measure, value, target = '', ok) => rows.push([measure, value, target, ok === undefined ? '' : ok ? 'met' : 'MISSED']) });
+		for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+	} finally {
+		await fs.rm(root, { recursive: true, force: true });
+	}
+}

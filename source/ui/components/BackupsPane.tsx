@@ -1,0 +1,62 @@
+// The backups pane: VMs with their restore-point count, newest point and size; an expanded VM
+// lists its restore points. Only the visible window of rows is rendered, whatever the count.
+import React from 'react';
+import { formatBytes } from '../../restore/progress.ts';
+import { pad, shortTime, wrapText, type BackupRow } from '../model.ts';
+import { Lines, type StyledLine } from './Line.tsx';
+import { Pane, paneBodyRows } from './Pane.tsx';
+
+export interface BackupsPaneProps {
+	rows: readonly BackupRow[];
+	cursor: number;
+	offset: number;
+	focused: boolean;
+	width: number;
+	height: number;
+	filter: string;
+	/** Shown instead of rows when the destination cannot be read. */
+	error: string | null;
+	loading: boolean;
+}
+
+/** A row's text in `width` columns: the name first, then as many facts as fit, in order of use. */
+export function backupRowText(row: BackupRow, width: number): string {
+	const fit = (head: string, minName: number, name: string, facts: string[]): string => {
+		let tail = '';
+		for (const fact of facts) if (head.length + minName + tail.length + fact.length <= width) tail += fact;
+		return `${head}${pad(name, Math.max(1, width - head.length - tail.length))}${tail}`;
+	};
+	if (row.kind === 'vm') {
+		const newest = row.group.points[0];
+		const count = row.group.points.length;
+		const facts = newest ? [` ${`${count} pt${count === 1 ? '' : 's'}`.padStart(7)}`, ` ${shortTime(newest.manifest.takenAt)}`, ` ${formatBytes(newest.size).padStart(8)}`] : [];
+		return fit(`${row.expanded ? '▾' : '▸'} `, Math.min(row.group.vm.length, 10), row.group.vm, facts);
+	}
+	return fit('   ', Math.min(row.point.id.length, 16), row.point.id, [` ${formatBytes(row.point.size).padStart(8)}`, ` ${row.point.disks.length}d`]);
+}
+
+export function BackupsPane({ rows, cursor, offset, focused, width, height, filter, error, loading }: BackupsPaneProps): React.JSX.Element {
+	const body = paneBodyRows(height);
+	const inner = width - 2;
+	const lines: StyledLine[] = [];
+	if (error) {
+		wrapText(`✖ ${error}`, inner).forEach((text, index) => lines.push({ key: `error${index}`, text, color: 'red' }));
+	} else if (loading) {
+		lines.push({ key: 'loading', text: 'Reading the backup destination…', dim: true });
+	} else if (rows.length === 0) {
+		lines.push({ key: 'empty', text: filter ? `No VM matches "${filter}"` : 'No restore points in the destination', dim: true });
+	} else {
+		for (let index = offset; index < Math.min(rows.length, offset + body); index++) {
+			const row = rows[index];
+			if (!row) continue;
+			const selected = index === cursor;
+			lines.push({ key: row.key, text: `${selected ? '›' : ' '}${backupRowText(row, inner - 1)}`, inverse: selected && focused, bold: selected || row.kind === 'vm', dim: row.kind === 'point' && !selected });
+		}
+	}
+	const info = rows.length > 0 ? `${cursor + 1}/${rows.length}${filter ? ` /${filter}` : ''}` : filter ? `/${filter}` : '';
+	return (
+		<Pane title="Backups" info={info} focused={focused} width={width} height={height}>
+			<Lines lines={lines.slice(0, body)} />
+		</Pane>
+	);
+}

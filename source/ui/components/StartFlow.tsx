@@ -1,0 +1,173 @@
+// Starting a restore from a restore point: a short form (location, name, what happens to the
+// VM being replaced), then a confirmation built from the engine's own proposal — its
+// problems block, its `destroys` are named, and deleting a VM needs that VM's name typed.
+import React, { useState } from 'react';
+import { Box, Text, useInput } from 'ink';
+import { TextField } from './TextField.tsx';
+import type { RestorePoint } from '../../catalog/catalog.ts';
+import type { ReplaceMode } from '../../hosts/host.ts';
+import type { StartProposal, StartRequest } from '../../restore/engine.ts';
+import { formatBytes } from '../../restore/progress.ts';
+import { shortTime, toUiError, type UiError } from '../model.ts';
+import type { ConsoleStore } from '../store.ts';
+import { ConfirmDialog } from './ConfirmDialog.tsx';
+import { Dialog } from './Dialog.tsx';
+import { Line } from './Line.tsx';
+
+export interface StartForm {
+	location: 'original' | 'alternate';
+	folder: string;
+	naming: 'keep' | 'new';
+	newName: string;
+	replaceMode: ReplaceMode;
+}
+
+type Field = 'location' | 'folder' | 'naming' | 'newName' | 'replaceMode' | 'power' | 'review';
+
+function fieldsOf(form: StartForm): Field[] {
+	const fields: Field[] = ['location'];
+	if (form.location === 'alternate') fields.push('folder');
+	fields.push('naming');
+	if (form.naming === 'new') fields.push('newName');
+	fields.push('replaceMode', 'power', 'review');
+	return fields;
+}
+
+export function requestOf(point: RestorePoint, form: StartForm): StartRequest {
+	return {
+		vm: point.vm,
+		point: point.id,
+		...(form.naming === 'new' ? { name: form.newName.trim() } : {}),
+		location: form.location === 'alternate' ? form.folder.trim() : 'original',
+		replaceMode: form.replaceMode,
+	};
+}
+
+function choice<T extends string>(options: Array<[T, string]>, value: T): string {
+	return options.map(([option, label]) => `${option === value ? '◉' : '○'} ${label}`).join('   ');
+}
+
+export interface StartFlowProps {
+	store: ConsoleStore;
+	point: RestorePoint;
+	width: number;
+	height: number;
+	onCancel: () => void;
+	/** Called once the session exists and steps 1–4 run. */
+	onStarted: (sessionId: string) => void;
+}
+
+type Stage = { kind: 'form'; error: UiError | null } | { kind: 'checking' } | { kind: 'confirm'; proposal: StartProposal; error: UiError | null } | { kind: 'starting' };
+
+export function StartFlow({ store, point, width, height, onCancel, onStarted }: StartFlowProps): React.JSX.Element {
+	const [form, setForm] = useState<StartForm>({ location: 'original', folder: '', naming: 'keep', newName: `${point.vm}-restored`, replaceMode: 'set-aside' });
+	const [cursor, setCursor] = useState(0);
+	const [stage, setStage] = useState<Stage>({ kind: 'form', error: null });
+	const fields = fieldsOf(form);
+	const field = fields[Math.min(cursor, fields.length - 1)] ?? 'review';
+
+	/** `typed`: a text field's value submitted in the same keystrokes, ahead of the form state. */
+	const review = (typed: Partial<StartForm> = {}): void => {
+		setStage({ kind: 'checking' });
+		store.propose(requestOf(point, { ...form, ...typed })).then(
+			(proposal) => setStage({ kind: 'confirm', proposal, error: null }),
+			(error: unknown) => setStage({ kind: 'form', error: toUiError(error) }),
+		);
+	};
+
+	const start = (proposal: StartProposal): void => {
+		setStage({ kind: 'starting' });
+		store.startRestore(proposal).then(onStarted, (error: unknown) => setStage({ kind: 'confirm', proposal, error: toUiError(error) }));
+	};
+
+	useInput(
+		(input, key) => {
+			if (key.escape) return onCancel();
+			if (key.upArrow || (key.shift && key.tab)) return setCursor((value) => Math.max(0, Math.min(value, fields.length - 1) - 1));
+			if (key.downArrow || key.tab) return setCursor((value) => Math.min(fields.length - 1, value + 1));
+			// A text field submits itself (with what was typed in the same chunk).
+			if (key.return) return field === 'folder' || field === 'newName' ? undefined : review();
+			const toggle = key.leftArrow || key.rightArrow || input === ' ';
+			if (!toggle) return;
+			if (field === 'location') setForm({ ...form, location: form.location === 'original' ? 'alternate' : 'original' });
+			if (field === 'naming') setForm({ ...form, naming: form.naming === 'keep' ? 'new' : 'keep' });
+			if (field === 'replaceMode') setForm({ ...form, replaceMode: form.replaceMode === 'set-aside' ? 'delete' : 'set-aside' });
+		},
+		{ isActive: stage.kind === 'form' },
+	);
+
+	if (stage.kind === 'starting') return <Dialog title="Claiming the VM and writing the journal…" width={width} height={height} />;
+	if (stage.kind === 'confirm') {
+		const { proposal } = stage;
+		return <StartConfirm proposal={proposal} error={stage.error} width={width} height={height} onConfirm={() => start(proposal)} onCancel={() => setStage({ kind: 'form', error: null })} />;
+	}
+
+	const row = (name: Field, label: string, value: React.ReactNode): React.JSX.Element => (
+		<Box key={name} height={1}>
+			<Text bold={field === name} color={field === name ? 'cyan' : undefined}>{`${field === name ? '›' : ' '} ${label.padEnd(16)}`}</Text>
+			{value}
+		</Box>
+	);
+	const size = point.disks.reduce((sum, disk) => sum + disk.virtualSize, 0);
+	return (
+		<Dialog title={`Restore ${point.vm} from ${point.id} (taken ${shortTime(point.manifest.takenAt)}, ${point.disks.length} disk${point.disks.length === 1 ? '' : 's'}, ${formatBytes(size)})`} width={width} height={height}>
+			{row('location', 'Location', <Text>{choice([['original', 'original (production storage)'], ['alternate', 'alternate folder']], form.location)}</Text>)}
+			{form.location === 'alternate' ? row('folder', '  Folder', <TextField value={form.folder} placeholder="/absolute/folder" focus={field === 'folder' && stage.kind === 'form'} onChange={(folder) => setForm({ ...form, folder })} onSubmit={(folder) => review({ folder })} />) : null}
+			{row('naming', 'VM name', <Text>{choice([['keep', `keep ${point.vm}`], ['new', 'new name']], form.naming)}</Text>)}
+			{form.naming === 'new' ? row('newName', '  New name', <TextField value={form.newName} focus={field === 'newName' && stage.kind === 'form'} onChange={(newName) => setForm({ ...form, newName })} onSubmit={(newName) => review({ newName })} />) : null}
+			{row('replaceMode', 'Replaced VM', <Text>{choice([['set-aside', 'set aside until finalized'], ['delete', 'DELETE now']], form.replaceMode)}</Text>)}
+			{row('power', 'Power on', <Text dimColor>yes — Run Direct starts the VM from the backup in step 4</Text>)}
+			{row('review', '', <Text bold inverse={field === 'review'}>{' Review what will happen → '}</Text>)}
+			<Text> </Text>
+			{stage.kind === 'checking' ? <Line text="Checking the restore point and the host (pre-flight)…" color="yellow" /> : null}
+			{stage.kind === 'form' && stage.error ? <Line text={`✖ ${stage.error.message}`} color="red" /> : null}
+			{stage.kind === 'form' && stage.error?.hint ? <Line text={`→ ${stage.error.hint}`} color="yellow" /> : null}
+			<Line text="↑↓ field · ←→/Space change · Enter review · Esc cancel" dim />
+		</Dialog>
+	);
+}
+
+interface StartConfirmProps {
+	proposal: StartProposal;
+	error: UiError | null;
+	width: number;
+	height: number;
+	onConfirm: () => void;
+	onCancel: () => void;
+}
+
+function StartConfirm({ proposal, error, width, height, onConfirm, onCancel }: StartConfirmProps): React.JSX.Element {
+	const { plan, point } = proposal;
+	const facts: Array<{ text: string; color?: string; bold?: boolean }> = [
+		{ text: `${point.vm}/${point.id} → VM ${plan.vmName} on ${plan.host}, disks in ${plan.productionDir}`, bold: true },
+		{ text: 'Steps 1–4: replace the VM, create empty production disks, create the snapshot layer (the backup stays read-only), start the VM running from the backup.' },
+	];
+	if (proposal.resume) facts.push({ text: `Continues session ${proposal.resume.id}, interrupted while ${proposal.resume.state}, from its journal.`, color: 'yellow' });
+	if (!plan.replaces) facts.push({ text: `Nothing is turned off or deleted: there is no VM named ${plan.vmName} on ${plan.host}.`, color: 'green' });
+	for (const text of proposal.destroys) facts.push({ text: `! ${text}`, color: plan.replaceMode === 'delete' ? 'red' : 'yellow', bold: true });
+	if (proposal.problems.length > 0) {
+		facts.push({ text: 'Cannot start — nothing was changed:', color: 'red', bold: true });
+		for (const problem of proposal.problems) facts.push({ text: `  - ${problem}`, color: 'red' });
+		return <ConfirmDialog title="Pre-flight failed" facts={facts} typeToConfirm={undefined} confirmLabel="go back" onConfirm={onCancel} onCancel={onCancel} width={width} height={height} />;
+	}
+	const footer = error
+		? [
+				{ key: 'e', text: `✖ ${error.message}`, color: 'red' },
+				...(error.hint ? [{ key: 'h', text: `→ ${error.hint}`, color: 'yellow' }] : []),
+			]
+		: [];
+	const destructive = plan.replaceMode === 'delete' && plan.replaces !== null && !proposal.resume;
+	return (
+		<ConfirmDialog
+			title={`Start Run Direct of ${plan.vmName}?`}
+			facts={facts}
+			typeToConfirm={destructive ? (plan.replaces ?? undefined) : undefined}
+			confirmLabel={destructive ? 'delete it and start' : 'start'}
+			onConfirm={onConfirm}
+			onCancel={onCancel}
+			width={width}
+			height={height}
+			footer={footer}
+		/>
+	);
+}

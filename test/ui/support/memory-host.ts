@@ -1,0 +1,169 @@
+// An in-memory Host for the console's component tests ONLY: VMs, disks and block jobs are
+// plain objects, and long steps report progress over a few hundred milliseconds the way the
+// lab host does over QMP. Real hosts are exercised by test/lab-host and test/e2e.
+import path from 'node:path';
+import type { ApplyResult, Host, HostDescription, HostVm, PlanInput, RestorePlan, RuntimeStatus, SetAsideRecord, StepOptions } from '../../../source/hosts/host.ts';
+
+interface MemoryVm {
+	name: string;
+	running: boolean;
+	/** Where its disks are: the snapshot layer over the backup, or production storage. */
+	on: 'backup' | 'production';
+	startedAt: number;
+	setAside: boolean;
+}
+
+export interface MemoryHostOptions {
+	/** VMs that exist before any restore (replaced by a restore of the same name). */
+	existing?: string[];
+	/** How long copy-data takes, in ms (progress is reported along the way). */
+	copyMs?: number;
+	freeBytes?: number;
+	warnings?: string[];
+}
+
+type StepName = 'setAsideVm' | 'deleteVm' | 'createDisks' | 'createSnapshotLayer' | 'startVm' | 'copyData' | 'applyChanges' | 'deleteSnapshotLayer' | 'discard' | 'statusOf';
+
+export class MemoryHost implements Host {
+	readonly kind = 'lab' as const;
+	readonly id = 'memory';
+	readonly vms = new Map<string, MemoryVm>();
+	readonly calls: string[] = [];
+	private readonly failures = new Map<StepName, Error>();
+	private readonly copyMs: number;
+
+	constructor(private readonly options: MemoryHostOptions = {}) {
+		for (const name of options.existing ?? []) this.vms.set(name, { name, running: true, on: 'production', startedAt: Date.now(), setAside: false });
+		this.copyMs = options.copyMs ?? 300;
+	}
+
+	/** The next call of `step` throws `error` (once). */
+	failNext(step: StepName, error: Error): void {
+		this.failures.set(step, error);
+	}
+
+	private check(step: StepName): void {
+		this.calls.push(step);
+		const failure = this.failures.get(step);
+		if (failure) {
+			this.failures.delete(step);
+			throw failure;
+		}
+	}
+
+	async describe(): Promise<HostDescription> {
+		return { kind: 'lab', id: this.id, summary: 'in-memory test host', productionStorage: '/memory/production', freeBytes: this.options.freeBytes ?? 500 * 2 ** 30, warnings: this.options.warnings ?? [] };
+	}
+
+	async inventory(): Promise<HostVm[]> {
+		return [...this.vms.values()].map((vm) => ({ name: vm.name, id: vm.name, state: vm.running ? 'running' : 'off', runningFromBackup: vm.on === 'backup' ? 'session' : null, setAside: vm.setAside, disks: [] }));
+	}
+
+	async plan(input: PlanInput): Promise<RestorePlan> {
+		const name = input.target.name;
+		const productionDir = input.target.location === 'original' ? `/memory/production/${name}` : path.join(input.target.location, name);
+		const existing = this.vms.get(name);
+		return {
+			sessionId: input.sessionId,
+			host: this.id,
+			vmName: name,
+			replaces: existing && !existing.setAside ? name : null,
+			replaceMode: input.target.replaceMode,
+			productionDir,
+			workDir: `/memory/work/${input.sessionId}`,
+			disks: input.disks.map((disk, index) => ({ ...disk, index, production: `${productionDir}/disk${index}.qcow2`, overlay: `/memory/work/${input.sessionId}/disk${index}.qcow2` })),
+			settings: input.settings,
+		};
+	}
+
+	async preflight(plan: RestorePlan): Promise<string[]> {
+		return plan.vmName.startsWith('full') ? [`not enough room on /memory/production for ${plan.vmName}`] : [];
+	}
+
+	async setAsideVm(plan: RestorePlan): Promise<SetAsideRecord | null> {
+		this.check('setAsideVm');
+		const vm = this.vms.get(plan.vmName);
+		if (!plan.replaces || !vm) return null;
+		const asideName = `${plan.vmName}~${plan.sessionId}`;
+		this.vms.delete(plan.vmName);
+		this.vms.set(asideName, { ...vm, name: asideName, running: false, setAside: true });
+		return { name: plan.vmName, asideName, details: {} };
+	}
+
+	async deleteVm(plan: RestorePlan): Promise<void> {
+		this.check('deleteVm');
+		this.vms.delete(plan.vmName);
+	}
+
+	async createDisks(_plan: RestorePlan, options?: StepOptions): Promise<void> {
+		this.check('createDisks');
+		await this.work(30, 64 * 2 ** 20, options);
+	}
+
+	async createSnapshotLayer(_plan: RestorePlan, options?: StepOptions): Promise<void> {
+		this.check('createSnapshotLayer');
+		await this.work(10, 1, options);
+	}
+
+	async startVm(plan: RestorePlan, options?: StepOptions): Promise<void> {
+		this.check('startVm');
+		await this.work(20, 1, options);
+		this.vms.set(plan.vmName, { name: plan.vmName, running: true, on: 'backup', startedAt: Date.now(), setAside: false });
+	}
+
+	async copyData(plan: RestorePlan, options?: StepOptions): Promise<void> {
+		this.check('copyData');
+		await this.work(this.copyMs, plan.disks.reduce((sum, disk) => sum + disk.virtualSize, 0), options);
+	}
+
+	async applyChanges(plan: RestorePlan, options?: StepOptions): Promise<ApplyResult> {
+		this.check('applyChanges');
+		await this.work(40, 256 * 1024, options);
+		const vm = this.vms.get(plan.vmName);
+		if (vm) vm.on = 'production';
+		return { pauseMs: 1.5 };
+	}
+
+	async deleteSnapshotLayer(): Promise<void> {
+		this.check('deleteSnapshotLayer');
+	}
+
+	async purgeSetAside(_plan: RestorePlan, record: SetAsideRecord): Promise<void> {
+		this.vms.delete(record.asideName);
+	}
+
+	async discard(plan: RestorePlan, options?: StepOptions): Promise<void> {
+		this.check('discard');
+		await this.work(40, 1, options);
+		this.vms.delete(plan.vmName);
+	}
+
+	async restoreSetAside(_plan: RestorePlan, record: SetAsideRecord): Promise<void> {
+		const vm = this.vms.get(record.asideName);
+		this.vms.delete(record.asideName);
+		if (vm) this.vms.set(record.name, { ...vm, name: record.name, running: true, setAside: false });
+	}
+
+	async status(plan: RestorePlan): Promise<RuntimeStatus> {
+		this.check('statusOf');
+		const vm = this.vms.get(plan.vmName);
+		if (!vm || vm.setAside) return { vm: 'missing', runsOn: 'unknown', guestAlive: null, bytesChanged: null, job: null };
+		const seconds = (Date.now() - vm.startedAt) / 1000;
+		// The guest writes about 64 KiB a second to its snapshot layer; it is "alive" after its first.
+		return { vm: vm.running ? 'running' : 'off', runsOn: vm.on, guestAlive: seconds > 0.2, bytesChanged: vm.on === 'backup' ? Math.round(196 * 1024 + seconds * 64 * 1024) : null, job: null };
+	}
+
+	async close(): Promise<void> {}
+
+	/** A long operation: `total` bytes over `ms`, reported every 20 ms, abortable. */
+	private async work(ms: number, total: number, options?: StepOptions): Promise<void> {
+		const began = Date.now();
+		for (;;) {
+			options?.signal?.throwIfAborted();
+			const done = Math.min(total, Math.round((total * (Date.now() - began)) / Math.max(1, ms)));
+			options?.onProgress?.({ done, total });
+			if (done >= total) return;
+			await new Promise((resolve) => setTimeout(resolve, 20));
+		}
+	}
+}
