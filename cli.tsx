@@ -9,6 +9,7 @@ import { labInitCommand, labPowerCommand, labVmsCommand } from './source/command
 import { EXIT, RundirectError, errorMessage } from './source/restore/errors.ts';
 import { backupCommand } from './source/commands/backup.ts';
 import { planCommand } from './source/commands/plan.ts';
+import { drillCommand, type DrillCommandOptions } from './source/commands/drill.ts';
 
 const abort = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -107,6 +108,18 @@ program
 	.command('backup <vm>')
 	.description('Hyper-V: write a restore point of a VM into the backup destination (checkpoint, copy each VHDX, remove the checkpoint)')
 	.action((vm: string) => withContext(globals(), (context) => backupCommand(context, vm, abort.signal)));
+
+program
+	.command('drill [vm...]')
+	.description('recovery drill: Run Direct each VM under a new name with its network isolated, wait for proof of life, keep the evidence, stop it; writes a report')
+	.option('--point <id>', 'restore point of every VM: latest (default) or an id')
+	.option('--concurrency <n>', 'how many VMs boot at once (default 2)')
+	.option('--timeout <seconds>', 'how long each VM may take from its start to proof of life (default 300)')
+	.option('--keep', 'leave the drill VMs running (stop them later with "rundirect stop")')
+	.option('--plan <file.json>', 'a drill plan: VMs in boot order with dependencies, concurrency, timeout')
+	.option('--isolated-switch <name>', 'Hyper-V: connect the NICs to this Private/Internal switch instead of leaving them disconnected')
+	.option('--history', 'list past drills with their outcome and times')
+	.action((vms: string[], options: DrillCommandOptions) => withContext(globals(), (context) => drillCommand(context, vms, options, abort.signal)));
 
 const lab = program.command('lab').description('the built-in QEMU/KVM lab host');
 lab

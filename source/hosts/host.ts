@@ -61,6 +61,26 @@ export interface RestoreTarget {
 	replaceMode: ReplaceMode;
 }
 
+/**
+ * A recovery drill's restore (`rundirect drill`): the VM must not reach the production network,
+ * and its proof of life is awaited (and timed) by the drill, not by step 4.
+ */
+export interface DrillIsolation {
+	/** Connect the NICs only to this isolated switch (Hyper-V: Private or Internal); null = leave them disconnected. */
+	isolatedSwitch: string | null;
+}
+
+/** What a drill keeps as proof that the guest booted (or did not): the serial console's tail, or a screen thumbnail. */
+export interface Evidence {
+	kind: 'serial-tail' | 'thumbnail';
+	/** The serial console's last lines (lab). */
+	text?: string;
+	/** A PNG of the VM's screen, base64 (Hyper-V). */
+	pngBase64?: string;
+	/** Where the host keeps the original, when it is a file (e.g. the lab's serial log). */
+	file?: string;
+}
+
 /** Computed once by the host before step 1 and kept in the journal: every path is fixed. */
 export interface RestorePlan {
 	sessionId: string;
@@ -73,6 +93,8 @@ export interface RestorePlan {
 	workDir: string;
 	disks: DiskPlacement[];
 	settings: VmSettings;
+	/** Set for a recovery drill: networking isolated, no wait for the guest in step 4. */
+	drill?: DrillIsolation;
 }
 
 /** Enough to bring a set-aside VM back (stop) or purge it (finalize). Host-specific. */
@@ -138,6 +160,7 @@ export interface PlanInput {
 	/** Absolute paths of the backup disks with their manifest data, in manifest order. */
 	disks: Array<Omit<DiskPlacement, 'production' | 'overlay' | 'index'>>;
 	settings: VmSettings;
+	drill?: DrillIsolation;
 }
 
 /** One command of a runbook: what a step will run, for review before running (`start --plan`). */
@@ -196,6 +219,9 @@ export interface Host {
 	restoreSetAside(plan: RestorePlan, record: SetAsideRecord): Promise<void>;
 
 	status(plan: RestorePlan): Promise<RuntimeStatus>;
+
+	/** Optional: proof of what the session's VM shows right now (recovery drills keep it in their report). */
+	captureEvidence?(plan: RestorePlan): Promise<Evidence>;
 
 	/** Optional: every command the phases of this plan will run, for review before running. */
 	runbook?(plan: RestorePlan): RunbookStep[];

@@ -43,6 +43,8 @@ export interface StartRequest {
 	/** `original` (default) or an absolute folder on the host. */
 	location?: string;
 	replaceMode?: ReplaceMode;
+	/** A recovery drill's start: networking isolated, journaled as a drill (see source/drill/). */
+	drill?: { id: string; isolatedSwitch: string | null };
 }
 
 export interface StartProposal {
@@ -184,6 +186,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 					memoryMiB: point.manifest.vm.memoryMiB,
 					nics: point.manifest.vm.nics,
 				},
+				...(request.drill ? { drill: { isolatedSwitch: request.drill.isolatedSwitch } } : {}),
 			}));
 		const problems = resume ? [] : await this.host.preflight(plan);
 		if (!resume && plan.replaces && name !== point.vm) {
@@ -276,6 +279,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 			apply: null,
 			steps: newStepRecords(),
 			lastError: null,
+			...(proposal.request.drill ? { purpose: 'drill' as const, drillId: proposal.request.drill.id } : {}),
 		};
 		try {
 			await this.save(session);
@@ -465,6 +469,13 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 				}
 				default:
 					result.push({ session, action: 'none', detail: session.state });
+			}
+			const last = result[result.length - 1];
+			if (session.purpose === 'drill' && last && last.action !== 'busy') {
+				// A drill's VM only ever goes away: rolling back (stop) is the way out from any state it can be left in.
+				if (allowedPhases(session).includes('stop')) last.rollback = 'stop';
+				const drill = session.drillId ? `recovery drill ${session.drillId}` : 'recovery drill';
+				last.detail = `${drill}: clean it up with "rundirect resume --rollback" or "rundirect stop ${session.id}" (${last.detail})`;
 			}
 		}
 		return result;

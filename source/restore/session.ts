@@ -71,6 +71,10 @@ export interface SessionRecord {
 	apply: ApplyResult | null;
 	steps: StepRecord[];
 	lastError: { step: StepId | null; message: string; at: string; hint: string } | null;
+	/** Absent for ordinary restores. A drill's session is only ever stopped: `resume --rollback` cleans it up. */
+	purpose?: 'drill';
+	/** The drill (`<state>/drills/<id>/`) this session belongs to. */
+	drillId?: string;
 }
 
 const STEP_NUMBERS: Partial<Record<StepId, number>> = {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type {
 	ApplyResult,
+	Evidence,
 	Host,
 	HostDescription,
 	HostVm,
@@ -20,7 +21,8 @@ import type {
 import { mapVmState } from './envelope.ts';
 import { explain, HypervError } from './errors.ts';
 import { asideName, normalizeMac, planParams, type OfflineMode } from './plan-params.ts';
-import { readCopy, readHostInfo, readInventory, readPause, readPlanProbe, readPreflight, readSetAside, readVmStatus, type CopyReport, type HostInfo } from './results.ts';
+import { readCopy, readHostInfo, readInventory, readPause, readPlanProbe, readPreflight, readSetAside, readThumbnail, readVmStatus, type CopyReport, type HostInfo } from './results.ts';
+import { rgb565ToPng } from './png.ts';
 import { backupVm, type BackupResult } from './backup.ts';
 import { buildRunbook } from './runbook.ts';
 import { ChannelRunner, type PowerShellRunner } from './runner.ts';
@@ -28,6 +30,9 @@ import { SCRIPTS } from './scripts.ts';
 import { readVhdxHeaders } from './vhdx.ts';
 
 const win = path.win32;
+/** The drill evidence thumbnail: 4:3, large enough to read a logon screen or a stop error. */
+const THUMBNAIL_WIDTH = 640;
+const THUMBNAIL_HEIGHT = 480;
 
 export interface HypervHostOptions {
 	/** Null: this computer; else the server reached through PowerShell remoting. */
@@ -162,6 +167,7 @@ export class HypervHost implements Host {
 				overlay: win.join(workDir, `disk${index}-changes.vhdx`),
 			})),
 			settings: { ...input.settings, nics },
+			...(input.drill ? { drill: input.drill } : {}),
 		};
 	}
 
@@ -230,7 +236,8 @@ export class HypervHost implements Host {
 
 	async startVm(plan: RestorePlan, options: StepOptions = {}): Promise<void> {
 		await this.#run(SCRIPTS.startVm, planParams.startVm(plan));
-		if (this.#heartbeatTimeoutMs <= 0) return;
+		// A drill waits for the heartbeat itself (its proof of life, timed and bounded by the drill).
+		if (this.#heartbeatTimeoutMs <= 0 || plan.drill) return;
 		const began = Date.now();
 		while (true) {
 			options.signal?.throwIfAborted();
@@ -316,6 +323,12 @@ export class HypervHost implements Host {
 			bytesChanged: status.bytesChanged,
 			job,
 		};
+	}
+
+	/** A drill's evidence: the VM's screen, as Hyper-V's thumbnail turned into a PNG. */
+	async captureEvidence(plan: RestorePlan): Promise<Evidence> {
+		const thumbnail = readThumbnail(await this.#run(SCRIPTS.thumbnail, planParams.thumbnail(plan, THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT)));
+		return { kind: 'thumbnail', pngBase64: rgb565ToPng(thumbnail.rgb565, thumbnail.width, thumbnail.height).toString('base64') };
 	}
 
 	/** `rundirect backup`: a restore point of one of this host's VMs, written into `destination`. */

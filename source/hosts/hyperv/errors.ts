@@ -81,6 +81,10 @@ export function explain(code: HypervErrorCode, subject: string, host: string, de
 			return `VM ${subject} has checkpoints${more}: rundirect backup copies standalone VHDX files only; delete or apply the checkpoints, or back it up with your backup product`;
 		case 'CHECKPOINTS_DISABLED':
 			return `Checkpoints are disabled on VM ${subject}${more}: a consistent backup needs one; enable Production checkpoints (Set-VM -CheckpointType Production)`;
+		case 'SWITCH_NOT_ISOLATED':
+			return `Virtual switch ${JSON.stringify(subject)} named for the drill is ${detail || 'External'} on ${host}: a drill's VMs must not reach the production network; name a Private or Internal switch, or none (the NICs stay disconnected)`;
+		case 'THUMBNAIL_FAILED':
+			return `Hyper-V could not take a thumbnail of VM ${subject} on ${host}${more}`;
 		case 'REMOTE_UNREACHABLE':
 			return `Cannot run PowerShell on ${host}${more}: check that the server is reachable, that WinRM is enabled there ("Enable-PSRemoting"), and that your account may connect`;
 		case 'TIMEOUT':

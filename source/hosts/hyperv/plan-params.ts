@@ -53,6 +53,15 @@ function disk(placement: DiskPlacement): DiskParams {
 	};
 }
 
+/**
+ * The NICs as the VM gets them: as backed up, or for a drill moved onto its isolated switch
+ * (switch null = added but not connected), so a drill never reaches the production network.
+ */
+export function drillNics(plan: RestorePlan): Array<{ switch: string | null; mac: string | null; vlan: number | null }> {
+	const { drill } = plan;
+	return plan.settings.nics.map((nic) => (drill ? { ...nic, switch: drill.isolatedSwitch } : nic));
+}
+
 export function sessionParams(plan: RestorePlan) {
 	return { sessionId: plan.sessionId, vmName: plan.vmName, productionDir: plan.productionDir, workDir: plan.workDir, disks: plan.disks.map(disk) };
 }
@@ -72,8 +81,10 @@ export const planParams = {
 		replaces: plan.replaces,
 		asideName: asideName(plan.vmName, plan.sessionId),
 		generation: plan.settings.generation,
-		nics: plan.settings.nics.map((nic) => ({ switch: nic.switch })),
+		nics: drillNics(plan).map((nic) => ({ switch: nic.switch })).filter((nic) => nic.switch !== null),
 		marginBytes,
+		// Only for a drill, so an ordinary restore's parameters stay as they were.
+		...(plan.drill?.isolatedSwitch ? { isolatedSwitch: plan.drill.isolatedSwitch } : {}),
 	}),
 	setAside: (plan: RestorePlan) => ({ sessionId: plan.sessionId, name: plan.replaces, asideName: asideName(plan.replaces ?? plan.vmName, plan.sessionId) }),
 	deleteReplaced: (plan: RestorePlan) => ({ mode: 'replaced', sessionId: plan.sessionId, name: plan.replaces, protect: plan.disks.map((placement) => placement.backup) }),
@@ -90,11 +101,12 @@ export const planParams = {
 		memoryBytes: plan.settings.memoryMiB * 2 ** 20,
 		secureBoot: plan.settings.generation === 2 && plan.settings.secureBoot,
 		secureBootTemplate: plan.settings.secureBootTemplate,
-		nics: plan.settings.nics.map((nic, index) => ({ name: nicName(index), switch: nic.switch, mac: normalizeMac(nic.mac), vlan: nic.vlan })),
+		nics: drillNics(plan).map((nic, index) => ({ name: nicName(index), switch: nic.switch, mac: normalizeMac(nic.mac), vlan: nic.vlan })),
 	}),
 	vmStatus: (plan: RestorePlan) => sessionParams(plan),
 	copy: (plan: RestorePlan, start: boolean) => ({ start, jobs: copyJobs(plan) }),
 	applyChanges: (plan: RestorePlan, offlineMode: OfflineMode) => ({ ...sessionParams(plan), offlineMode }),
 	deleteLayer: (plan: RestorePlan) => sessionParams(plan),
 	discard: (plan: RestorePlan) => ({ ...sessionParams(plan), jobs: copyJobs(plan) }),
+	thumbnail: (plan: RestorePlan, width: number, height: number) => ({ ...sessionParams(plan), width, height }),
 };

@@ -130,3 +130,15 @@ export function readSetAside(data: unknown): { found: boolean; vmId: string | nu
 export function readPause(data: unknown): number {
 	return asNumber(record(data).pauseMs) ?? 0;
 }
+
+export interface Thumbnail {
+	width: number;
+	height: number;
+	/** Raw RGB 565 pixels, 2 bytes each, little-endian, row by row. */
+	rgb565: Buffer;
+}
+
+export function readThumbnail(data: unknown): Thumbnail {
+	const r = record(data);
+	return { width: asNumber(r.width) ?? 0, height: asNumber(r.height) ?? 0, rgb565: Buffer.from(asString(r.rgb565) ?? '', 'base64') };
+}

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type {
 	ApplyResult,
+	Evidence,
 	Host,
 	HostDescription,
 	HostVm,
@@ -49,6 +50,9 @@ type VmRunState = 'running' | 'paused' | 'off' | 'error';
 
 const QMP_CONNECT_TIMEOUT_MS = 5_000;
 const SERIAL_SCAN_BYTES = 1 << 20;
+/** A drill's evidence: the serial console's last lines (a boot log fits; a chatty guest is cut). */
+const EVIDENCE_TAIL_BYTES = 16 * 1024;
+const EVIDENCE_TAIL_LINES = 60;
 /** A status poll gives up on the monitor quickly: another controller may hold it for minutes. */
 const STATUS_CONNECT_TIMEOUT_MS = 750;
 
@@ -277,6 +281,8 @@ export class LabHost implements Host {
 				overlay: path.join(workDir, `disk${index}-overlay.qcow2`),
 			})),
 			settings: input.settings,
+			// Lab VMs always run with `-nic none`: a drill is isolated as it is; kept so the journal says so.
+			...(input.drill ? { drill: input.drill } : {}),
 		};
 	}
 
@@ -821,6 +827,8 @@ export class LabHost implements Host {
 		// Only the folder we filled: anything else in it is not the session's to delete.
 		await fs.rmdir(plan.productionDir).catch(() => undefined);
 		if (definition && ours) await fs.rm(file, { force: true });
+		// The serial log outlives QEMU; it is the session's VM's, so it goes with it.
+		if (ours) await fs.rm(runtimeFiles(this.lab.run, plan.vmName).serialFile, { force: true });
 	}
 
 	/** With no definition (crash between launch and writing it): is the QEMU under this name ours? */
@@ -864,6 +872,25 @@ export class LabHost implements Host {
 			};
 		});
 		return live ?? { vm: 'running', runsOn: fromDefinition(), guestAlive, bytesChanged, job: null, note: 'another controller holds the VM monitor' };
+	}
+
+	/** The serial console's last lines: what the guest printed (or did not) — a recovery drill's evidence. */
+	async captureEvidence(plan: RestorePlan): Promise<Evidence> {
+		const file = runtimeFiles(this.lab.run, plan.vmName).serialFile;
+		const handle = await fs.open(file, 'r').catch(() => null);
+		if (!handle) return { kind: 'serial-tail', text: '', file };
+		try {
+			const { size } = await handle.stat();
+			const length = Math.min(size, EVIDENCE_TAIL_BYTES);
+			const buffer = Buffer.alloc(length);
+			const { bytesRead } = await handle.read(buffer, 0, length, size - length);
+			const lines = buffer.subarray(0, bytesRead).toString('latin1').split(/\r?\n/);
+			// A tail cut mid-line starts with a fragment: drop it unless it is all there is.
+			if (size > length && lines.length > 1) lines.shift();
+			return { kind: 'serial-tail', text: lines.slice(-EVIDENCE_TAIL_LINES).join('\n'), file };
+		} finally {
+			await handle.close();
+		}
 	}
 
 	/** The head of the serial log (truncated by QEMU at each start): the marker comes early in boot. */

@@ -38,6 +38,11 @@ $switches = @(Get-VMSwitch | ForEach-Object { $_.Name })
 foreach ($nic in @($P.nics)) {
 	if ($switches -cnotcontains $nic.switch) { Add-Problem 'SWITCH_NOT_FOUND' ($switches -join ', ') $nic.switch }
 }
+if ($P.isolatedSwitch) {
+	# A recovery drill: its switch must not be bridged to a physical network.
+	$isolated = @(Get-VMSwitch | Where-Object { $_.Name -ceq $P.isolatedSwitch }) | Select-Object -First 1
+	if ($null -ne $isolated -and $isolated.SwitchType.ToString() -eq 'External') { Add-Problem 'SWITCH_NOT_ISOLATED' 'External' $P.isolatedSwitch }
+}
 $parent = Split-Path -Path $P.productionDir -Parent
 if (-not (Test-Path -LiteralPath $parent -PathType Container)) { Add-Problem 'PATH_MISSING' 'storage folder does not exist on the host' $parent }
 $free = Get-RdFreeBytes $P.productionDir

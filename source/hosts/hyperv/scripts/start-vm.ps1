@@ -34,13 +34,19 @@ if ($state -eq 'Off') {
 	$wanted = @($P.nics)
 	foreach ($adapter in $adapters) {
 		$match = $wanted | Where-Object { $_.name -ceq $adapter.Name } | Select-Object -First 1
-		$keep = $null -ne $match -and $adapter.SwitchName -ceq $match.switch -and ($null -eq $match.mac -or $adapter.MacAddress -eq $match.mac)
+		# [string]: a drill's disconnected adapter has no switch ($null or empty, either way '').
+		$keep = $null -ne $match -and [string]$adapter.SwitchName -ceq [string]$match.switch -and ($null -eq $match.mac -or $adapter.MacAddress -eq $match.mac)
 		if (-not $keep) { Remove-VMNetworkAdapter -VMNetworkAdapter $adapter }
 	}
 	foreach ($nic in $wanted) {
 		$adapter = @(Get-VMNetworkAdapter -VM $vm | Where-Object { $_.Name -ceq $nic.name }) | Select-Object -First 1
 		if ($null -eq $adapter) {
-			if ($null -ne $nic.mac) { Add-VMNetworkAdapter -VM $vm -Name $nic.name -SwitchName $nic.switch -StaticMacAddress $nic.mac }
+			if ($null -eq $nic.switch) {
+				# A recovery drill: the adapter exists (the guest sees its NIC) but is connected to nothing.
+				if ($null -ne $nic.mac) { Add-VMNetworkAdapter -VM $vm -Name $nic.name -StaticMacAddress $nic.mac }
+				else { Add-VMNetworkAdapter -VM $vm -Name $nic.name -DynamicMacAddress }
+			}
+			elseif ($null -ne $nic.mac) { Add-VMNetworkAdapter -VM $vm -Name $nic.name -SwitchName $nic.switch -StaticMacAddress $nic.mac }
 			else { Add-VMNetworkAdapter -VM $vm -Name $nic.name -SwitchName $nic.switch -DynamicMacAddress }
 			$adapter = @(Get-VMNetworkAdapter -VM $vm | Where-Object { $_.Name -ceq $nic.name }) | Select-Object -First 1
 		}

@@ -1,0 +1,52 @@
+// Proof of life: the host's own sign that the guest really booted (lab: the guest's serial
+// marker; Hyper-V: the Heartbeat integration service OK), polled until it shows or time is up.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Host, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
+import { AbortedError } from '../restore/errors.ts';
+
+/** The lab guest shows its marker ~2.5 s after boot under TCG: poll often enough to time it well. */
+const LAB_POLL_MS = 150;
+/** A Hyper-V status is a PowerShell round trip (and a guest takes minutes): once a second is plenty. */
+const HOST_POLL_MS = 1000;
+
+export type ProofResult = { alive: true; at: number } | { alive: false; reason: string };
+
+export function proofName(host: Host): string {
+	return host.kind === 'lab' ? 'serial marker' : 'heartbeat';
+}
+
+/**
+ * Polls `host.status()` until `guestAlive` is true (resolves with the performance.now() of that
+ * poll), the VM stops, or `deadline` (performance.now() clock) passes.
+ */
+export async function waitForProofOfLife(
+	host: Host,
+	plan: RestorePlan,
+	deadline: number,
+	signal: AbortSignal,
+	onPoll?: (status: RuntimeStatus | null, remainingMs: number) => void,
+): Promise<ProofResult> {
+	let last: RuntimeStatus | null = null;
+	let lastError: string | null = null;
+	while (true) {
+		if (signal.aborted) throw new AbortedError();
+		try {
+			last = await host.status(plan);
+			lastError = null;
+		} catch (error) {
+			// A status poll can fail transiently (a busy monitor, a PowerShell hiccup): keep trying until the deadline.
+			lastError = (error as Error).message;
+		}
+		const now = performance.now();
+		if (last?.guestAlive === true && lastError === null) return { alive: true, at: now };
+		if (last && (last.vm === 'off' || last.vm === 'missing' || last.vm === 'error')) {
+			return { alive: false, reason: `the VM is ${last.vm} (it stopped before showing proof of life)` };
+		}
+		onPoll?.(last, deadline - now);
+		if (now >= deadline) {
+			const seen = lastError ? `; the last status poll failed: ${lastError}` : last?.guestAlive === null ? `; the host cannot see the guest's ${proofName(host)} (integration service off?)` : '';
+			return { alive: false, reason: `no proof of life (${proofName(host)}) within the timeout${seen}` };
+		}
+		await sleep(Math.min(host.kind === 'lab' ? LAB_POLL_MS : HOST_POLL_MS, Math.max(deadline - now, 0)), undefined, { signal }).catch(() => undefined);
+	}
+}

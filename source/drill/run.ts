@@ -1,0 +1,465 @@
+// A recovery drill: each VM is Run Direct-started under a new drill name with its network
+// isolated, watched until the guest shows proof of life (timed: the measured recovery time),
+// its evidence kept, then stopped so nothing remains. One listr2 tree — a task per VM, its
+// steps as subtasks — rendered by listr2 headless, or by the console's own renderer class.
+import { Listr, type ListrTask } from 'listr2';
+import os from 'node:os';
+import type { Engine, EngineEvent, StartProposal } from '../restore/engine.ts';
+import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../restore/errors.ts';
+import type { SessionRecord } from '../restore/session.ts';
+import type { DrillSpec, DrillVmSpec } from './plan.ts';
+import { proofName, waitForProofOfLife } from './proof.ts';
+import { overallOutcome, type DrillReport, type DrillVmReport } from './report.ts';
+import { Milestone, Slots, unlessAborted } from './schedule.ts';
+import { drillDir, newDrillId, saveReport, writeEvidence } from './store.ts';
+
+/** What the drill tells its watchers (the command's NDJSON, the console) as it goes. */
+export type DrillEvent =
+	| { type: 'drill'; drill: string; dir: string; outcome: DrillReport['outcome'] }
+	| { type: 'drill-vm'; drill: string; vm: string; drillName: string; session: string | null; milestone: 'waiting' | 'starting' | 'running' | 'alive' | 'no-proof' | 'evidence' | 'stopped' | 'kept' | 'skipped' | 'failed' | 'interrupted'; detail: string | null; report: DrillVmReport };
+
+export interface PreparedDrill {
+	id: string;
+	spec: DrillSpec;
+	/** Checked starts, in drill order: nothing has been changed yet. */
+	proposals: Map<string, StartProposal>;
+	/** Worth reading before starting (e.g. broken restore points skipped by "latest"). */
+	warnings: string[];
+	report: DrillReport;
+}
+
+export interface DrillRunOptions {
+	engine: Engine;
+	stateDir: string;
+	/** From prepareDrill (the console shows it first), or a spec to prepare now. */
+	drill: PreparedDrill | DrillSpec;
+	/** listr2 renderer: 'default' | 'simple' | 'silent' (the default) or a renderer class, as Engine.runPhase. */
+	// listr2's renderer generics cannot be named without pinning the renderer at compile time.
+	// eslint-disable-next-line @typescript-eslint/no-explicit-any
+	renderer?: any;
+	// eslint-disable-next-line @typescript-eslint/no-explicit-any
+	rendererOptions?: any;
+	signal?: AbortSignal;
+	onEvent?: (event: DrillEvent) => void;
+}
+
+/** The name a VM runs under during a drill: clearly marked, unique to the drill, within the 64-character limit. */
+export function drillVmName(vm: string, drillId: string): string {
+	const suffix = `-drill-${drillId.slice(-6)}`;
+	return `${vm.slice(0, 64 - suffix.length)}${suffix}`;
+}
+
+function networkOf(engine: Engine, spec: DrillSpec): string {
+	if (engine.host.kind === 'lab') return 'none (lab VMs run without a network device)';
+	return spec.isolatedSwitch ? `NICs on the isolated switch ${spec.isolatedSwitch}` : 'NICs disconnected';
+}
+
+/**
+ * Checks every VM of the drill as a start under its drill name would, changing nothing: the
+ * restore point exists and is usable, the host can run it, and the drill name is free (a drill
+ * never replaces a VM). Throws a PreflightError listing every problem.
+ */
+export async function prepareDrill(engine: Engine, spec: DrillSpec, id = newDrillId()): Promise<PreparedDrill> {
+	const proposals = new Map<string, StartProposal>();
+	const problems: string[] = [];
+	const warnings: string[] = [];
+	for (const entry of spec.vms) {
+		const name = drillVmName(entry.vm, id);
+		const proposal = await engine.proposeStart({ vm: entry.vm, point: entry.point, name, location: 'original', replaceMode: 'set-aside', drill: { id, isolatedSwitch: spec.isolatedSwitch } });
+		const mine = [...proposal.problems];
+		if (proposal.plan.replaces !== null && mine.length === 0) mine.push(`a VM named ${name} exists on ${engine.host.id}: a drill never replaces a VM`);
+		if (proposal.resume) mine.push(`${name} is held by session ${proposal.resume.id}: a drill never continues another session`);
+		problems.push(...mine.map((problem) => `${entry.vm}: ${problem}`));
+		warnings.push(...proposal.warnings);
+		proposals.set(entry.vm, proposal);
+	}
+	if (problems.length > 0) throw new PreflightError(problems);
+	const now = new Date().toISOString();
+	const report: DrillReport = {
+		schemaVersion: 1,
+		id,
+		host: engine.host.id,
+		destination: engine.destination,
+		startedAt: now,
+		endedAt: null,
+		outcome: 'running',
+		concurrency: spec.concurrency,
+		network: networkOf(engine, spec),
+		keep: spec.keep,
+		pid: process.pid,
+		hostname: os.hostname(),
+		vms: spec.vms.map((entry) => {
+			const proposal = proposals.get(entry.vm);
+			return {
+				vm: entry.vm,
+				drillName: drillVmName(entry.vm, id),
+				session: null,
+				restorePoint: proposal ? { id: proposal.point.id, takenAt: proposal.point.manifest.takenAt } : null,
+				host: engine.host.id,
+				after: entry.after,
+				timeoutSeconds: entry.timeoutSeconds,
+				startedAt: null,
+				runningAt: null,
+				aliveAt: null,
+				endedAt: null,
+				timeToRunningMs: null,
+				timeToProofMs: null,
+				proof: proofName(engine.host),
+				outcome: 'pending',
+				reason: null,
+				evidence: null,
+				cleanup: { state: 'none', at: null, error: null, hint: null },
+			};
+		}),
+	};
+	return { id, spec, proposals, warnings, report };
+}
+
+/** One VM's part of the drill, shared by its subtasks and by the VMs that depend on it. */
+interface VmRun {
+	spec: DrillVmSpec;
+	report: DrillVmReport;
+	proposal: StartProposal;
+	session: SessionRecord | null;
+	/** performance.now() when the start began: the clock of both measured times. */
+	t0: number | null;
+	/** Settled true at proof of life, false when it will never come (failed, skipped, interrupted). */
+	alive: Milestone<boolean>;
+	/** Settled when its part is over: a dependency stays up until then. */
+	finished: Milestone<void>;
+	dependents: string[];
+	release: (() => void) | null;
+	/** No further subtask of this VM runs (skipped, failed before a session, interrupted). */
+	over: boolean;
+	/** Sets the VM's row title (its verdict, once known). */
+	retitle?: (title: string) => void;
+}
+
+export interface DrillContext {
+	drill: string;
+}
+
+/** Runs a drill to its end and returns its report (also kept under `<state>/drills/<id>/`). Never throws for a VM's failure: that is a result. */
+export async function runDrill(options: DrillRunOptions): Promise<DrillReport> {
+	const { engine, stateDir } = options;
+	const prepared = 'proposals' in options.drill ? options.drill : await prepareDrill(engine, options.drill);
+	const { report, spec } = prepared;
+	const signal = options.signal ?? new AbortController().signal;
+	const emit = (event: DrillEvent) => options.onEvent?.(event);
+	const dir = drillDir(stateDir, report.id);
+
+	// Reports are rewritten as the drill goes; writes are chained so they never interleave.
+	let saving: Promise<unknown> = Promise.resolve();
+	const persist = (): Promise<void> => {
+		report.outcome = overallOutcome(report.vms);
+		const snapshot = structuredClone(report);
+		const next = saving.then(() => saveReport(stateDir, snapshot));
+		saving = next.catch(() => undefined);
+		return next.then(() => undefined);
+	};
+
+	const runs = new Map<string, VmRun>();
+	for (const [index, entry] of spec.vms.entries()) {
+		const proposal = prepared.proposals.get(entry.vm);
+		const vmReport = report.vms[index];
+		if (!proposal || !vmReport) throw new RundirectError(`drill ${report.id} has no checked start for ${entry.vm}`, EXIT.failed);
+		runs.set(entry.vm, { spec: entry, report: vmReport, proposal, session: null, t0: null, alive: new Milestone(), finished: new Milestone(), dependents: [], release: null, over: false });
+	}
+	for (const run of runs.values()) for (const dependency of run.spec.after) runs.get(dependency)?.dependents.push(run.spec.vm);
+
+	const slots = new Slots(spec.concurrency);
+	const milestone = (run: VmRun, name: Extract<DrillEvent, { type: 'drill-vm' }>['milestone'], detail: string | null = null) => {
+		emit({ type: 'drill-vm', drill: report.id, vm: run.spec.vm, drillName: run.report.drillName, session: run.session?.id ?? null, milestone: name, detail, report: structuredClone(run.report) });
+		void persist().catch(() => undefined);
+	};
+
+	await persist();
+	emit({ type: 'drill', drill: report.id, dir, outcome: report.outcome });
+
+	const tasks = [...runs.values()].map((run) => vmTask(run, { engine, stateDir, report, runs, slots, signal, milestone, keep: spec.keep }));
+	const listr = new Listr<DrillContext>(tasks, {
+		ctx: { drill: report.id },
+		concurrent: true,
+		exitOnError: false,
+		registerSignalListeners: false,
+		renderer: options.renderer ?? 'silent',
+		rendererOptions: options.rendererOptions,
+		fallbackRenderer: 'simple',
+	});
+	try {
+		await listr.run();
+	} finally {
+		// Whatever happened, nobody may wait forever and no slot stays taken.
+		for (const run of runs.values()) {
+			run.alive.settle(false);
+			run.finished.settle();
+			run.release?.();
+			if (run.report.outcome === 'pending' || run.report.outcome === 'running') {
+				run.report.outcome = signal.aborted ? 'interrupted' : 'failed';
+				run.report.reason ??= signal.aborted ? 'the drill was interrupted' : 'the drill ended before this VM was done';
+			}
+		}
+		report.endedAt = new Date().toISOString();
+		await persist().catch(() => undefined);
+		await saving;
+	}
+	emit({ type: 'drill', drill: report.id, dir, outcome: report.outcome });
+	return structuredClone(report);
+}
+
+interface Shared {
+	engine: Engine;
+	stateDir: string;
+	report: DrillReport;
+	runs: Map<string, VmRun>;
+	slots: Slots;
+	signal: AbortSignal;
+	keep: boolean;
+	milestone: (run: VmRun, name: Extract<DrillEvent, { type: 'drill-vm' }>['milestone'], detail?: string | null) => void;
+}
+
+function seconds(ms: number | null): string {
+	return ms === null ? '?' : `${(ms / 1000).toFixed(2)} s`;
+}
+
+function elapsed(run: VmRun): number {
+	return run.t0 === null ? 0 : Math.round(performance.now() - run.t0);
+}
+
+/** What is left behind after an interruption, and the command that cleans it up. */
+function markInterrupted(run: VmRun): void {
+	run.over = true;
+	run.report.outcome = 'interrupted';
+	run.report.reason ??= 'the drill was interrupted';
+	if (run.session && run.report.cleanup.state !== 'stopped') {
+		run.report.cleanup = { state: 'pending', at: null, error: null, hint: `"rundirect resume --rollback" (or "rundirect stop ${run.session.id}") stops ${run.report.drillName} and discards it` };
+	}
+	run.alive.settle(false);
+}
+
+function fail(run: VmRun, reason: string): void {
+	run.report.outcome = 'failed';
+	run.report.reason ??= reason;
+	run.alive.settle(false);
+}
+
+/** The VM's subtasks: its turn, start, proof of life, evidence, (hold for dependents), stop, result. */
+function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
+	const { engine, signal } = shared;
+	const { spec, report } = run;
+	const point = run.proposal.point;
+	const isAborted = (error: unknown) => error instanceof AbortedError || signal.aborted;
+	const subtasks: Array<ListrTask<DrillContext>> = [
+		{
+			title: spec.after.length > 0 ? `Wait for ${spec.after.join(', ')} to show proof of life, and for a free slot (at most ${shared.slots.limit} at once)` : `Wait for a free slot (at most ${shared.slots.limit} at once)`,
+			task: async (_ctx, task) => {
+				shared.milestone(run, 'waiting');
+				try {
+					for (const dependency of spec.after) {
+						const other = shared.runs.get(dependency);
+						if (!other) continue;
+						task.output = `waiting for ${dependency}'s proof of life`;
+						if (!(await unlessAborted(other.alive.promise, signal))) {
+							run.over = true;
+							report.outcome = 'skipped';
+							report.reason = `${dependency}, which it starts after, showed no proof of life`;
+							report.endedAt = new Date().toISOString();
+							run.alive.settle(false);
+							run.finished.settle();
+							shared.milestone(run, 'skipped', report.reason);
+							task.skip(`Skipped: ${report.reason}`);
+							return;
+						}
+					}
+					task.output = 'waiting for a free slot';
+					run.release = await shared.slots.acquire(signal);
+				} catch (error) {
+					if (isAborted(error)) markInterrupted(run);
+					throw error;
+				}
+			},
+			exitOnError: false,
+		},
+		{
+			title: `Start ${report.drillName} from ${spec.vm}/${point.id} (Run Direct, network isolated)`,
+			skip: () => run.over,
+			task: async (_ctx, task) => {
+				run.t0 = performance.now();
+				report.startedAt = new Date().toISOString();
+				report.outcome = 'running';
+				const follow = (event: EngineEvent) => {
+					if (event.type === 'step' && event.session === run.session?.id) task.output = `${event.title}${event.status === 'done' ? ' ✓' : ''}`;
+				};
+				engine.on('event', follow);
+				try {
+					run.session = await engine.beginStart(run.proposal);
+					report.session = run.session.id;
+					shared.milestone(run, 'starting');
+					run.session = await engine.runPhase(run.session.id, 'start', { signal });
+					report.timeToRunningMs = elapsed(run);
+					report.runningAt = new Date().toISOString();
+					task.title = `${report.drillName} runs from its backup (${point.id}) — after ${seconds(report.timeToRunningMs)}`;
+					shared.milestone(run, 'running');
+				} catch (error) {
+					if (isAborted(error)) {
+						markInterrupted(run);
+						shared.milestone(run, 'interrupted');
+					} else {
+						fail(run, `the Run Direct start failed: ${errorMessage(error)}`);
+						// Without a session nothing was changed, so nothing is left to clean up.
+						if (!run.session) run.over = true;
+						shared.milestone(run, 'failed', report.reason);
+					}
+					throw error;
+				} finally {
+					engine.off('event', follow);
+				}
+			},
+			exitOnError: false,
+		},
+		{
+			title: `Wait for proof of life (${report.proof}, within ${spec.timeoutSeconds} s of the start)`,
+			skip: () => run.over || report.outcome !== 'running',
+			task: async (_ctx, task) => {
+				const session = run.session;
+				if (!session || run.t0 === null) return;
+				try {
+					const deadline = run.t0 + spec.timeoutSeconds * 1000;
+					let shown = '';
+					const result = await waitForProofOfLife(engine.host, session.plan, deadline, signal, (status, remaining) => {
+						// Every 5 s at most: a piped (simple) renderer prints each change on a line of its own.
+						const text = `${status ? `VM ${status.vm}` : 'VM status unknown'}, no ${report.proof} yet — ${Math.max(0, Math.ceil(remaining / 5000) * 5)} s left`;
+						if (text !== shown) task.output = shown = text;
+					});
+					if (!result.alive) {
+						fail(run, result.reason.replace('within the timeout', `within ${spec.timeoutSeconds} s`));
+						shared.milestone(run, 'no-proof', report.reason);
+						throw new Error(report.reason ?? 'no proof of life');
+					}
+					report.timeToProofMs = Math.round(result.at - run.t0);
+					report.aliveAt = new Date().toISOString();
+					report.outcome = 'passed';
+					task.title = `Proof of life (${report.proof}) after ${seconds(report.timeToProofMs)}`;
+					run.alive.settle(true);
+					// Kept up for its dependents, it no longer counts as booting: its slot goes to the next VM.
+					if (run.dependents.length > 0) {
+						run.release?.();
+						run.release = null;
+					}
+					shared.milestone(run, 'alive');
+				} catch (error) {
+					if (isAborted(error)) {
+						markInterrupted(run);
+						shared.milestone(run, 'interrupted');
+					}
+					throw error;
+				}
+			},
+			exitOnError: false,
+		},
+		{
+			title: `Capture evidence (${engine.host.kind === 'lab' ? 'the serial console' : 'the screen'})`,
+			skip: () => (run.over || !run.session ? true : engine.host.captureEvidence ? false : `the host ${engine.host.id} offers no evidence`),
+			task: async (_ctx, task) => {
+				const session = run.session;
+				const capture = engine.host.captureEvidence?.bind(engine.host);
+				if (!session || !capture) return;
+				try {
+					const evidence = await capture(session.plan);
+					const written = await writeEvidence(shared.stateDir, shared.report.id, spec.vm, evidence);
+					const summary = evidence.kind === 'thumbnail' ? 'screen thumbnail (PNG)' : summarizeSerial(written.text ?? '');
+					report.evidence = { kind: evidence.kind, file: written.file, summary, ...(evidence.file ? { hostFile: evidence.file } : {}) };
+					task.title = `Evidence: ${summary} → ${written.file}`;
+					shared.milestone(run, 'evidence', summary);
+				} catch (error) {
+					// Missing evidence does not change whether the guest came up; the report says it is missing.
+					task.title = `Evidence could not be captured: ${errorMessage(error)}`;
+				}
+			},
+		},
+		...(run.dependents.length > 0
+			? [
+					{
+						title: `Keep ${report.drillName} up until ${run.dependents.join(', ')} ${run.dependents.length === 1 ? 'is' : 'are'} done`,
+						skip: () => run.over || !run.session || report.outcome !== 'passed',
+						task: async () => {
+							try {
+								for (const dependent of run.dependents) await unlessAborted(shared.runs.get(dependent)?.finished.promise ?? Promise.resolve(), signal);
+							} catch (error) {
+								if (isAborted(error)) markInterrupted(run);
+								throw error;
+							}
+						},
+						exitOnError: false,
+					} satisfies ListrTask<DrillContext>,
+				]
+			: []),
+		{
+			title: shared.keep ? `Keep ${report.drillName} running (--keep)` : `Stop ${report.drillName} and discard it`,
+			skip: () => run.over || !run.session,
+			task: async (_ctx, task) => {
+				const session = run.session;
+				if (!session) return;
+				if (shared.keep) {
+					report.cleanup = { state: 'kept', at: null, error: null, hint: `"rundirect stop ${session.id}" stops ${report.drillName} and discards it` };
+					task.title = `${report.drillName} keeps running (--keep): "rundirect stop ${session.id}" discards it`;
+					shared.milestone(run, 'kept');
+					return;
+				}
+				try {
+					await engine.runPhase(session.id, 'stop', { signal });
+					report.cleanup = { state: 'stopped', at: new Date().toISOString(), error: null, hint: null };
+					task.title = `${report.drillName} stopped; nothing of it remains`;
+					shared.milestone(run, 'stopped');
+				} catch (error) {
+					if (isAborted(error)) {
+						markInterrupted(run);
+						shared.milestone(run, 'interrupted');
+						throw error;
+					}
+					report.cleanup = { state: 'failed', at: new Date().toISOString(), error: errorMessage(error), hint: `run "rundirect stop ${session.id}" again` };
+					// A drill that cannot clean up after itself did not pass, whatever the guest did.
+					if (report.outcome === 'passed') {
+						report.outcome = 'failed';
+						report.reason = `the cleanup failed: ${errorMessage(error)}`;
+					}
+					throw error;
+				}
+			},
+			exitOnError: false,
+		},
+		{
+			title: 'Result',
+			task: (_ctx, task) => {
+				report.endedAt ??= new Date().toISOString();
+				run.release?.();
+				run.release = null;
+				run.alive.settle(report.outcome === 'passed');
+				run.finished.settle();
+				const verdict = report.outcome === 'passed' ? `passed — proof of life after ${seconds(report.timeToProofMs)}` : report.outcome === 'interrupted' ? 'interrupted' : `${report.outcome.toUpperCase()} — ${report.reason ?? ''}`;
+				run.retitle?.(`${spec.vm} → ${report.drillName}: ${verdict}`);
+				if (report.outcome === 'interrupted') throw new AbortedError();
+				if (report.outcome === 'passed') {
+					task.title = `Passed: running after ${seconds(report.timeToRunningMs)}, proof of life after ${seconds(report.timeToProofMs)}`;
+					return;
+				}
+				if (report.outcome === 'skipped') throw new Error(`Skipped: ${report.reason ?? ''}`);
+				throw new Error(`Failed: ${report.reason ?? 'unknown'}`);
+			},
+		},
+	];
+	return {
+		title: `${spec.vm} → ${report.drillName} (restore point ${point.id})`,
+		task: (_ctx, task) => {
+			run.retitle = (title) => (task.title = title);
+			return task.newListr(subtasks, { concurrent: false, exitOnError: true });
+		},
+	};
+}
+
+/** "14 lines; last: rundirect-tick 3", or that the console was empty. */
+function summarizeSerial(text: string): string {
+	const lines = text.split('\n').filter((line) => line.trim().length > 0);
+	if (lines.length === 0) return 'serial console empty (the guest printed nothing)';
+	return `serial console tail, ${lines.length} line${lines.length === 1 ? '' : 's'}; last: ${(lines[lines.length - 1] ?? '').trim().slice(0, 80)}`;
+}

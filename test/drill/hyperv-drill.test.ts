@@ -1,0 +1,172 @@
+// A drill on the Hyper-V host, through the drill API the console uses, the real engine and the
+// real Hyper-V driver, against the recorded-transcript PowerShell double (no Windows here): the
+// NICs are isolated, step 4 does not wait for the heartbeat (the drill times it), the evidence
+// is the VM's thumbnail as a PNG, and the VM is discarded. Verified by construction only: the
+// double answers as Hyper-V is documented to, not as a real host did.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { inflateSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HypervHost } from '../../source/hosts/hyperv/driver.ts';
+import { ChannelRunner } from '../../source/hosts/hyperv/runner.ts';
+import { Engine } from '../../source/restore/engine.ts';
+import { PreflightError } from '../../source/restore/errors.ts';
+import { listDrills, prepareDrill, readDrill, resolveDrillSpec, runDrill, type DrillEvent } from '../../source/drill/index.ts';
+import { SimulatedHost, TranscriptChannel, type DecodedCall } from '../hyperv/support.ts';
+import { fakeVhdx } from '../hyperv/vhdx.ts';
+
+/** The simulated host, with a VM named web01 in production (never touched) and thumbnails. */
+class DrillHost extends SimulatedHost {
+	override answer(call: DecodedCall) {
+		if (call.script === 'plan-probe') {
+			const taken = call.params.vmName === 'web01';
+			return { ok: true as const, data: { virtualHardDiskPath: 'D:\\VMs', replaces: taken ? 'web01' : null, replacesSession: null, macsInUse: [{ mac: '00155D010203', vm: 'web01' }] } };
+		}
+		if (call.script === 'thumbnail') {
+			const width = Number(call.params.width);
+			const height = Number(call.params.height);
+			// A white frame: 0xFFFF in RGB 565.
+			return { ok: true as const, data: { vmId: '9', state: 'Running', width, height, rgb565: Buffer.alloc(width * height * 2, 0xff).toString('base64') } };
+		}
+		return super.answer(call);
+	}
+}
+
+/** A host where every name is taken: the drill's name too. */
+class TakenHost extends DrillHost {
+	override answer(call: DecodedCall) {
+		if (call.script === 'plan-probe') return { ok: true as const, data: { virtualHardDiskPath: 'D:\\VMs', replaces: String(call.params.vmName), replacesSession: null, macsInUse: [] } };
+		return super.answer(call);
+	}
+}
+
+let root: string;
+let state: string;
+let destination: string;
+
+beforeEach(async () => {
+	root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-hyperv-drill-'));
+	state = path.join(root, 'state');
+	destination = path.join(root, 'destination');
+	const dir = path.join(destination, 'web01', 'rp-20260101');
+	await fs.mkdir(dir, { recursive: true });
+	await fs.writeFile(path.join(dir, 'disk0.vhdx'), fakeVhdx({ pendingLog: false }));
+	await fs.writeFile(
+		path.join(dir, 'restore-point.json'),
+		JSON.stringify({
+			schemaVersion: 1,
+			id: 'rp-20260101',
+			takenAt: '2026-01-01T00:00:00Z',
+			vm: { name: 'web01', id: '0a8f3f2e-8d55-4c55-9a4e-3f1f9ad2b0c1', generation: 2, firmware: 'uefi', secureBoot: true, secureBootTemplate: 'MicrosoftWindows', cpus: 2, memoryMiB: 2048, nics: [{ switch: 'LAN', mac: '00:15:5D:01:02:03', vlan: 12 }] },
+			disks: [{ controller: 'scsi', controllerNumber: 0, location: 0, file: 'disk0.vhdx', format: 'vhdx', virtualSize: 64 * 2 ** 20 }],
+		}),
+	);
+});
+afterEach(async () => {
+	await fs.rm(root, { recursive: true, force: true });
+});
+
+function controller(host: SimulatedHost) {
+	const channel = new TranscriptChannel(host);
+	const hyperv = new HypervHost({ computer: null, platform: 'win32', pollIntervalMs: 1, heartbeatTimeoutMs: 60_000, runner: new ChannelRunner({ computer: null, hostId: 'hyperv', channel }) });
+	return { channel, engine: new Engine({ host: hyperv, stateDir: state, destination }) };
+}
+
+describe('a drill on the Hyper-V host (transcript double)', () => {
+	it('isolates the NICs, waits for the heartbeat itself, keeps a thumbnail PNG as evidence, and discards the VM', async () => {
+		const host = new DrillHost(1);
+		host.aside = null;
+		const { channel, engine } = controller(host);
+		const events: DrillEvent[] = [];
+		const spec = resolveDrillSpec({ vms: ['web01'], timeoutSeconds: 30 }, null);
+		const report = await runDrill({ engine, stateDir: state, drill: spec, onEvent: (event) => events.push(event) });
+
+		const vm = report.vms[0];
+		expect(report.outcome).toBe('passed');
+		expect(vm?.proof).toBe('heartbeat');
+		expect(vm?.drillName).toMatch(/^web01-drill-[0-9a-f]{6}$/);
+		expect(vm?.timeToProofMs).toBeGreaterThanOrEqual(vm?.timeToRunningMs ?? Infinity);
+		expect(report.network).toBe('NICs disconnected');
+
+		const calls = channel.calls.map((call) => call.script);
+		// Never the production VM: no set-aside, no removal, no restore of web01.
+		expect(calls).not.toContain('set-aside');
+		expect(calls).not.toContain('remove-vm');
+		const start = channel.calls.find((call) => call.script === 'start-vm');
+		expect(start?.params.vmName).toBe(vm?.drillName);
+		expect(start?.params.nics).toEqual([{ name: 'Network Adapter', switch: null, mac: null, vlan: 12 }]);
+		const preflight = channel.calls.find((call) => call.script === 'preflight');
+		expect(preflight?.params.nics).toEqual([]);
+		// Step 4 returns at once; the heartbeat polls are the drill's, after it.
+		expect(calls.indexOf('vm-status')).toBeGreaterThan(calls.indexOf('start-vm'));
+		expect(calls.slice(calls.indexOf('vm-status'))).toEqual(expect.arrayContaining(['thumbnail', 'discard']));
+		expect(calls.indexOf('thumbnail')).toBeLessThan(calls.indexOf('discard'));
+
+		expect(vm?.evidence?.kind).toBe('thumbnail');
+		const png = await fs.readFile(path.join(state, 'drills', report.id, vm?.evidence?.file ?? 'missing'));
+		expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+		expect(png.readUInt32BE(16)).toBe(640);
+		expect(png.readUInt32BE(20)).toBe(480);
+		expect(await fs.readFile(path.join(state, 'drills', report.id, 'report.md'), 'utf8')).toContain(`![web01's screen](${vm?.evidence?.file})`);
+		expect(vm?.cleanup.state).toBe('stopped');
+		const session = await engine.journal.read(vm?.session ?? '');
+		expect(session?.purpose).toBe('drill');
+		expect(session?.plan.drill).toEqual({ isolatedSwitch: null });
+		expect(session?.state).toBe('stopped');
+
+		expect(events.filter((event) => event.type === 'drill-vm').map((event) => (event.type === 'drill-vm' ? event.milestone : ''))).toEqual(['waiting', 'starting', 'running', 'alive', 'evidence', 'stopped']);
+		expect((await readDrill(state, report.id))?.outcome).toBe('passed');
+		expect((await listDrills(state)).drills.map((drill) => drill.id)).toEqual([report.id]);
+	});
+
+	it('puts the NICs on the isolated switch named in the plan, and checks it is not External', async () => {
+		const host = new DrillHost(1);
+		host.aside = null;
+		const { channel, engine } = controller(host);
+		const report = await runDrill({ engine, stateDir: state, drill: resolveDrillSpec({ timeoutSeconds: 30 }, { isolatedSwitch: 'DrillNet', vms: [{ vm: 'web01' }] }) });
+		expect(report.network).toBe('NICs on the isolated switch DrillNet');
+		expect(channel.calls.find((call) => call.script === 'start-vm')?.params.nics).toEqual([{ name: 'Network Adapter', switch: 'DrillNet', mac: null, vlan: 12 }]);
+		const preflight = channel.calls.find((call) => call.script === 'preflight');
+		expect(preflight?.params.isolatedSwitch).toBe('DrillNet');
+		expect(preflight?.params.nics).toEqual([{ switch: 'DrillNet' }]);
+	});
+
+	it('a guest whose heartbeat never comes fails at its timeout and is still discarded', async () => {
+		const host = new DrillHost(1);
+		host.aside = null;
+		host.heartbeatPolls = -1e9; // never reaches "Ok"
+		const { channel, engine } = controller(host);
+		const report = await runDrill({ engine, stateDir: state, drill: resolveDrillSpec({ vms: ['web01'], timeoutSeconds: 1 }, null) });
+		expect(report.outcome).toBe('failed');
+		expect(report.vms[0]?.reason).toMatch(/no proof of life \(heartbeat\) within 1 s/);
+		expect(report.vms[0]?.evidence?.kind).toBe('thumbnail');
+		expect(report.vms[0]?.cleanup.state).toBe('stopped');
+		expect(channel.calls.map((call) => call.script)).toContain('discard');
+	});
+
+	it('refuses, changing nothing, when the drill name is taken', async () => {
+		const host = new TakenHost(1);
+		const { channel, engine } = controller(host);
+		const prepared = prepareDrill(engine, resolveDrillSpec({ vms: ['web01'] }, null));
+		await expect(prepared).rejects.toThrow(PreflightError);
+		await expect(prepared).rejects.toThrow(/web01: a VM named web01-drill-[0-9a-f]{6} already exists/);
+		expect(channel.calls.map((call) => call.script)).not.toContain('start-vm');
+		expect((await listDrills(state)).drills).toEqual([]);
+	});
+});
+
+describe('thumbnail PNG', () => {
+	it('widens RGB 565 to 8-bit RGB', async () => {
+		const { rgb565ToPng } = await import('../../source/hosts/hyperv/png.ts');
+		const pixels = Buffer.alloc(4);
+		pixels.writeUInt16LE(0xf800, 0); // red
+		pixels.writeUInt16LE(0x07e0, 2); // green
+		const png = rgb565ToPng(pixels, 2, 1);
+		const idat = png.indexOf('IDAT');
+		const length = png.readUInt32BE(idat - 4);
+		const raw = inflateSync(png.subarray(idat + 4, idat + 4 + length));
+		expect([...raw]).toEqual([0, 255, 0, 0, 0, 255, 0]);
+		expect(() => rgb565ToPng(pixels, 0, 1)).toThrow(/cannot be turned into a picture/);
+	});
+});

@@ -1,0 +1,76 @@
+// The drill's plan and scheduling rules, without a host: what the command line and a plan file
+// resolve to, and the slot queue that enforces the concurrency limit.
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_SECONDS, drillVmName, resolveDrillSpec } from '../../source/drill/index.ts';
+import { Slots } from '../../source/drill/schedule.ts';
+
+describe('drill plans', () => {
+	it('the command line names VMs with defaults; a plan file gives order, dependencies and per-VM timeouts; command-line values win', () => {
+		expect(resolveDrillSpec({ vms: ['web01', 'db01'] }, null)).toEqual({
+			vms: [
+				{ vm: 'web01', point: 'latest', after: [], timeoutSeconds: DEFAULT_TIMEOUT_SECONDS },
+				{ vm: 'db01', point: 'latest', after: [], timeoutSeconds: DEFAULT_TIMEOUT_SECONDS },
+			],
+			concurrency: DEFAULT_CONCURRENCY,
+			isolatedSwitch: null,
+			keep: false,
+		});
+		const plan = { concurrency: 3, timeoutSeconds: 90, vms: [{ vm: 'dc01', timeoutSeconds: 600 }, { vm: 'web01', after: ['dc01'], point: 'p1' }] };
+		const fromPlan = resolveDrillSpec({}, plan);
+		expect(fromPlan.concurrency).toBe(3);
+		expect(fromPlan.vms).toEqual([
+			{ vm: 'dc01', point: 'latest', after: [], timeoutSeconds: 600 },
+			{ vm: 'web01', point: 'p1', after: ['dc01'], timeoutSeconds: 90 },
+		]);
+		const overridden = resolveDrillSpec({ concurrency: 1, timeoutSeconds: 10, keep: true }, plan);
+		expect(overridden.concurrency).toBe(1);
+		expect(overridden.keep).toBe(true);
+		expect(overridden.vms.map((vm) => vm.timeoutSeconds)).toEqual([10, 10]);
+	});
+
+	it('refuses what cannot be run, before anything happens', () => {
+		expect(() => resolveDrillSpec({}, null)).toThrow(/name at least one VM/);
+		expect(() => resolveDrillSpec({ vms: ['web01'] }, { vms: [{ vm: 'db01' }] })).toThrow(/not both/);
+		expect(() => resolveDrillSpec({ vms: ['../etc'] }, null)).toThrow(/may contain only/);
+		expect(() => resolveDrillSpec({ vms: ['web01'], concurrency: 0 }, null)).toThrow(/--concurrency/);
+		expect(() => resolveDrillSpec({ vms: ['web01'], timeoutSeconds: 0 }, null)).toThrow(/--timeout/);
+		expect(() => resolveDrillSpec({ vms: ['web01', 'web01'] }, null)).toThrow(/listed twice/);
+	});
+
+	it('drill names are marked, unique to the drill and within the 64-character VM name limit', () => {
+		expect(drillVmName('web01', '20261126T0102-a1b2c3')).toBe('web01-drill-a1b2c3');
+		const long = drillVmName('v'.repeat(64), '20261126T0102-a1b2c3');
+		expect(long).toHaveLength(64);
+		expect(long.endsWith('-drill-a1b2c3')).toBe(true);
+	});
+});
+
+describe('slots', () => {
+	it('hold at most the limit, served first come, first served', async () => {
+		const slots = new Slots(1);
+		const order: string[] = [];
+		const first = await slots.acquire();
+		const second = slots.acquire().then((release) => {
+			order.push('second');
+			return release;
+		});
+		const third = slots.acquire().then((release) => {
+			order.push('third');
+			return release;
+		});
+		await new Promise((resolve) => setTimeout(resolve, 10));
+		expect(order).toEqual([]);
+		first();
+		(await second)();
+		(await third)();
+		expect(order).toEqual(['second', 'third']);
+		const aborted = new AbortController();
+		const held = await slots.acquire();
+		const waiting = slots.acquire(aborted.signal);
+		aborted.abort();
+		await expect(waiting).rejects.toThrow(/interrupted/);
+		held();
+		// The cancelled waiter gave its place up: the slot is free again.
+		(await slots.acquire())();
+	});
+});
