@@ -91,7 +91,7 @@ export async function consoleBench({ root, guestImage, cacheHome, record }: Cons
 
 	const env = { XDG_STATE_HOME: path.join(root, 'console-state'), XDG_DATA_HOME: path.join(root, 'console-data'), XDG_CACHE_HOME: cacheHome, RUNDIRECT_HOST: 'lab' };
 	const launchedAt = performance.now();
-	const terminal = await openTerminal({ command: [process.execPath, path.join(REPO, 'bin', 'rundirect.js'), '--destination', destination], cwd: REPO, env, columns: 100, rows: 30 });
+	const terminal = await openTerminal({ command: [process.execPath, '--max-semi-space-size=2', path.join(REPO, 'bin', 'rundirect.js'), '--destination', destination], cwd: REPO, env, columns: 100, rows: 30 });
 	try {
 		const firstFrame = await terminal.waitFor('the first frame', (screen) => screen.includes('rundirect │'), 20_000, 0).then(() => performance.now());
 		await terminal.waitFor('the backups', (screen) => screen.includes('1001 VMs · 10001 restore points') && screen.includes('aaa-copy'), 20_000, 0);

@@ -127,7 +127,7 @@ async function main(): Promise<void> {
 	const rows = 30;
 	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-shots-'));
 	const env = { XDG_STATE_HOME: path.join(root, 'state'), XDG_DATA_HOME: path.join(root, 'data'), XDG_CACHE_HOME: process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), RUNDIRECT_HOST: 'lab' };
-	const cli = [process.execPath, path.join(REPO, 'bin', 'rundirect.js')];
+	const cli = [process.execPath, '--max-semi-space-size=2', path.join(REPO, 'bin', 'rundirect.js')];
 	await fs.mkdir(MEDIA, { recursive: true });
 	console.log('Building a lab in a temp folder…');
 	await execa(cli[0] ?? 'node', [...cli.slice(1), 'lab', 'init'], { env: { ...process.env, ...env }, stdio: 'inherit' });

@@ -17,4 +17,5 @@ step([join(root, 'scripts', 'ensure.mjs')]);
 const cli = join(root, 'bin', 'rundirect.js');
 const extra = process.argv.slice(2);
 step([cli, '--host', 'lab', 'lab', 'init']);
-step([cli, '--host', 'lab', ...extra]);
+// The same V8 flag as bin/rundirect.js's shebang: a long-lived console stays small.
+step(['--max-semi-space-size=2', cli, '--host', 'lab', ...extra]);

@@ -14,7 +14,7 @@ beforeAll(async () => {
 	lab = await createLabEnv();
 	const init = await lab.cli(['lab', 'init'], { timeoutMs: 600_000 });
 	expect(init.exitCode, init.stderr).toBe(0);
-	terminal = await openTerminal({ command: [process.execPath, path.join(REPO, 'bin', 'rundirect.js')], cwd: REPO, env: lab.env, columns: 100, rows: 30 });
+	terminal = await openTerminal({ command: [process.execPath, '--max-semi-space-size=2', path.join(REPO, 'bin', 'rundirect.js')], cwd: REPO, env: lab.env, columns: 100, rows: 30 });
 	await terminal.waitFor('the backups', (screen) => screen.includes('▶ Backups') && screen.includes('web01'), 20_000);
 	// Keys typed before Ink listens are lost.
 	await new Promise((resolve) => setTimeout(resolve, 300));

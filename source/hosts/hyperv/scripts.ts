@@ -15,8 +15,17 @@ export interface PsScript {
 	readonly timeoutMs: number;
 }
 
+/**
+ * The scripts folder: beside this module when run from source, or found from the package root
+ * when this module is part of the launcher's bundle (dist/cli.js).
+ */
+function scriptsDir(): URL {
+	const candidates = [new URL('./scripts/', import.meta.url), new URL('../source/hosts/hyperv/scripts/', import.meta.url)];
+	return candidates.find((candidate) => fs.existsSync(new URL('prelude.ps1', candidate))) ?? (candidates[0] as URL);
+}
+
 function read(file: string): string {
-	return fs.readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8').replace(/\r\n/g, '\n');
+	return fs.readFileSync(new URL(file, scriptsDir()), 'utf8').replace(/\r\n/g, '\n');
 }
 
 function indent(text: string): string {
@@ -65,6 +74,7 @@ export const SCRIPTS = {
 	copy: compose('copy', 'Step 5: start the detached copies of the backup VHDX files and report their progress', 5 * MINUTE, hereString('RdWorker', COPY_WORKER)),
 	applyChanges: compose('apply-changes', 'Step 6: re-parent the differencing disks onto the copies, then merge them in one measured offline window', 6 * 60 * MINUTE),
 	deleteLayer: compose('delete-layer', 'Step 7: remove the differencing disks, restore ordinary VM settings, clear the backup\'s read-only mark', 10 * MINUTE),
+	thumbnail: compose('thumbnail', 'Drill evidence: the VM\'s screen thumbnail (GetVirtualSystemThumbnailImage, raw RGB 565)', 2 * MINUTE),
 	discard: compose('discard', 'Stop: turn off and remove the VM, delete every file of the session', 30 * MINUTE),
 	backupBegin: compose('backup-begin', 'Backup: checkpoint the VM, report the frozen disks and the settings', 30 * MINUTE),
 	backupEnd: compose('backup-end', 'Backup: remove the checkpoint (Hyper-V merges it back)', 30 * MINUTE),
