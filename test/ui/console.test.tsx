@@ -253,7 +253,8 @@ describe('finalize and stop', () => {
 		const fixture = await startWeb01();
 		fixture.host.failNext('copyData', new RundirectError('production storage went read-only', 1, 'remount it'));
 		await press('f', 'y');
-		const failed = await waitForFrame(frame, (text) => /web01\s+failed/.test(text) && text.includes('→ run'));
+		// The hint line changes once this console's operation has fully ended: wait for that frame.
+		const failed = await waitForFrame(frame, (text) => /web01\s+failed/.test(text) && text.includes('→ run') && text.includes('f retries finalize'));
 		expect(failed).toContain('✖ 5. Copy the data');
 		expect(failed).toContain('production storage went read-only');
 		expect(failed).toMatch(/rundirect finalize \S+" to retry/);
