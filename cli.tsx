@@ -97,7 +97,8 @@ program
 	.description('after a crash, reboot or SSH disconnect: reconcile unfinished sessions with the host and continue them')
 	.option('--rollback', 'take the safe way back (stop) instead of continuing, where there is one')
 	.option('--dry-run', 'only say what would be done')
-	.action((options: { rollback?: boolean; dryRun?: boolean }) => withContext(globals(), (context) => resumeCommand(context, options, abort.signal)));
+	.option('--yes', 'confirm discarding the changes of the sessions rolled back')
+	.action((options: { rollback?: boolean; dryRun?: boolean; yes?: boolean }) => withContext(globals(), (context) => resumeCommand(context, options, abort.signal)));
 
 program
 	.command('unlock <vm>')

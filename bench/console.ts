@@ -90,13 +90,18 @@ export async function consoleBench({ root, guestImage, cacheHome, record }: Cons
 	record('catalog read, 10,001 restore points (median of 3)', `${percentile(reads, 0.5).toFixed(0)} ms`);
 
 	const env = { XDG_STATE_HOME: path.join(root, 'console-state'), XDG_DATA_HOME: path.join(root, 'console-data'), XDG_CACHE_HOME: cacheHome, RUNDIRECT_HOST: 'lab' };
+	// The launcher rebuilds its bundle when a source file has changed since the last run (a
+	// developer's edit; an installed copy builds once): do that here, outside the measure.
+	await execa(process.execPath, [path.join(REPO, 'bin', 'rundirect.js'), '--help'], { stdin: 'ignore' });
 	const launchedAt = performance.now();
+	// The same V8 flag as the launcher's shebang (the launcher sets the others itself).
 	const terminal = await openTerminal({ command: [process.execPath, '--max-semi-space-size=2', path.join(REPO, 'bin', 'rundirect.js'), '--destination', destination], cwd: REPO, env, columns: 100, rows: 30 });
 	try {
-		const firstFrame = await terminal.waitFor('the first frame', (screen) => screen.includes('rundirect │'), 20_000, 0).then(() => performance.now());
+		// The first frame: the console's header and panes (still reading), not a splash.
+		const firstFrame = await terminal.waitFor('the first frame', (screen) => screen.includes('rundirect │') && screen.includes('▶ Backups'), 20_000, 0).then(() => performance.now());
 		await terminal.waitFor('the backups', (screen) => screen.includes('1001 VMs · 10001 restore points') && screen.includes('aaa-copy'), 20_000, 0);
 		const listed = performance.now();
-		record('console: launch → first frame (node + tsx + Ink, 100×30)', `${(firstFrame - launchedAt).toFixed(0)} ms`, '< 500 ms', firstFrame - launchedAt < 500);
+		record('console: launch → first frame (header and panes, 100×30, via tmux)', `${(firstFrame - launchedAt).toFixed(0)} ms`, '< 500 ms', firstFrame - launchedAt < 500);
 		record('console: launch → 10,001 restore points listed', `${(listed - launchedAt).toFixed(0)} ms`);
 
 		// Start aaa-copy (first row), then finalize it and press keys while step 5 copies.

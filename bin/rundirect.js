@@ -2,15 +2,19 @@
 // Launcher. Runs rundirect on Node >= 22.13: when started by an older system Node it
 // re-executes itself with the Node 22 that the `node` devDependency installs.
 //
-// The TypeScript sources run as one prebuilt ESM bundle (dist/cli.js, rebuilt by esbuild in
-// ~50 ms whenever a source file is newer) with Node's compile cache: a console over SSH then
-// draws its first frame in about half the time a run-time compiler (tsx) needs. tsx remains the
-// fallback when the bundle cannot be built. The small V8 young generation (shebang flag) keeps a
-// long-lived console's memory low at a negligible GC cost.
+// The TypeScript sources run as a prebuilt ESM bundle (dist/<stamp>/main.js plus lazily
+// loaded chunks, rebuilt by esbuild whenever a source file changes) with Node's compile cache:
+// a console over SSH then draws its first frame in a fraction of the time a run-time compiler
+// (tsx) needs. Ink and React are bundled in (their production builds, one file instead of
+// hundreds of modules Node would resolve and lex one by one); the other packages load from
+// node_modules when used. tsx remains the fallback when the bundle cannot be built. The small
+// V8 young generation (shebang flag) keeps a long-lived console's memory low at a negligible
+// GC cost.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import module from 'node:module';
-import { dirname, join } from 'node:path';
+import v8 from 'node:v8';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,47 +29,115 @@ if (major < 22 || (major === 22 && minor < 13)) {
 	process.exit(result.status ?? 1);
 }
 
-const entry = join(root, 'cli.tsx');
-const bundle = join(root, 'dist', 'cli.js');
+// A long-lived console allocates a steady stream of short-lived objects (every frame, every
+// progress event); with the small young generation many are promoted, and V8's default heap
+// growth lets the old generation fill with that garbage (a 1 GiB copy: +60 MiB RSS) before it
+// collects. Optimising for size collects it at a much smaller heap (the console's peak RSS in
+// bench/console.ts: ≈ 190 → ≈ 135 MiB) for a few ms of incremental marking now and then. Set here rather than in the
+// shebang, so that `node bin/rundirect.js` (tests, npm scripts) runs the same way.
+v8.setFlagsFromString('--optimize-for-size');
 
-/** Newest modification time among the sources the bundle is built from. */
-function newestSource() {
-	let newest = statSync(entry).mtimeMs;
+const entry = join(root, 'source', 'main.ts');
+const dist = join(root, 'dist');
+/** Packages bundled in (the console's first frame needs them); every other package stays external. */
+const BUNDLED = /^(ink|ink-[\w-]+|react|react-reconciler|scheduler|yoga-layout)(\/|$)/;
+
+/**
+ * Names the sources' state: the newest modification time among the sources (and the files
+ * they read, such as the Hyper-V scripts), their folders (a file added or removed) and this
+ * launcher (the build options).
+ */
+function sourceStamp() {
+	let newest = Math.max(statSync(join(root, 'cli.tsx')).mtimeMs, statSync(fileURLToPath(import.meta.url)).mtimeMs);
 	const walk = (dir) => {
+		newest = Math.max(newest, statSync(dir).mtimeMs);
 		for (const item of readdirSync(dir, { withFileTypes: true })) {
 			const full = join(dir, item.name);
 			if (item.isDirectory()) walk(full);
-			else if (/\.tsx?$/.test(item.name)) newest = Math.max(newest, statSync(full).mtimeMs);
+			else newest = Math.max(newest, statSync(full).mtimeMs);
 		}
 	};
 	walk(join(root, 'source'));
-	return newest;
+	return Math.floor(newest).toString(36);
 }
 
 async function freshBundle() {
 	if (process.env.RUNDIRECT_NO_BUNDLE) return null;
+	let temporary = null;
 	try {
-		if (existsSync(bundle) && statSync(bundle).mtimeMs >= newestSource()) return bundle;
+		// One folder per state of the sources, never changed once renamed into place: a console
+		// that loads a chunk minutes after starting finds the chunk of its own build even when
+		// another launcher has built a newer one meanwhile.
+		const out = join(dist, sourceStamp());
+		const main = join(out, 'main.js');
+		if (existsSync(main)) return main;
 		const { build } = await import('esbuild');
-		const result = await build({
+		temporary = join(dist, `.build-${process.pid}-${Date.now()}`);
+		mkdirSync(temporary, { recursive: true });
+		await build({
 			entryPoints: [entry],
+			outdir: temporary,
 			bundle: true,
+			splitting: true,
 			platform: 'node',
 			format: 'esm',
 			target: 'node22',
-			packages: 'external',
 			jsx: 'automatic',
-			write: false,
+			// React's production build (no development checks): the console's renders are its hot path.
+			define: { 'process.env.NODE_ENV': '"production"' },
+			// Bundled CommonJS (react, react-reconciler) may require Node's built-ins.
+			banner: { js: "import { createRequire as __rundirectRequire } from 'node:module'; const require = __rundirectRequire(import.meta.url);" },
+			plugins: [
+				{
+					name: 'bundle-only-the-ui',
+					setup(context) {
+						context.onResolve({ filter: /^[^./]/ }, (args) => {
+							if (args.path.startsWith('node:')) return { external: true };
+							// From our sources: the UI's packages are bundled, others load from node_modules.
+							// From inside a bundled package: its dependencies come along (only Ink's optional
+							// devtools, absent here, stays out).
+							const fromPackage = args.importer.startsWith(join(root, 'node_modules') + sep);
+							if (args.path === 'react-devtools-core') return { external: true };
+							if (fromPackage || BUNDLED.test(args.path)) return undefined;
+							return { external: true };
+						});
+					},
+				},
+			],
 			logLevel: 'silent',
 		});
-		mkdirSync(dirname(bundle), { recursive: true });
-		// Written aside and renamed: two launchers building at once never see half a file.
-		const temporary = `${bundle}.${process.pid}.tmp`;
-		writeFileSync(temporary, result.outputFiles[0].contents);
-		renameSync(temporary, bundle);
-		return bundle;
+		// Read at run time from beside the code (source/hosts/hyperv/scripts.ts looks in ./scripts/).
+		cpSync(join(root, 'source', 'hosts', 'hyperv', 'scripts'), join(temporary, 'scripts'), { recursive: true });
+		try {
+			renameSync(temporary, out);
+		} catch (error) {
+			// Another launcher built the same sources first: use theirs.
+			rmSync(temporary, { recursive: true, force: true });
+			if (!existsSync(main)) throw error;
+		}
+		prune(out);
+		return main;
 	} catch {
+		if (temporary) rmSync(temporary, { recursive: true, force: true });
 		return null;
+	}
+}
+
+/** Keeps the two builds before this one (a running console may still load chunks from its own) and drops the rest. */
+function prune(current) {
+	try {
+		const entries = readdirSync(dist).map((name) => ({ name, full: join(dist, name) }));
+		const others = entries
+			.filter(({ name, full }) => full !== current && !name.startsWith('.build-'))
+			.map((entry) => ({ ...entry, mtime: statSync(entry.full).mtimeMs }))
+			.sort((a, b) => b.mtime - a.mtime);
+		for (const { full } of others.slice(2)) rmSync(full, { recursive: true, force: true });
+		// Folders of builds that died half-way (another launcher may be building in its own now).
+		for (const { name, full } of entries) {
+			if (name.startsWith('.build-') && Date.now() - statSync(full).mtimeMs > 10 * 60_000) rmSync(full, { recursive: true, force: true });
+		}
+	} catch {
+		// A concurrent launcher pruned the same folder: nothing to do.
 	}
 }
 

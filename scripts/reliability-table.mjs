@@ -20,7 +20,7 @@ const diskFull = of('disk-full');
 const sum = (list, field) => list.reduce((total, record) => total + (Number(record[field]) || 0), 0);
 
 const rows = [
-	['faults injected (controller SIGKILLed at every step boundary and mid-step 2, 5, 6; QEMU SIGKILLed mid-step 5, 6)', faults.length, faults.filter((record) => record.survived).length, sum(faults, 'bytesLost')],
+	['faults injected (controller SIGKILLed at every step boundary and mid-step 2, 5, 6; QEMU SIGKILLed mid-step 5, 6; the console hung up (SIGHUP, an SSH disconnect) mid-step 5)', faults.length, faults.filter((record) => record.survived).length, sum(faults, 'bytesLost')],
 	['production storage full (pre-flight, and mid-copy)', diskFull.length, diskFull.filter((record) => record.survived).length, sum(diskFull, 'bytesLost')],
 	['concurrent sessions and stale locks', concurrency.length, concurrency.filter((record) => record.survived).length, 0],
 	['bad inputs (manifests, paths, disks, names, permissions)', inputs.length, inputs.filter((record) => record.refused).length, 0],

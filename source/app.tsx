@@ -19,6 +19,12 @@ import { LabSetup } from './ui/components/LabSetup.tsx';
 import { paneBodyRows } from './ui/components/Pane.tsx';
 import { SESSION_ROWS, SessionsPane } from './ui/components/SessionsPane.tsx';
 import { StartFlow } from './ui/components/StartFlow.tsx';
+import { DrillFlow } from './ui/components/DrillFlow.tsx';
+import { DrillPane, historyLines, liveDrillLines, reportLines } from './ui/components/DrillPane.tsx';
+import { RESUME_HINTS, ResumeDialog } from './ui/components/ResumeDialog.tsx';
+import type { DrillReport } from './drill/index.ts';
+import type { DrillTarget } from './ui/drills.ts';
+import type { StyledLine } from './ui/components/Line.tsx';
 
 export interface AppProps {
 	store: ConsoleStore;
@@ -28,7 +34,7 @@ export interface AppProps {
 	onQuit?: () => void;
 }
 
-type Modal = { kind: 'help' } | { kind: 'start'; point: RestorePoint } | { kind: 'finalize'; sessionId: string } | { kind: 'stop'; sessionId: string } | { kind: 'quit' } | null;
+type Modal = { kind: 'help' } | { kind: 'start'; point: RestorePoint } | { kind: 'drill'; targets: DrillTarget[] } | { kind: 'finalize'; sessionId: string } | { kind: 'stop'; sessionId: string } | { kind: 'quit' } | null;
 
 interface ViewState {
 	focus: Focus;
@@ -41,6 +47,12 @@ interface ViewState {
 	detailScroll: number;
 	backupOffset: number;
 	sessionOffset: number;
+	/** VMs marked for a drill (Space): VM → restore point (`latest` or an id). */
+	marked: ReadonlyMap<string, string>;
+	/** What the detail pane shows: the selected session's task tree, this console's drill, past drills, or one drill's report. */
+	detailView: 'session' | 'drill' | 'history' | 'report';
+	historyCursor: number;
+	report: { report: DrillReport; evidence: Record<string, string[]> } | null;
 }
 
 /** The backups tree is rebuilt only when its inputs change (5,000 rows cost a few ms). */
@@ -107,7 +119,7 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 	// View state lives in a ref, not in useState: keys that arrive in one chunk (a fast
 	// typist, key repeat over SSH) are handled one after the other before React re-renders,
 	// and each must see what the previous one did.
-	const view = useRef<ViewState>({ focus: 'backups', modal: null, filter: '', editingFilter: false, expanded: new Set(), backupCursor: 0, selectedId: null, detailScroll: 0, backupOffset: 0, sessionOffset: 0 });
+	const view = useRef<ViewState>({ focus: 'backups', modal: null, filter: '', editingFilter: false, expanded: new Set(), backupCursor: 0, selectedId: null, detailScroll: 0, backupOffset: 0, sessionOffset: 0, marked: new Map(), detailView: 'session', historyCursor: 0, report: null });
 	const [, rerender] = useReducer((count: number) => count + 1, 0);
 	const set = (patch: Partial<ViewState>): void => {
 		Object.assign(view.current, patch);
@@ -152,7 +164,7 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 	const selectSession = (index: number): void => {
 		const list = derive().sessions;
 		const target = list[clamp(index, 0, list.length - 1)];
-		if (target) set({ selectedId: target.record.id, detailScroll: 0 });
+		if (target) set({ selectedId: target.record.id, detailScroll: 0, detailView: 'session' });
 	};
 
 	const requestPhase = (phase: 'finalize' | 'stop'): void => {
@@ -181,7 +193,7 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 	};
 
 	const requestQuit = (): void => {
-		if (store.runningOperations().length > 0) setModal({ kind: 'quit' });
+		if (store.runningOperations().length > 0 || store.getState().drill?.running) setModal({ kind: 'quit' });
 		else quit();
 	};
 
@@ -218,11 +230,71 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 
 	const scrollDetail = (delta: number): void => {
 		const { selected } = derive();
-		const total = detailLines(selected, selected ? state.live[selected.record.id] : undefined, columns - 2, now).length;
+		const total = view.current.detailView === 'session' ? detailLines(selected, selected ? state.live[selected.record.id] : undefined, columns - 2, now).length : drillViewLines().length;
 		set({ detailScroll: clamp(view.current.detailScroll + delta, 0, Math.max(0, total - paneBodyRows(detailHeight))) });
 	};
 
-	const mainKeysActive = modal === null && !editingFilter && state.phase !== 'no-lab';
+	// ---------------------------------------------------------------- drills
+	/** Space: marks (or unmarks) the VM of the row for a drill — at the point, on a point row. */
+	const toggleMark = (): void => {
+		const { cursor, rowsOfBackups } = derive();
+		const row = rowsOfBackups[cursor];
+		if (!row) return;
+		const next = new Map(view.current.marked);
+		const point = row.kind === 'point' ? row.point.id : 'latest';
+		if (next.get(row.group.vm) === point || (row.kind === 'vm' && next.has(row.group.vm))) next.delete(row.group.vm);
+		else next.set(row.group.vm, point);
+		set({ marked: next });
+		if (row.kind === 'vm') moveBackups(1);
+	};
+
+	/** d: a drill of the marked VMs, or of the VM (or point) under the cursor. */
+	const requestDrill = (): void => {
+		if (store.getState().drill?.running) {
+			store.notify({ level: 'error', text: `drill ${store.getState().drill?.id ?? ''} is still running in this console`, hint: 'wait for it to end (H shows past drills)' });
+			return;
+		}
+		let targets: DrillTarget[] = [...view.current.marked].map(([vm, point]) => ({ vm, point }));
+		if (targets.length === 0) {
+			const { cursor, rowsOfBackups, selected } = derive();
+			const row = view.current.focus === 'backups' ? rowsOfBackups[cursor] : undefined;
+			if (row) targets = [{ vm: row.group.vm, point: row.kind === 'point' ? row.point.id : 'latest' }];
+			else if (selected) targets = [{ vm: selected.record.source.vm, point: selected.record.source.pointId }];
+		}
+		if (targets.length === 0) {
+			store.notify({ level: 'error', text: 'nothing to drill', hint: 'mark VMs with Space in the backups pane, then press d' });
+			return;
+		}
+		setModal({ kind: 'drill', targets });
+	};
+
+	const showHistory = (): void => {
+		set({ detailView: 'history', historyCursor: 0, detailScroll: 0, focus: 'detail', report: null });
+		void store.loadDrillHistory();
+	};
+
+	const openReport = (): void => {
+		const drill = store.getState().drillHistory?.drills[view.current.historyCursor];
+		if (!drill) return;
+		store.readDrillReport(drill.id).then(
+			(found) => {
+				if (found && view.current.detailView === 'history') set({ detailView: 'report', report: found, detailScroll: 0 });
+				else if (!found) store.notify({ level: 'error', text: `drill ${drill.id} has no report any more`, hint: 'H reads the history again' });
+			},
+			(error: unknown) => store.notify({ level: 'error', text: (error as Error).message, hint: null }),
+		);
+	};
+
+	function drillViewLines(): StyledLine[] {
+		const current = view.current;
+		const latest = store.getState();
+		if (current.detailView === 'drill' && latest.drill) return liveDrillLines(latest.drill, columns - 2);
+		if (current.detailView === 'report' && current.report) return reportLines(current.report.report, current.report.evidence, columns - 2);
+		return historyLines(latest.drillHistory, current.historyCursor, current.focus === 'detail');
+	}
+
+	const resuming = state.interrupted.some((finding) => finding.action !== 'busy');
+	const mainKeysActive = modal === null && !editingFilter && state.phase !== 'no-lab' && !resuming;
 	const onKey = (input: string, key: Key): void => {
 			if (key.tab) {
 				const step = key.shift ? FOCUS_ORDER.length - 1 : 1;
@@ -235,6 +307,9 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 			if (input === 'r') return void store.refresh();
 			if (input === 'f') return requestPhase('finalize');
 			if (input === 's') return requestPhase('stop');
+			if (input === 'd') return requestDrill();
+			if (input === 'H') return view.current.detailView === 'history' || view.current.detailView === 'report' ? set({ detailView: store.getState().drill ? 'drill' : 'session', detailScroll: 0 }) : showHistory();
+			if (key.escape && view.current.focus === 'detail' && view.current.detailView === 'report') return set({ detailView: 'history', report: null, detailScroll: 0 });
 			if (key.escape) {
 				if (store.getState().notice) store.dismissNotice();
 				else if (view.current.filter) setFilter('');
@@ -257,6 +332,7 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 					if (key.rightArrow && row?.kind === 'vm' && row.expanded) moveBackups(1);
 					else if (!(key.rightArrow && row?.kind === 'point')) openBackupRow();
 				} else if (key.leftArrow || input === 'h') collapseBackupRow();
+				else if (input === ' ') toggleMark();
 			} else if (focus === 'sessions') {
 				if (up) selectSession(sessionCursor - 1);
 				else if (down) selectSession(sessionCursor + 1);
@@ -264,7 +340,16 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 				else if (key.pageDown) selectSession(sessionCursor + sessionsVisible);
 				else if (key.home || input === 'g') selectSession(0);
 				else if (key.end || input === 'G') selectSession(sessions.length - 1);
-				else if (key.return) set({ focus: 'detail' });
+				else if (key.return) set({ focus: 'detail', detailView: 'session', detailScroll: 0 });
+			} else if (view.current.detailView === 'history') {
+				const count = store.getState().drillHistory?.drills.length ?? 0;
+				if (up) set({ historyCursor: Math.max(0, view.current.historyCursor - 1) });
+				else if (down) set({ historyCursor: clamp(view.current.historyCursor + 1, 0, Math.max(0, count - 1)) });
+				else if (key.home || input === 'g') set({ historyCursor: 0 });
+				else if (key.end || input === 'G') set({ historyCursor: Math.max(0, count - 1) });
+				else if (key.return || key.rightArrow) openReport();
+			} else if (view.current.detailView === 'report' && (key.leftArrow || key.backspace)) {
+				set({ detailView: 'history', report: null, detailScroll: 0 });
 			} else {
 				if (up) scrollDetail(-1);
 				else if (down) scrollDetail(1);
@@ -309,6 +394,12 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 	if (state.phase === 'no-lab') {
 		body = <LabSetup setup={state.setup} destination={state.destination} width={columns} height={bodyHeight} onRun={() => void store.runLabSetup()} onQuit={quit} />;
 		hints = 'Enter run lab init · q quit';
+	} else if (resuming) {
+		body = <ResumeDialog store={store} findings={state.interrupted} width={columns} height={bodyHeight} />;
+		hints = RESUME_HINTS;
+	} else if (modal?.kind === 'drill') {
+		body = <DrillFlow store={store} targets={modal.targets} width={columns} height={bodyHeight} onCancel={() => setModal(null)} onStarted={() => set({ modal: null, marked: new Map(), detailView: 'drill', detailScroll: 0 })} />;
+		hints = 'y/Enter run · ←→ change · n/Esc cancel';
 	} else if (modal?.kind === 'help') {
 		body = <HelpOverlay width={columns} height={bodyHeight} warnings={warnings} onClose={() => setModal(null)} />;
 		hints = 'any key: close help';
@@ -334,6 +425,7 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 				title="Quit while an operation runs?"
 				facts={[
 					...running.map((run) => ({ text: `${run.vm}: ${run.phase} is running in this console.`, bold: true })),
+					...(state.drill?.running ? [{ text: `Recovery drill ${state.drill.id} is running: its VMs are left marked as a drill, and reopening rundirect offers to clean them up (or "rundirect resume --rollback").`, bold: true }] : []),
 					{ text: 'Quitting stops waiting for it. The VM keeps running and QEMU finishes any copy it is doing; the journal records where each step stood.' },
 					{ text: 'Reopen rundirect (or run "rundirect finalize|stop <session>") to continue from there.', color: 'cyan' },
 				]}
@@ -359,10 +451,23 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 						filter={filter}
 						error={state.catalogError ? `${state.catalogError.message}${state.catalogError.hint ? ` — ${state.catalogError.hint}` : ''}` : null}
 						loading={state.phase === 'loading'}
+						marked={ui.marked}
 					/>
 					<SessionsPane views={sessions} cursor={sessionCursor} offset={ui.sessionOffset} focused={focus === 'sessions'} width={rightWidth} height={topHeight} filter={filter} now={now} />
 				</Box>
-				<DetailPane view={selected} live={live} focused={focus === 'detail'} width={columns} height={detailHeight} scroll={ui.detailScroll} now={now} />
+				{ui.detailView === 'session' || (ui.detailView === 'drill' && !state.drill) ? (
+					<DetailPane view={selected} live={live} focused={focus === 'detail'} width={columns} height={detailHeight} scroll={ui.detailScroll} now={now} />
+				) : (
+					<DrillPane
+						title={ui.detailView === 'drill' ? `Recovery drill ${state.drill?.id ?? ''}` : ui.detailView === 'report' ? 'Drill report — Esc: back to the history' : 'Drill history — Enter: report · H: back'}
+						lines={drillViewLines()}
+						focused={focus === 'detail'}
+						width={columns}
+						height={detailHeight}
+						scroll={ui.detailScroll}
+						follow={ui.detailView === 'history' ? ui.historyCursor + 1 + (state.drillHistory?.problems.length ?? 0) + (state.drillHistory?.error ? 1 : 0) : undefined}
+					/>
+				)}
 			</Box>
 		);
 	}
@@ -391,8 +496,19 @@ interface PhaseConfirmProps {
 	onClose: () => void;
 }
 
+/** Copy rates finalize offers (MiB/s; 0 = unlimited): a cap spares production storage other VMs use. */
+export const FINALIZE_RATES = [0, 10, 50, 100, 200, 500] as const;
+
 /** Finalize needs a yes; stop discards the VM's changes, so it needs the VM's name typed. */
 function PhaseConfirm({ store, modal, width, height, onClose }: PhaseConfirmProps): React.JSX.Element {
+	const [rate, setRate] = useState(0);
+	useInput(
+		(_input, key) => {
+			if (key.rightArrow) setRate((index) => Math.min(FINALIZE_RATES.length - 1, index + 1));
+			else if (key.leftArrow) setRate((index) => Math.max(0, index - 1));
+		},
+		{ isActive: modal.kind === 'finalize' },
+	);
 	const view = store.getState().sessions.find((candidate) => candidate.record.id === modal.sessionId);
 	if (!view || isTerminal(view.record)) {
 		return <ConfirmDialog title="Session gone" facts={[{ text: 'The session has ended meanwhile (another console or command?).' }]} confirmLabel="close" onConfirm={onClose} onCancel={onClose} width={width} height={height} />;
@@ -405,13 +521,15 @@ function PhaseConfirm({ store, modal, width, height, onClose }: PhaseConfirmProp
 			{ text: 'Step 5 copies the backup into the production images while the VM keeps running; step 6 applies its changes in a pause of milliseconds; step 7 drops the snapshot layer. The VM then runs from production storage.' },
 		];
 		if (aside) facts.push({ text: `! The replaced VM ${aside.name}, set aside as ${aside.asideName}, will be DELETED for good.`, bold: true });
+		facts.push({ text: `Copy rate (←→): ${FINALIZE_RATES.map((value, index) => `${index === rate ? '◉' : '○'} ${value === 0 ? 'unlimited' : `${value} MiB/s`}`).join('  ')}`, color: 'cyan' });
+		const mib = FINALIZE_RATES[rate] ?? 0;
 		return (
 			<ConfirmDialog
 				title={`Finalize ${record.vm}?`}
 				facts={facts}
 				confirmLabel="finalize"
 				onConfirm={() => {
-					store.finalize(record.id);
+					store.finalize(record.id, mib > 0 ? mib * 2 ** 20 : undefined);
 					onClose();
 				}}
 				onCancel={onClose}

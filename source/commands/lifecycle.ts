@@ -18,7 +18,7 @@ export interface StartOptions {
  * Destructive actions need the VM's name typed on a terminal, or --yes where there is none.
  * Returns false when the user declined.
  */
-async function confirm(context: CommandContext, consequences: string[], vm: string, yes: boolean | undefined): Promise<boolean> {
+async function confirm(context: CommandContext, consequences: string[], vm: string, yes: boolean | undefined, what = 'the VM name'): Promise<boolean> {
 	if (consequences.length === 0 || yes) return true;
 	if (context.json || !process.stdin.isTTY || !process.stdout.isTTY) {
 		throw new RundirectError(`confirmation needed:\n${consequences.map((line) => `  - ${line}`).join('\n')}`, EXIT.refused, 'add --yes to confirm when not on a terminal');
@@ -26,7 +26,7 @@ async function confirm(context: CommandContext, consequences: string[], vm: stri
 	const prompt = createInterface({ input: process.stdin, output: process.stdout });
 	try {
 		context.say(consequences.map((line) => `! ${line}`).join('\n'));
-		const answer = await prompt.question(`Type the VM name (${vm}) to confirm, anything else to cancel: `);
+		const answer = await prompt.question(`Type ${what} (${vm}) to confirm, anything else to cancel: `);
 		return answer.trim() === vm;
 	} finally {
 		prompt.close();
@@ -126,7 +126,7 @@ export async function unlockCommand(context: CommandContext, vm: string): Promis
  * unfinished session with the host and continues what was interrupted (or, with
  * --rollback, takes the safe way back where there is one).
  */
-export async function resumeCommand(context: CommandContext, options: { rollback?: boolean; dryRun?: boolean }, signal: AbortSignal): Promise<number> {
+export async function resumeCommand(context: CommandContext, options: { rollback?: boolean; dryRun?: boolean; yes?: boolean }, signal: AbortSignal): Promise<number> {
 	const findings = await context.engine.reconcile();
 	context.emit({ type: 'reconcile', sessions: findings.map(({ session, action, rollback, detail }) => ({ session: session.id, vm: session.vm, state: session.state, action, rollback: rollback ?? null, detail })) });
 	if (findings.length === 0) {
@@ -135,6 +135,13 @@ export async function resumeCommand(context: CommandContext, options: { rollback
 	}
 	for (const { session, detail } of findings) context.say(`${session.id} ${session.vm} (${session.state}): ${detail}`);
 	if (options.dryRun) return EXIT.ok;
+	if (options.rollback) {
+		const discarded = findings.filter((finding) => finding.rollback === 'stop' || finding.action === 'stop').map(({ session }) => `${session.vm} (session ${session.id}) will be turned off and removed, every change made in it discarded${session.setAside ? `, and ${session.setAside.name} brought back` : ''}`);
+		if (!(await confirm(context, discarded, 'rollback', options.yes, 'the word'))) {
+			context.say('Cancelled; nothing was changed.');
+			return EXIT.refused;
+		}
+	}
 	let exitCode: number = EXIT.ok;
 	for (const finding of findings) {
 		const phase = options.rollback ? (finding.rollback ?? (finding.action === 'stop' ? 'stop' : null)) : finding.action;

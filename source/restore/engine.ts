@@ -448,7 +448,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 					result.push({
 						session,
 						action: 'finalize',
-						rollback: allowedPhases({ ...session, state: 'failed', failedPhase: 'finalize' }).includes('stop') ? 'stop' : undefined,
+						rollback: allowedPhases(session).includes('stop') ? 'stop' : undefined,
 						detail: `finalize was interrupted${where}; continue it${stepOf(session, 'apply-changes').status === 'done' ? ' (the VM already runs on production: only forward is safe)' : ', or roll back with stop'}`,
 					});
 					break;

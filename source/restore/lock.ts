@@ -60,6 +60,16 @@ function processStartTime(pid: number): string | null {
 	}
 }
 
+/** The state letter of /proc/<pid>/stat (R, S, D, Z…), or null where there is no /proc. */
+function processState(pid: number): string | null {
+	try {
+		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+		return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
+	} catch {
+		return null;
+	}
+}
+
 export function currentProcess(): ProcessRef {
 	return { pid: process.pid, hostname: os.hostname(), startTime: processStartTime(process.pid) };
 }
@@ -72,6 +82,9 @@ export function processAlive(ref: ProcessRef): boolean | null {
 	} catch (error) {
 		if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
 	}
+	// An exited process nobody has reaped yet (its parent died, and PID 1 of a container or a VM
+	// agent does not reap orphans) still answers kill(pid, 0): it drives nothing.
+	if (processState(ref.pid) === 'Z') return false;
 	const startTime = processStartTime(ref.pid);
 	return ref.startTime === null || startTime === null || startTime === ref.startTime;
 }

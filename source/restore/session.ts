@@ -122,7 +122,8 @@ export function allowedPhases(session: SessionRecord): Phase[] {
 		case 'running':
 			return ['finalize', 'stop'];
 		case 'finalizing':
-			return ['finalize'];
+			// An interrupted finalize may still be undone until step 6 switched the VM onto production.
+			return stepOf(session, 'apply-changes').status === 'done' ? ['finalize'] : ['finalize', 'stop'];
 		case 'stopping':
 			return ['stop'];
 		case 'failed':

@@ -3,13 +3,16 @@
 // components render snapshots of it and call its actions. Sessions started elsewhere (a
 // headless command, another console) are picked up by polling the journal and the host.
 import { watch, type FSWatcher } from 'node:fs';
-import type { StartProposal, StartRequest, EngineEvent, Engine } from '../restore/engine.ts';
+import path from 'node:path';
+import type { StartProposal, StartRequest, EngineEvent, Engine, Reconciliation } from '../restore/engine.ts';
+import type { DrillReport, PreparedDrill } from '../drill/index.ts';
 import type { CatalogProblem } from '../catalog/catalog.ts';
 import type { HostDescription, RuntimeStatus } from '../hosts/host.ts';
 import { ProgressMeter } from '../restore/progress.ts';
 import { isTerminal, type Phase, type SessionRecord } from '../restore/session.ts';
 import { AbortedError } from '../restore/errors.ts';
 import { InkTaskRenderer, type InkTaskRendererOptions, type TaskNode } from './task-renderer.ts';
+import { drillSpecOf, interruptedOf, rollbackPhase, type DrillHistory, type DrillTarget, type LiveDrill } from './drills.ts';
 import { groupBackups, runningStep, sortSessions, toUiError, type SessionView, type StepProgress, type UiError, type VmBackups } from './model.ts';
 
 /** A phase this console runs: its live listr2 tree, and how it ended. */
@@ -59,6 +62,12 @@ export interface ConsoleState {
 	live: Readonly<Record<string, LiveRun>>;
 	notice: Notice | null;
 	setup: SetupState | null;
+	/** Sessions found interrupted when the console opened (engine.reconcile()), awaiting the user's choice. */
+	interrupted: Reconciliation[];
+	/** The recovery drill this console runs, or ran last. */
+	drill: LiveDrill | null;
+	/** Past drills (`<state>/drills`), read when the history is shown. */
+	drillHistory: DrillHistory | null;
 }
 
 export interface ConsoleStoreOptions {
@@ -67,9 +76,16 @@ export interface ConsoleStoreOptions {
 	labSetup?: LabSetup;
 	/** Minimum time between two notifications (ms): progress events arrive many times a second. */
 	notifyMs?: number;
+	/** The state folder (drills are kept under it); default: the journal's parent folder. */
+	stateDir?: string;
 }
 
 type Listener = () => void;
+
+function errorNotice(error: unknown): Notice {
+	const { message, hint } = toUiError(error);
+	return { level: 'error', text: message, hint };
+}
 
 export class ConsoleStore {
 	private state: ConsoleState;
@@ -87,17 +103,22 @@ export class ConsoleStore {
 	private notifyTimer: NodeJS.Timeout | null = null;
 	private lastNotify = 0;
 	private closed = false;
+	private drillRun: { controller: AbortController; done: Promise<void> } | null = null;
 	private readonly onEngineEvent = (event: EngineEvent): void => this.handleEvent(event);
+	/** The engine, once loaded: the console draws its first frame before it (launch.tsx). */
+	engine!: Engine;
+	/** Settles when the engine is there; open() and refresh() wait for it. */
+	private readonly engineReady: Promise<void>;
 
 	constructor(
-		readonly engine: Engine,
+		engine: Engine | Promise<Engine>,
 		private readonly options: ConsoleStoreOptions = {},
 	) {
 		this.state = {
 			phase: 'loading',
 			host: null,
 			hostError: null,
-			destination: engine.destination,
+			destination: engine instanceof Promise ? '' : engine.destination,
 			backups: [],
 			pointCount: 0,
 			catalogProblems: [],
@@ -107,8 +128,23 @@ export class ConsoleStore {
 			live: {},
 			notice: null,
 			setup: null,
+			interrupted: [],
+			drill: null,
+			drillHistory: null,
 		};
-		engine.on('event', this.onEngineEvent);
+		const attach = (ready: Engine): void => {
+			this.engine = ready;
+			ready.on('event', this.onEngineEvent);
+			if (this.state.destination !== ready.destination) this.update({ destination: ready.destination });
+		};
+		if (engine instanceof Promise) {
+			this.engineReady = engine.then(attach);
+			// Whoever passed the promise reports its failure; open() then never runs.
+			this.engineReady.catch(() => undefined);
+		} else {
+			attach(engine);
+			this.engineReady = Promise.resolve();
+		}
 	}
 
 	// ------------------------------------------------------------------ subscription
@@ -143,6 +179,7 @@ export class ConsoleStore {
 
 	/** First load, then polling. Never throws: every failure lands in the state. */
 	async open(): Promise<void> {
+		await this.engineReady;
 		await Promise.all([this.loadHost(), this.loadCatalog(), this.loadSessions()]);
 		if (this.state.catalogError && this.options.labSetup && (await this.options.labSetup.needed().catch(() => false))) {
 			this.update({ phase: 'no-lab' });
@@ -150,12 +187,14 @@ export class ConsoleStore {
 			this.update({ phase: 'ready' });
 		}
 		this.watchJournal();
+		await this.loadInterrupted();
 		this.pollTimer = setInterval(() => void this.poll(), this.options.pollMs ?? 1500);
 		this.pollTimer.unref?.();
 	}
 
 	/** `r`: everything again, including the catalog (which is not polled: it can be large). */
 	async refresh(): Promise<void> {
+		await this.engineReady;
 		await Promise.all([this.loadHost(), this.loadCatalog(), this.poll()]);
 		this.update({ notice: { level: 'info', text: `Refreshed: ${this.state.pointCount} restore points, ${this.state.sessions.length} sessions`, hint: null } });
 	}
@@ -295,7 +334,9 @@ export class ConsoleStore {
 	// ------------------------------------------------------------------ actions
 
 	/** Everything a start would do, checked; throws the engine's error (shown in the form). */
-	propose(request: StartRequest): Promise<StartProposal> {
+	async propose(request: StartRequest): Promise<StartProposal> {
+		// A key pressed in the first instants may come before the engine has loaded.
+		await this.engineReady;
 		return this.engine.proposeStart(request);
 	}
 
@@ -307,31 +348,32 @@ export class ConsoleStore {
 		return session.id;
 	}
 
-	finalize(sessionId: string): void {
-		this.runById(sessionId, 'finalize');
+	/** `rateLimit`: bytes per second for the copy (spares production storage); default unlimited. */
+	finalize(sessionId: string, rateLimit?: number): void {
+		this.runById(sessionId, 'finalize', rateLimit);
 	}
 
 	stop(sessionId: string): void {
 		this.runById(sessionId, 'stop');
 	}
 
-	private runById(sessionId: string, phase: Phase): void {
+	private runById(sessionId: string, phase: Phase, rateLimit?: number): void {
 		const record = this.records.get(sessionId);
 		if (!record) {
 			this.update({ notice: { level: 'error', text: `no session ${sessionId}`, hint: 'press r to refresh' } });
 			return;
 		}
-		this.run(record, phase);
+		this.run(record, phase, rateLimit);
 	}
 
 	/** Runs a phase with the Ink task renderer; its outcome lands in the state, never thrown. */
-	private run(record: SessionRecord, phase: Phase): void {
+	private run(record: SessionRecord, phase: Phase, rateLimit?: number): void {
 		const previous = this.runs.get(record.id);
 		if (previous) {
 			// The previous phase has done its steps and is releasing the VM's locks: follow it.
 			void previous.done.then(() => {
 				const latest = this.records.get(record.id);
-				if (!this.closed && latest) this.run(latest, phase);
+				if (!this.closed && latest) this.run(latest, phase, rateLimit);
 			});
 			return;
 		}
@@ -346,7 +388,7 @@ export class ConsoleStore {
 			},
 		};
 		const done = this.engine
-			.runPhase(record.id, phase, { renderer: InkTaskRenderer, rendererOptions, signal: controller.signal })
+			.runPhase(record.id, phase, { renderer: InkTaskRenderer, rendererOptions, signal: controller.signal, ...(rateLimit ? { rateLimit } : {}) })
 			.then(
 				(session) => {
 					this.records.set(session.id, session);
@@ -389,6 +431,122 @@ export class ConsoleStore {
 		this.update({ notice });
 	}
 
+	// ------------------------------------------------------------------ interrupted sessions
+
+	/** On open: what `rundirect resume` would do. Nothing runs until the user chooses (resolveInterrupted). */
+	private async loadInterrupted(): Promise<void> {
+		try {
+			const interrupted = interruptedOf(await this.engine.reconcile());
+			if (interrupted.some((finding) => finding.action !== 'busy')) this.update({ interrupted });
+			else if (interrupted.length > 0) this.update({ notice: { level: 'info', text: `${interrupted.map((finding) => `${finding.session.vm} is ${finding.detail}`).join('; ')}`, hint: null } });
+		} catch (error) {
+			this.update({ notice: { level: 'error', text: `cannot check for interrupted sessions: ${toUiError(error).message}`, hint: 'run "rundirect resume --dry-run"' } });
+		}
+	}
+
+	/** Continues a session found interrupted, rolls it back (stop), or leaves it as it is. */
+	resolveInterrupted(sessionId: string, choice: 'continue' | 'rollback' | 'leave'): void {
+		const finding = this.state.interrupted.find((candidate) => candidate.session.id === sessionId);
+		if (!finding) return;
+		this.update({ interrupted: this.state.interrupted.filter((candidate) => candidate !== finding) });
+		if (choice === 'leave' || finding.action === 'busy') return;
+		const phase = choice === 'rollback' ? rollbackPhase(finding) : finding.action;
+		if (phase === null || phase === 'none') return;
+		if (phase === 'restart-vm') {
+			this.engine.restartVm(sessionId).then(
+				() => this.update({ notice: { level: 'info', text: `${finding.session.vm} runs from its backup again`, hint: null } }),
+				(error: unknown) => this.update({ notice: errorNotice(error) }),
+			);
+			return;
+		}
+		this.run(this.records.get(sessionId) ?? finding.session, phase);
+	}
+
+	/** Leaves every remaining interrupted session as it is (they stay in the sessions pane). */
+	leaveInterrupted(): void {
+		if (this.state.interrupted.length > 0) this.update({ interrupted: [] });
+	}
+
+	// ------------------------------------------------------------------ recovery drills
+
+	private get stateDir(): string {
+		return this.options.stateDir ?? path.dirname(this.engine.journal.dir);
+	}
+
+	/** Checks a drill of these VMs, changing nothing; throws the engine's error (shown in the dialog). */
+	async proposeDrill(targets: DrillTarget[], settings: { concurrency: number; timeoutSeconds: number }, id?: string): Promise<PreparedDrill> {
+		const { prepareDrill } = await import('../drill/index.ts');
+		await this.engineReady;
+		return prepareDrill(this.engine, drillSpecOf(targets, settings), id);
+	}
+
+	/** Runs a checked drill in the background: its listr2 tree and milestones land in `drill`. */
+	runDrill(prepared: PreparedDrill): void {
+		if (this.drillRun) {
+			this.notify({ level: 'error', text: `drill ${this.state.drill?.id ?? ''} is still running in this console`, hint: 'wait for it to end' });
+			return;
+		}
+		const controller = new AbortController();
+		const patch = (change: (drill: LiveDrill) => Partial<LiveDrill>, urgent = true): void => {
+			const current = this.state.drill;
+			if (current?.id === prepared.id) this.update({ drill: { ...current, ...change(current) } }, urgent);
+		};
+		this.update({ drill: { id: prepared.id, vms: prepared.report.vms.map((vm) => ({ vm: vm.vm, drillName: vm.drillName })), tree: [], running: true, milestones: {}, report: null, error: null, startedAt: Date.now() } });
+		const done = import('../drill/index.ts')
+			.then(({ runDrill }) =>
+				runDrill({
+					engine: this.engine,
+					stateDir: this.stateDir,
+					drill: prepared,
+					renderer: InkTaskRenderer,
+					rendererOptions: { throttleMs: 50, onUpdate: (tree) => patch(() => ({ tree }), false) } satisfies InkTaskRendererOptions,
+					signal: controller.signal,
+					onEvent: (event) => {
+						if (event.type === 'drill-vm') patch((drill) => ({ milestones: { ...drill.milestones, [event.vm]: { milestone: event.milestone, detail: event.detail, report: event.report } } }));
+					},
+				}),
+			)
+			.then(
+				(report: DrillReport) => patch(() => ({ running: false, report })),
+				(error: unknown) => {
+					patch(() => ({ running: false, error: toUiError(error) }));
+					this.update({ notice: errorNotice(error) });
+				},
+			)
+			.finally(() => {
+				this.drillRun = null;
+				void this.loadDrillHistory();
+				void this.poll();
+			});
+		this.drillRun = { controller, done };
+	}
+
+	/** Past drills, newest first, into `drillHistory`. */
+	async loadDrillHistory(): Promise<void> {
+		try {
+			const { listDrills } = await import('../drill/index.ts');
+			const { drills, problems } = await listDrills(this.stateDir);
+			this.update({ drillHistory: { drills, problems, error: null } });
+		} catch (error) {
+			this.update({ drillHistory: { drills: [], problems: [], error: toUiError(error) } });
+		}
+	}
+
+	/** One drill's report, with the tail of each VM's serial evidence (lab). */
+	async readDrillReport(id: string): Promise<{ report: DrillReport; evidence: Record<string, string[]> } | null> {
+		const { readDrill, drillDir } = await import('../drill/index.ts');
+		const report = await readDrill(this.stateDir, id);
+		if (!report) return null;
+		const evidence: Record<string, string[]> = {};
+		const { readFile } = await import('node:fs/promises');
+		for (const vm of report.vms) {
+			if (vm.evidence?.kind !== 'serial-tail') continue;
+			const text = await readFile(path.join(drillDir(this.stateDir, id), vm.evidence.file), 'utf8').catch(() => null);
+			if (text !== null) evidence[vm.vm] = text.split('\n').filter((line) => line.trim() !== '').slice(-6);
+		}
+		return { report, evidence };
+	}
+
 	async runLabSetup(): Promise<void> {
 		const setup = this.options.labSetup;
 		if (!setup || this.state.setup?.running) return;
@@ -414,9 +572,12 @@ export class ConsoleStore {
 		if (this.watchDebounce) clearTimeout(this.watchDebounce);
 		if (this.notifyTimer) clearTimeout(this.notifyTimer);
 		this.watcher?.close();
-		this.engine.off('event', this.onEngineEvent);
+		// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the engine never loaded
+		this.engine?.off('event', this.onEngineEvent);
 		for (const run of this.runs.values()) run.controller.abort();
-		const settled = Promise.allSettled([...this.runs.values()].map((run) => run.done));
+		// A drill cut short leaves its sessions marked as a drill: the next console offers to roll them back.
+		this.drillRun?.controller.abort();
+		const settled = Promise.allSettled([...this.runs.values(), ...(this.drillRun ? [this.drillRun] : [])].map((run) => run.done));
 		await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
 		await this.polling?.catch(() => undefined);
 	}

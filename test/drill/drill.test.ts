@@ -257,7 +257,7 @@ describe('recovery drills on the lab host', () => {
 		expect(finding?.rollback).toBe('stop');
 		expect(finding?.detail).toMatch(/recovery drill .* resume --rollback/);
 
-		const rollback = await lab.cli(['resume', '--rollback', '--json']);
+		const rollback = await lab.cli(['resume', '--rollback', '--yes', '--json']);
 		expect(rollback.exitCode, rollback.stderr).toBe(0);
 		expect((await new Journal(lab.paths.state).read(vm.session ?? ''))?.state).toBe('stopped');
 		expect(await labQemuPids()).toEqual([]);

@@ -131,6 +131,8 @@ interface FaultCase {
 	endFault?: string;
 	/** Kill QEMU (not the controller) once this step is under way. */
 	qemuKillIn?: StepId;
+	/** For a stop: first a finalize killed by this fault, then `resume --rollback`. */
+	finalizeFault?: string;
 }
 
 const STEP_BOUNDARIES: FaultCase[] = [
@@ -142,6 +144,7 @@ const STEP_BOUNDARIES: FaultCase[] = [
 	{ name: 'controller killed after discard (stop)', ending: 'stop', endFault: 'kill-after:discard' },
 	{ name: 'controller killed after restore-replaced (stop)', ending: 'stop', endFault: 'kill-after:restore-replaced' },
 	{ name: 'controller killed after start-vm, then stopped', ending: 'stop', startFault: 'kill-after:start-vm' },
+	{ name: 'controller killed in the middle of copy-data, then rolled back', ending: 'stop', finalizeFault: 'kill-during:copy-data' },
 	{ name: 'QEMU killed in the middle of copy-data', ending: 'finalize', qemuKillIn: 'copy-data' },
 	{ name: 'QEMU killed in the middle of apply-changes', ending: 'finalize', qemuKillIn: 'apply-changes' },
 ];
@@ -212,7 +215,12 @@ describe('fault injection on the lab host', () => {
 			expect((await readDefinition(definitionPath(lab.lab.vms, VM)))?.disks.map((disk) => disk.path)).toEqual(done.plan.disks.map((disk) => disk.production));
 		} else {
 			const running = await journal(id);
-			const stopping = await cli(['stop', id, '--yes'], fault.endFault);
+			if (fault.finalizeFault) {
+				const finalizing = await cli(['finalize', id], fault.finalizeFault);
+				expect(finalizing.signal, finalizing.stderr).toBe('SIGKILL');
+				killedControllers++;
+			}
+			const stopping = fault.finalizeFault ? await cli(['resume', '--rollback', '--yes']) : await cli(['stop', id, '--yes'], fault.endFault);
 			if (fault.endFault) {
 				expect(stopping.signal, stopping.stderr).toBe('SIGKILL');
 				killedControllers++;

@@ -54,6 +54,20 @@ describe('VM locks', () => {
 		await expect(fs.access(locks.operationFile('lab', 'web01'))).rejects.toThrow();
 	});
 
+	it('counts an exited process nobody reaped (a zombie) as dead', async () => {
+		// sh starts a child that exits at once, then becomes `sleep`, which never reaps it.
+		const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5']);
+		try {
+			const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (data: Buffer) => resolve(Number.parseInt(String(data), 10))));
+			for (let wait = 0; wait < 100 && !(await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).includes(') Z '); wait++) await new Promise((resolve) => setTimeout(resolve, 20));
+			expect(() => process.kill(pid, 0)).not.toThrow();
+			expect(processAlive({ pid, hostname: os.hostname(), startTime: null })).toBe(false);
+			expect(processAlive({ pid: process.pid, hostname: os.hostname(), startTime: null })).toBe(true);
+		} finally {
+			parent.kill('SIGKILL');
+		}
+	});
+
 	it('refuses to clear a lock by hand while its process lives', async () => {
 		const locks = new VmLocks(state);
 		await locks.claim('lab', 'web01', 's1');

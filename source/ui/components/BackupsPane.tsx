@@ -17,6 +17,8 @@ export interface BackupsPaneProps {
 	/** Shown instead of rows when the destination cannot be read. */
 	error: string | null;
 	loading: boolean;
+	/** VMs marked for a drill (Space), with the restore point each is marked at (`latest` or an id). */
+	marked?: ReadonlyMap<string, string>;
 }
 
 /** A row's text in `width` columns: the name first, then as many facts as fit, in order of use. */
@@ -35,7 +37,16 @@ export function backupRowText(row: BackupRow, width: number): string {
 	return fit('   ', Math.min(row.point.id.length, 16), row.point.id, [` ${formatBytes(row.point.size).padStart(8)}`, ` ${row.point.disks.length}d`]);
 }
 
-export function BackupsPane({ rows, cursor, offset, focused, width, height, filter, error, loading }: BackupsPaneProps): React.JSX.Element {
+/** A marked VM shows ✓ after its arrow; a point it is marked at shows ✓ before its id. */
+function markRow(row: BackupRow, text: string, marked: ReadonlyMap<string, string> | undefined): string {
+	const mark = marked?.get(row.group.vm);
+	if (mark === undefined) return text;
+	if (row.kind === 'vm') return `${text.slice(0, 1)}✓${text.slice(2)}`;
+	const newest = row.index === 0 && mark === 'latest';
+	return newest || mark === row.point.id ? `${text.slice(0, 2)}✓${text.slice(3)}` : text;
+}
+
+export function BackupsPane({ rows, cursor, offset, focused, width, height, filter, error, loading, marked }: BackupsPaneProps): React.JSX.Element {
 	const body = paneBodyRows(height);
 	const inner = width - 2;
 	const lines: StyledLine[] = [];
@@ -50,10 +61,11 @@ export function BackupsPane({ rows, cursor, offset, focused, width, height, filt
 			const row = rows[index];
 			if (!row) continue;
 			const selected = index === cursor;
-			lines.push({ key: row.key, text: `${selected ? '›' : ' '}${backupRowText(row, inner - 1)}`, inverse: selected && focused, bold: selected || row.kind === 'vm', dim: row.kind === 'point' && !selected });
+			lines.push({ key: row.key, text: `${selected ? '›' : ' '}${markRow(row, backupRowText(row, inner - 1), marked)}`, inverse: selected && focused, bold: selected || row.kind === 'vm', dim: row.kind === 'point' && !selected });
 		}
 	}
-	const info = rows.length > 0 ? `${cursor + 1}/${rows.length}${filter ? ` /${filter}` : ''}` : filter ? `/${filter}` : '';
+	const marks = marked && marked.size > 0 ? ` · ✓${marked.size} marked` : '';
+	const info = rows.length > 0 ? `${cursor + 1}/${rows.length}${filter ? ` /${filter}` : ''}${marks}` : filter ? `/${filter}` : '';
 	return (
 		<Pane title="Backups" info={info} focused={focused} width={width} height={height}>
 			<Lines lines={lines.slice(0, body)} />

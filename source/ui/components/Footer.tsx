@@ -10,9 +10,9 @@ import { Line } from './Line.tsx';
 export type Focus = 'backups' | 'sessions' | 'detail';
 
 const HINTS: Record<Focus, string> = {
-	backups: '↑↓/jk move · →/Enter open · Enter on a point: restore · Tab pane · / filter · r refresh · ? help · q quit',
-	sessions: '↑↓/jk select · Enter task tree · f finalize · s stop · Tab pane · / filter · r refresh · ? help · q quit',
-	detail: '↑↓/jk scroll · f finalize · s stop · Tab pane · / filter · r refresh · ? help · q quit',
+	backups: '↑↓ move · Enter open/restore · Space mark · d drill · H drills · Tab pane · / filter · r refresh · ? help · q quit',
+	sessions: '↑↓/jk select · Enter task tree · f finalize · s stop · d drill · H drills · Tab pane · / filter · ? help · q quit',
+	detail: '↑↓/jk scroll · f finalize · s stop · d drill · H drills · Tab pane · / filter · r refresh · ? help · q quit',
 };
 
 export function hintsFor(focus: Focus): string {

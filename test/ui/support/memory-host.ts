@@ -2,7 +2,7 @@
 // plain objects, and long steps report progress over a few hundred milliseconds the way the
 // lab host does over QMP. Real hosts are exercised by test/lab-host and test/e2e.
 import path from 'node:path';
-import type { ApplyResult, Host, HostDescription, HostVm, PlanInput, RestorePlan, RuntimeStatus, SetAsideRecord, StepOptions } from '../../../source/hosts/host.ts';
+import type { ApplyResult, Evidence, Host, HostDescription, HostVm, PlanInput, RestorePlan, RuntimeStatus, SetAsideRecord, StepOptions } from '../../../source/hosts/host.ts';
 
 interface MemoryVm {
 	name: string;
@@ -20,6 +20,8 @@ export interface MemoryHostOptions {
 	copyMs?: number;
 	freeBytes?: number;
 	warnings?: string[];
+	/** VMs (by name prefix, so drill names match) whose guest never boots: off 300 ms after its start, no proof of life. */
+	deadGuests?: string[];
 }
 
 type StepName = 'setAsideVm' | 'deleteVm' | 'createDisks' | 'createSnapshotLayer' | 'startVm' | 'copyData' | 'applyChanges' | 'deleteSnapshotLayer' | 'discard' | 'statusOf';
@@ -31,6 +33,8 @@ export class MemoryHost implements Host {
 	readonly calls: string[] = [];
 	private readonly failures = new Map<StepName, Error>();
 	private readonly copyMs: number;
+	/** The rate limit the last copy-data was given (bytes/s), to check the console passes it on. */
+	lastRateLimit: number | undefined;
 
 	constructor(private readonly options: MemoryHostOptions = {}) {
 		for (const name of options.existing ?? []) this.vms.set(name, { name, running: true, on: 'production', startedAt: Date.now(), setAside: false });
@@ -113,6 +117,7 @@ export class MemoryHost implements Host {
 
 	async copyData(plan: RestorePlan, options?: StepOptions): Promise<void> {
 		this.check('copyData');
+		this.lastRateLimit = options?.rateLimit;
 		await this.work(this.copyMs, plan.disks.reduce((sum, disk) => sum + disk.virtualSize, 0), options);
 	}
 
@@ -149,8 +154,19 @@ export class MemoryHost implements Host {
 		const vm = this.vms.get(plan.vmName);
 		if (!vm || vm.setAside) return { vm: 'missing', runsOn: 'unknown', guestAlive: null, bytesChanged: null, job: null };
 		const seconds = (Date.now() - vm.startedAt) / 1000;
+		if (this.deadGuest(plan.vmName)) return { vm: seconds > 0.3 ? 'off' : 'running', runsOn: vm.on, guestAlive: false, bytesChanged: null, job: null };
 		// The guest writes about 64 KiB a second to its snapshot layer; it is "alive" after its first.
 		return { vm: vm.running ? 'running' : 'off', runsOn: vm.on, guestAlive: seconds > 0.2, bytesChanged: vm.on === 'backup' ? Math.round(196 * 1024 + seconds * 64 * 1024) : null, job: null };
+	}
+
+	/** The "serial console" of the guest, as the lab host keeps it for drills. */
+	async captureEvidence(plan: RestorePlan): Promise<Evidence> {
+		const text = this.deadGuest(plan.vmName) ? 'SeaBIOS (version memory)\nBooting from Hard Disk...\nBoot failed: not a bootable disk' : 'SeaBIOS (version memory)\nBooting from Hard Disk...\nrundirect-guest alive';
+		return { kind: 'serial-tail', text };
+	}
+
+	private deadGuest(name: string): boolean {
+		return (this.options.deadGuests ?? []).some((prefix) => name.startsWith(prefix));
 	}
 
 	async close(): Promise<void> {}

@@ -1,0 +1,118 @@
+// `d`: a recovery drill of the marked VMs (or the selected one). The drill is checked first
+// (prepareDrill changes nothing); the confirmation names every drill VM — new, clearly marked
+// names, nothing replaced, network isolated — with how many boot at once and how long each has
+// to show proof of life (←→ change them). y starts it; it runs in the background.
+import React, { useEffect, useState } from 'react';
+import { Text, useInput } from 'ink';
+import type { PreparedDrill } from '../../drill/index.ts';
+import { clamp, toUiError, wrapText, type UiError } from '../model.ts';
+import type { ConsoleStore } from '../store.ts';
+import { DRILL_CONCURRENCY_DEFAULT, DRILL_TIMEOUT_DEFAULT, stepTimeout, type DrillTarget } from '../drills.ts';
+import { Dialog, clip, dialogBody } from './Dialog.tsx';
+import { Lines, type StyledLine } from './Line.tsx';
+
+export interface DrillFlowProps {
+	store: ConsoleStore;
+	targets: DrillTarget[];
+	width: number;
+	height: number;
+	onCancel: () => void;
+	/** Called once the drill runs (in the background). */
+	onStarted: (drillId: string) => void;
+}
+
+type Stage = { kind: 'checking' } | { kind: 'confirm'; prepared: PreparedDrill; error: UiError | null } | { kind: 'refused'; error: UiError } | { kind: 'starting' };
+
+export function DrillFlow({ store, targets, width, height, onCancel, onStarted }: DrillFlowProps): React.JSX.Element {
+	const [stage, setStage] = useState<Stage>({ kind: 'checking' });
+	const [settings, setSettings] = useState({ concurrency: Math.min(DRILL_CONCURRENCY_DEFAULT, Math.max(1, targets.length)), timeoutSeconds: DRILL_TIMEOUT_DEFAULT });
+	const [field, setField] = useState<'concurrency' | 'timeout'>('concurrency');
+	useEffect(() => {
+		let live = true;
+		store.proposeDrill(targets, settings).then(
+			(prepared) => live && setStage({ kind: 'confirm', prepared, error: null }),
+			(error: unknown) => live && setStage({ kind: 'refused', error: toUiError(error) }),
+		);
+		return () => {
+			live = false;
+		};
+		// Checked once, when the dialog opens; the settings do not change what is checked.
+		// eslint-disable-next-line react-hooks/exhaustive-deps
+	}, []);
+
+	const start = (prepared: PreparedDrill): void => {
+		setStage({ kind: 'starting' });
+		// Checked again with the chosen settings, under the same id (the names shown stay the names used).
+		store.proposeDrill(targets, settings, prepared.id).then(
+			(final) => {
+				store.runDrill(final);
+				onStarted(final.id);
+			},
+			(error: unknown) => setStage({ kind: 'confirm', prepared, error: toUiError(error) }),
+		);
+	};
+
+	useInput((input, key) => {
+		if (key.escape || input === 'n' || input === 'N' || input === 'q') return onCancel();
+		if (stage.kind === 'refused') return onCancel();
+		if (stage.kind !== 'confirm') return;
+		if (key.return || input === 'y' || input === 'Y') return start(stage.prepared);
+		if (key.upArrow || key.downArrow || input === 'j' || input === 'k' || key.tab) return setField(field === 'concurrency' ? 'timeout' : 'concurrency');
+		const direction = key.rightArrow || input === '+' || input === 'l' ? 1 : key.leftArrow || input === '-' || input === 'h' ? -1 : 0;
+		if (direction === 0) return;
+		if (field === 'concurrency') setSettings({ ...settings, concurrency: clamp(settings.concurrency + direction, 1, 64) });
+		else setSettings({ ...settings, timeoutSeconds: stepTimeout(settings.timeoutSeconds, direction) });
+	});
+
+	const { rows, columns } = dialogBody(width, height);
+	const title = `Recovery drill of ${targets.map((target) => target.vm).join(', ')} — prove the backups boot`;
+	if (stage.kind === 'checking' || stage.kind === 'starting') {
+		return (
+			<Dialog title={title} width={width} height={height}>
+				<Lines lines={[{ key: 'wait', text: stage.kind === 'checking' ? 'Checking the restore points and the host (pre-flight)…' : 'Starting the drill…', color: 'yellow' }]} />
+			</Dialog>
+		);
+	}
+	if (stage.kind === 'refused') {
+		const lines: StyledLine[] = [{ key: 'h', text: 'Cannot drill — nothing was changed:', color: 'red', bold: true }];
+		wrapText(stage.error.message, columns).forEach((text, index) => lines.push({ key: `e${index}`, text, color: 'red' }));
+		if (stage.error.hint) wrapText(`→ ${stage.error.hint}`, columns).forEach((text, index) => lines.push({ key: `h${index}`, text, color: 'yellow' }));
+		return (
+			<Dialog title={title} width={width} height={height} color="red">
+				<Lines lines={clip(lines, Math.max(1, rows - 2))} />
+				<Text> </Text>
+				<Text bold>any key: back</Text>
+			</Dialog>
+		);
+	}
+	const { prepared } = stage;
+	const { report } = prepared;
+	const lines: StyledLine[] = [];
+	for (const vm of report.vms) lines.push({ key: `vm:${vm.vm}`, text: `  ${vm.vm}/${vm.restorePoint?.id ?? '?'} → ${vm.drillName}  (new VM)`, bold: true });
+	const facts: Array<{ text: string; color?: string }> = [
+		{ text: `Each VM runs under a new, clearly marked name on ${report.host}: nothing existing is replaced or touched.`, color: 'green' },
+		{ text: `Network isolated: ${report.network}.`, color: 'green' },
+		{ text: `Each waits for proof of life (${report.vms[0]?.proof ?? 'proof of life'}), keeps its evidence, and is stopped and discarded after.` },
+	];
+	for (const warning of prepared.warnings) facts.push({ text: `⚠ ${warning}`, color: 'yellow' });
+	facts.forEach((fact, index) => wrapText(fact.text, columns).forEach((text, part) => lines.push({ key: `f${index}.${part}`, text, color: fact.color })));
+	const setting = (name: 'concurrency' | 'timeout', label: string, value: string, note: string): StyledLine => ({
+		key: name,
+		text: `${field === name ? '›' : ' '} ${label.padEnd(13)} ◂ ${value} ▸  ${note}`,
+		bold: field === name,
+		color: field === name ? 'cyan' : undefined,
+	});
+	const settingLines = [
+		setting('concurrency', 'Concurrency', String(settings.concurrency), 'VMs booting at once'),
+		setting('timeout', 'Timeout', `${settings.timeoutSeconds} s`, 'for proof of life, from each VM’s start'),
+	];
+	const errorLines: StyledLine[] = stage.error ? [{ key: 'err', text: `✖ ${stage.error.message}${stage.error.hint ? ` — ${stage.error.hint}` : ''}`, color: 'red' }] : [];
+	return (
+		<Dialog title={title} width={width} height={height}>
+			<Lines lines={clip(lines, Math.max(1, rows - 4 - errorLines.length))} />
+			<Lines lines={[...settingLines, ...errorLines]} />
+			<Text> </Text>
+			<Text bold wrap="truncate-end">{'y/Enter: run the drill · ↑↓ setting · ←→ change · n/Esc: cancel'}</Text>
+		</Dialog>
+	);
+}
