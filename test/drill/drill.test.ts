@@ -5,7 +5,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLabEnv, REPO, snapshotTree, waitFor, type LabEnv } from '../support/lab-env.ts';
+import { createInitializedLabEnv, REPO, snapshotTree, waitFor, type LabEnv } from '../support/lab-env.ts';
+import { writeManifest } from '../support/restore-points.ts';
 import { GUEST_MARKER } from '../../source/lab/initrd.ts';
 import { Journal } from '../../source/restore/journal.ts';
 import { QEMU_IMG } from '../../source/hosts/lab/qemu-img.ts';
@@ -14,9 +15,7 @@ import type { DrillReport, DrillVmReport } from '../../source/drill/index.ts';
 let lab: LabEnv;
 
 beforeAll(async () => {
-	lab = await createLabEnv();
-	const init = await lab.cli(['lab', 'init'], { timeoutMs: 600_000 });
-	expect(init.exitCode, init.stderr).toBe(0);
+	lab = await createInitializedLabEnv();
 }, 620_000);
 
 afterAll(async () => {
@@ -130,16 +129,7 @@ describe('recovery drills on the lab host', () => {
 		await fs.mkdir(point, { recursive: true });
 		// A disk of zeros: the firmware finds no boot sector, so no guest will ever print its marker.
 		await execa(QEMU_IMG, ['create', '-q', '-f', 'qcow2', path.join(point, 'disk0.qcow2'), '64M']);
-		await fs.writeFile(
-			path.join(point, 'restore-point.json'),
-			JSON.stringify({
-				schemaVersion: 1,
-				id: 'p1',
-				takenAt: '2026-11-24T01:00:00Z',
-				vm: { name: 'blank01', id: '7c9e6679-7425-40de-944b-e07fc1f90ae7', generation: 1, firmware: 'bios', cpus: 1, memoryMiB: 128, nics: [] },
-				disks: [{ controller: 'virtio', controllerNumber: 0, location: 0, file: 'disk0.qcow2', format: 'qcow2', virtualSize: 64 * 2 ** 20 }],
-			}),
-		);
+		await writeManifest(point, { disks: [{ file: 'disk0.qcow2', format: 'qcow2', virtualSize: 64 * 2 ** 20 }] });
 		const before = await labState();
 		const began = performance.now();
 		const drill = await lab.cli(['--destination', destination, 'drill', 'blank01', '--timeout', '10', '--json']);

@@ -13,8 +13,7 @@ import { ChannelRunner } from '../../source/hosts/hyperv/runner.ts';
 import { Engine } from '../../source/restore/engine.ts';
 import { PreflightError } from '../../source/restore/errors.ts';
 import { listDrills, prepareDrill, readDrill, resolveDrillSpec, runDrill, type DrillEvent } from '../../source/drill/index.ts';
-import { SimulatedHost, TranscriptChannel, type DecodedCall } from '../hyperv/support.ts';
-import { fakeVhdx } from '../hyperv/vhdx.ts';
+import { SimulatedHost, TranscriptChannel, writeHypervRestorePoint, type DecodedCall } from '../hyperv/support.ts';
 
 /** The simulated host, with a VM named web01 in production (never touched) and thumbnails. */
 class DrillHost extends SimulatedHost {
@@ -49,19 +48,7 @@ beforeEach(async () => {
 	root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-hyperv-drill-'));
 	state = path.join(root, 'state');
 	destination = path.join(root, 'destination');
-	const dir = path.join(destination, 'web01', 'rp-20260101');
-	await fs.mkdir(dir, { recursive: true });
-	await fs.writeFile(path.join(dir, 'disk0.vhdx'), fakeVhdx({ pendingLog: false }));
-	await fs.writeFile(
-		path.join(dir, 'restore-point.json'),
-		JSON.stringify({
-			schemaVersion: 1,
-			id: 'rp-20260101',
-			takenAt: '2026-01-01T00:00:00Z',
-			vm: { name: 'web01', id: '0a8f3f2e-8d55-4c55-9a4e-3f1f9ad2b0c1', generation: 2, firmware: 'uefi', secureBoot: true, secureBootTemplate: 'MicrosoftWindows', cpus: 2, memoryMiB: 2048, nics: [{ switch: 'LAN', mac: '00:15:5D:01:02:03', vlan: 12 }] },
-			disks: [{ controller: 'scsi', controllerNumber: 0, location: 0, file: 'disk0.vhdx', format: 'vhdx', virtualSize: 64 * 2 ** 20 }],
-		}),
-	);
+	await writeHypervRestorePoint(destination);
 });
 afterEach(async () => {
 	await fs.rm(root, { recursive: true, force: true });

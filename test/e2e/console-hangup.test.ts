@@ -6,7 +6,7 @@
 // every write the guest made, the backup unchanged.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, createLabEnv, processAlive, sha256, waitFor, type LabEnv } from '../support/lab-env.ts';
+import { createInitializedLabEnv, REPO, processAlive, sha256, waitFor, type LabEnv } from '../support/lab-env.ts';
 import { openTerminal, type Terminal } from '../support/tmux.ts';
 import { recordReliability } from '../support/reliability.ts';
 import { readGuestLog } from '../../source/lab/guest.ts';
@@ -17,9 +17,7 @@ let lab: LabEnv;
 const terminals: Terminal[] = [];
 
 beforeAll(async () => {
-	lab = await createLabEnv();
-	const init = await lab.cli(['lab', 'init'], { timeoutMs: 600_000 });
-	expect(init.exitCode, init.stderr).toBe(0);
+	lab = await createInitializedLabEnv();
 }, 620_000);
 
 afterAll(async () => {

@@ -3,7 +3,7 @@
 // tree off the screen; and start → stop.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, createLabEnv, type LabEnv } from '../support/lab-env.ts';
+import { createInitializedLabEnv, REPO, type LabEnv } from '../support/lab-env.ts';
 import { openTerminal, type Terminal } from '../support/tmux.ts';
 import { Journal } from '../../source/restore/journal.ts';
 
@@ -11,9 +11,7 @@ let lab: LabEnv;
 let terminal: Terminal | undefined;
 
 beforeAll(async () => {
-	lab = await createLabEnv();
-	const init = await lab.cli(['lab', 'init'], { timeoutMs: 600_000 });
-	expect(init.exitCode, init.stderr).toBe(0);
+	lab = await createInitializedLabEnv();
 	terminal = await openTerminal({ command: [process.execPath, '--max-semi-space-size=2', path.join(REPO, 'bin', 'rundirect.js')], cwd: REPO, env: lab.env, columns: 100, rows: 30 });
 	await terminal.waitFor('the backups', (screen) => screen.includes('▶ Backups') && screen.includes('web01'), 20_000);
 	// Keys typed before Ink listens are lost.

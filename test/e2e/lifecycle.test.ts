@@ -3,7 +3,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLabEnv, processAlive, sha256, snapshotTree, waitFor, type LabEnv } from '../support/lab-env.ts';
+import { createInitializedLabEnv, processAlive, sha256, snapshotTree, waitFor, type LabEnv } from '../support/lab-env.ts';
+import { writeManifest } from '../support/restore-points.ts';
 import { readGuestLog } from '../../source/lab/guest.ts';
 import { readDefinition, definitionPath } from '../../source/hosts/lab/definition.ts';
 import { Journal } from '../../source/restore/journal.ts';
@@ -12,9 +13,7 @@ import type { SessionRecord } from '../../source/restore/session.ts';
 let lab: LabEnv;
 
 beforeAll(async () => {
-	lab = await createLabEnv();
-	const init = await lab.cli(['lab', 'init'], { timeoutMs: 600_000 });
-	expect(init.exitCode, init.stderr).toBe(0);
+	lab = await createInitializedLabEnv();
 }, 620_000);
 
 afterAll(async () => {
@@ -143,18 +142,8 @@ describe('Run Direct on the lab host', () => {
 		const point = path.join(destination, 'web01', 'p1');
 		await fs.mkdir(point, { recursive: true });
 		await fs.writeFile(path.join(point, 'restore-point.json'), JSON.stringify({ schemaVersion: 1, id: 'p1', takenAt: '2026-11-24T01:00:00Z', vm: { name: 'web01' }, disks: [] }));
-		const incomplete = path.join(destination, 'db01', 'p1');
-		await fs.mkdir(incomplete, { recursive: true });
-		await fs.writeFile(
-			path.join(incomplete, 'restore-point.json'),
-			JSON.stringify({
-				schemaVersion: 1,
-				id: 'p1',
-				takenAt: '2026-11-24T01:00:00Z',
-				vm: { name: 'db01', id: '1b4e28ba-2fa1-41d2-883f-0016d3cca427', generation: 1, firmware: 'bios', cpus: 1, memoryMiB: 256, nics: [] },
-				disks: [{ controller: 'virtio', controllerNumber: 0, location: 0, file: 'disk0.qcow2', format: 'qcow2', virtualSize: 67108864 }],
-			}),
-		);
+		// Valid in every field, but its disk file was never written.
+		await writeManifest(path.join(destination, 'db01', 'p1'), { disks: [{ file: 'disk0.qcow2', format: 'qcow2', virtualSize: 67108864 }] });
 		const labBefore = await snapshotTree(lab.lab.root);
 		const stateBefore = await snapshotTree(lab.paths.state);
 

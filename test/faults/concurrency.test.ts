@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLabEnv, type CliResult, type LabEnv } from '../support/lab-env.ts';
+import { createInitializedLabEnv, type CliResult, type LabEnv } from '../support/lab-env.ts';
 import { recordReliability } from '../support/reliability.ts';
 import { readGuestFile } from '../../source/lab/guest.ts';
 import { pointText, POINT_FILE } from '../../source/lab/destination.ts';
@@ -14,9 +14,7 @@ import { Journal } from '../../source/restore/journal.ts';
 let lab: LabEnv;
 
 beforeAll(async () => {
-	lab = await createLabEnv();
-	const init = await lab.cli(['lab', 'init'], { timeoutMs: 600_000 });
-	expect(init.exitCode, init.stderr).toBe(0);
+	lab = await createInitializedLabEnv();
 }, 620_000);
 
 afterAll(async () => {
@@ -35,8 +33,9 @@ describe('concurrency', () => {
 		const winners = results.filter((result) => result.exitCode === 0);
 		const losers = results.filter((result) => result.exitCode !== 0);
 		await recordReliability({ kind: 'concurrency', case: 'two simultaneous starts of one VM', survived: winners.length === 1 && losers.length === 1 });
-		expect(winners).toHaveLength(1);
-		expect(losers).toHaveLength(1);
+		const outcome = results.map((result) => `exit ${result.exitCode}: ${result.stderr}`).join('\n---\n');
+		expect(winners, outcome).toHaveLength(1);
+		expect(losers, outcome).toHaveLength(1);
 		const winner = sessionOf(winners[0] as CliResult);
 		expect(losers[0]?.exitCode, losers[0]?.stderr).toBe(3);
 		expect(losers[0]?.stderr).toContain(winner);

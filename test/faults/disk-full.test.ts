@@ -6,7 +6,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLabEnv, sha256, snapshotTree, type LabEnv } from '../support/lab-env.ts';
+import { createInitializedLabEnv, sha256, snapshotTree, type LabEnv } from '../support/lab-env.ts';
+import { writeManifest } from '../support/restore-points.ts';
 import { expectedBytes, makeBackup } from '../lab-host/helpers.ts';
 import { recordReliability } from '../support/reliability.ts';
 import { Journal } from '../../source/restore/journal.ts';
@@ -25,22 +26,11 @@ async function mountTmpfs(dir: string, sizeMiB: number): Promise<void> {
 }
 
 beforeAll(async () => {
-	lab = await createLabEnv();
-	const init = await lab.cli(['lab', 'init'], { timeoutMs: 600_000 });
-	expect(init.exitCode, init.stderr).toBe(0);
+	lab = await createInitializedLabEnv();
 	destination = path.join(lab.root, 'destination');
 	const pointDir = path.join(destination, 'big01', 'p1');
 	backupSum = await sha256(await makeBackup(pointDir, 'disk0', 48 * MiB, [{ pattern: 0x42, offset: 0, length: 24 * MiB }]));
-	await fs.writeFile(
-		path.join(pointDir, 'restore-point.json'),
-		JSON.stringify({
-			schemaVersion: 1,
-			id: 'p1',
-			takenAt: '2026-11-25T01:00:00Z',
-			vm: { name: 'big01', id: '6ba7b810-9dad-41d1-80b4-00c04fd430c8', generation: 1, firmware: 'bios', cpus: 1, memoryMiB: 128, nics: [] },
-			disks: [{ controller: 'virtio', controllerNumber: 0, location: 0, file: 'disk0.qcow2', format: 'qcow2', virtualSize: 48 * MiB }],
-		}),
-	);
+	await writeManifest(pointDir, { disks: [{ file: 'disk0.qcow2', format: 'qcow2', virtualSize: 48 * MiB }] });
 }, 620_000);
 
 afterAll(async () => {

@@ -8,7 +8,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLabEnv, processAlive, sha256, waitFor, type CliResult, type LabEnv } from '../support/lab-env.ts';
+import { createInitializedLabEnv, processAlive, sha256, waitFor, type CliResult, type LabEnv } from '../support/lab-env.ts';
+import { writeManifest } from '../support/restore-points.ts';
 import { expectedBytes, makeBackup, rawBytes, type Write } from '../lab-host/helpers.ts';
 import { recordReliability } from '../support/reliability.ts';
 import { LabHost } from '../../source/hosts/lab/driver.ts';
@@ -31,23 +32,12 @@ let backups: string[] = [];
 let backupSums: string[] = [];
 
 beforeAll(async () => {
-	lab = await createLabEnv();
-	const init = await lab.cli(['lab', 'init'], { timeoutMs: 600_000 });
-	expect(init.exitCode, init.stderr).toBe(0);
+	lab = await createInitializedLabEnv();
 	destination = path.join(lab.root, 'destination');
 	const pointDir = path.join(destination, VM, 'p1');
 	backups = [];
 	for (const [index, disk] of DISKS.entries()) backups.push(await makeBackup(pointDir, `disk${index}`, disk.size, disk.writes));
-	await fs.writeFile(
-		path.join(pointDir, 'restore-point.json'),
-		JSON.stringify({
-			schemaVersion: 1,
-			id: 'p1',
-			takenAt: '2026-11-25T01:00:00Z',
-			vm: { name: VM, id: '3f2504e0-4f89-41d3-9a0c-0305e82c3301', generation: 1, firmware: 'bios', cpus: 1, memoryMiB: 128, nics: [] },
-			disks: DISKS.map((disk, index) => ({ controller: 'virtio', controllerNumber: 0, location: index, file: `disk${index}.qcow2`, format: 'qcow2', virtualSize: disk.size })),
-		}),
-	);
+	await writeManifest(pointDir, { disks: DISKS.map((disk, index) => ({ file: `disk${index}.qcow2`, format: 'qcow2', virtualSize: disk.size })) });
 	backupSums = await Promise.all(backups.map((file) => sha256(file)));
 }, 620_000);
 

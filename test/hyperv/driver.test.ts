@@ -11,7 +11,7 @@ import { parseVhdxHeaders } from '../../source/hosts/hyperv/vhdx.ts';
 import { Engine } from '../../source/restore/engine.ts';
 import { AbortedError } from '../../source/restore/errors.ts';
 import type { Phase } from '../../source/restore/session.ts';
-import { SimulatedHost, TranscriptChannel } from './support.ts';
+import { SimulatedHost, TranscriptChannel, writeHypervRestorePoint } from './support.ts';
 import { fakeVhdx } from './vhdx.ts';
 
 let root: string;
@@ -19,20 +19,7 @@ let destination: string;
 let state: string;
 
 async function writeRestorePoint(options: { format?: 'vhdx' | 'qcow2'; pendingLog?: boolean } = {}): Promise<void> {
-	const dir = path.join(destination, 'web01', 'rp-20260101');
-	await fs.mkdir(dir, { recursive: true });
-	const disks = [0, 1].map((index) => ({ controller: 'scsi', controllerNumber: 0, location: index, file: `disk${index}.vhdx`, format: options.format ?? 'vhdx', virtualSize: 64 * 2 ** 20 }));
-	for (const disk of disks) await fs.writeFile(path.join(dir, disk.file), fakeVhdx({ pendingLog: options.pendingLog ?? false }));
-	await fs.writeFile(
-		path.join(dir, 'restore-point.json'),
-		JSON.stringify({
-			schemaVersion: 1,
-			id: 'rp-20260101',
-			takenAt: '2026-01-01T00:00:00Z',
-			vm: { name: 'web01', id: '0a8f3f2e-8d55-4c55-9a4e-3f1f9ad2b0c1', generation: 2, firmware: 'uefi', secureBoot: true, secureBootTemplate: 'MicrosoftWindows', cpus: 2, memoryMiB: 2048, nics: [{ switch: 'LAN', mac: '00:15:5D:01:02:03', vlan: 12 }] },
-			disks,
-		}),
-	);
+	await writeHypervRestorePoint(destination, { disks: 2, ...options });
 }
 
 beforeEach(async () => {

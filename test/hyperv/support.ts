@@ -1,10 +1,14 @@
 // Test support for the Hyper-V host: plans with hostile values, a line decoder (the inverse of
 // encoding.ts), and a recorded-transcript PowerShell double that answers the real ChannelRunner
 // at the text level with Windows PowerShell 5.1-shaped envelopes.
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { RestorePlan } from '../../source/hosts/host.ts';
 import { decodeParams } from '../../source/hosts/hyperv/encoding.ts';
 import type { PowerShellChannel } from '../../source/hosts/hyperv/runner.ts';
 import { SCRIPTS, LOCAL_LAUNCHER, REMOTE_LAUNCHER } from '../../source/hosts/hyperv/scripts.ts';
+import { writeManifest } from '../support/restore-points.ts';
+import { fakeVhdx } from './vhdx.ts';
 
 export const HOSTILE = [
 	"it's",
@@ -210,4 +214,20 @@ export class TranscriptChannel implements PowerShellChannel {
 	async dispose(): Promise<void> {
 		this.disposed++;
 	}
+}
+
+/**
+ * A Hyper-V-shaped restore point (generation 2, secure boot, SCSI disks, a NIC with MAC and VLAN)
+ * in `<destination>/web01/rp-20260101`, with VHDX disk files that pass the header checks.
+ */
+export async function writeHypervRestorePoint(destination: string, options: { disks?: number; format?: 'vhdx' | 'qcow2'; pendingLog?: boolean } = {}): Promise<string> {
+	const dir = path.join(destination, 'web01', 'rp-20260101');
+	const disks = Array.from({ length: options.disks ?? 1 }, (_, index) => ({ controller: 'scsi' as const, file: `disk${index}.vhdx`, format: options.format ?? 'vhdx', virtualSize: 64 * 2 ** 20 }));
+	await writeManifest(dir, {
+		takenAt: '2026-01-01T00:00:00Z',
+		vm: { id: '0a8f3f2e-8d55-4c55-9a4e-3f1f9ad2b0c1', generation: 2, firmware: 'uefi', secureBoot: true, secureBootTemplate: 'MicrosoftWindows', cpus: 2, memoryMiB: 2048, nics: [{ switch: 'LAN', mac: '00:15:5D:01:02:03', vlan: 12 }] },
+		disks,
+	});
+	for (const disk of disks) await fs.writeFile(path.join(dir, disk.file), fakeVhdx({ pendingLog: options.pendingLog ?? false }));
+	return dir;
 }

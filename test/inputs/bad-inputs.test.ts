@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLabEnv, snapshotTree, type CliResult, type LabEnv } from '../support/lab-env.ts';
+import { createInitializedLabEnv, snapshotTree, type CliResult, type LabEnv } from '../support/lab-env.ts';
 import { recordReliability } from '../support/reliability.ts';
 import { SAMPLE_VMS } from '../../source/lab/sample.ts';
 import { CASES, type BadInputCase, type CaseContext, type CaseRun } from './cases.ts';
@@ -23,9 +23,7 @@ let labBefore: Record<string, string>;
 let caseNumber = 0;
 
 beforeAll(async () => {
-	lab = await createLabEnv();
-	const init = await lab.cli(['lab', 'init'], { timeoutMs: 600_000 });
-	expect(init.exitCode, init.stderr).toBe(0);
+	lab = await createInitializedLabEnv();
 	// The permission cases run the CLI as nobody: it must be able to reach the lab's folders.
 	await fs.chmod(lab.root, 0o711);
 	labBefore = await snapshotTree(lab.paths.data);

@@ -103,6 +103,17 @@ export async function createLabEnv(): Promise<LabEnv> {
 	};
 }
 
+/** A lab env with `rundirect lab init` done: the sample destination and lab VMs exist. */
+export async function createInitializedLabEnv(): Promise<LabEnv> {
+	const lab = await createLabEnv();
+	const init = await lab.cli(['lab', 'init'], { timeoutMs: 600_000 });
+	if (init.exitCode !== 0) {
+		await lab.cleanup();
+		throw new Error(`rundirect lab init failed (exit ${init.exitCode}): ${init.stderr}`);
+	}
+	return lab;
+}
+
 export async function sha256(file: string): Promise<string> {
 	const hash = createHash('sha256');
 	for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
