@@ -161,6 +161,22 @@ async function main(): Promise<void> {
 		await terminal.waitFor('the help', (screen) => screen.includes('Keys — any key closes this help'));
 		await shoot(terminal, 'console-help', columns, rows);
 		await terminal.keys('Escape');
+
+		// A recovery drill of two marked VMs, run from the backups pane.
+		for (let presses = 0; presses < 3 && !(await terminal.screen()).includes('▶ Backups'); presses++) {
+			await terminal.keys('Tab');
+			await new Promise((resolve) => setTimeout(resolve, 200));
+		}
+		await terminal.waitFor('the backups pane focused', (screen) => screen.includes('▶ Backups'));
+		await terminal.type('g');
+		await terminal.keys('Space');
+		await terminal.keys('Space');
+		await terminal.type('d');
+		// The dialog takes keys once its pre-flight check has passed.
+		await terminal.waitFor('the drill confirmation', (screen) => screen.includes('Recovery drill of') && screen.includes('y/Enter: run the drill'), 20_000);
+		await terminal.type('y');
+		await terminal.waitFor('the drill passed', (screen) => /Recovery drill \S+ · PASSED/.test(screen), 120_000);
+		await shoot(terminal, 'console-drill', columns, rows);
 	} finally {
 		await terminal.kill();
 		const run = path.join(env.XDG_DATA_HOME, 'rundirect', 'lab', 'run');
