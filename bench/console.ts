@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { readCatalog } from '../source/catalog/catalog.ts';
 import { openTerminal } from '../test/support/tmux.ts';
+import { killLabQemus } from '../test/support/lab-env.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 2 ** 20;
@@ -143,17 +144,7 @@ export async function consoleBench({ root, guestImage, cacheHome, record }: Cons
 		await terminal.kill();
 		// The finalized VM runs detached: end it by its pid file.
 		const run = path.join(env.XDG_DATA_HOME, 'rundirect', 'lab', 'run');
-		for (const name of await fs.readdir(run).catch(() => [] as string[])) {
-			if (!name.endsWith('.pid')) continue;
-			const pid = Number.parseInt(await fs.readFile(path.join(run, name), 'utf8').catch(() => ''), 10);
-			if (pid > 0) {
-				try {
-					process.kill(pid, 'SIGKILL');
-				} catch {
-					// already gone
-				}
-			}
-		}
+		await killLabQemus(run);
 	}
 }
 

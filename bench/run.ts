@@ -15,6 +15,7 @@ import { Engine, type EngineEvent } from '../source/restore/engine.ts';
 import { GUEST_MARKER } from '../source/lab/guest.ts';
 import { formatBytes } from '../source/restore/progress.ts';
 import { consoleBench } from './console.ts';
+import { killLabQemus } from '../test/support/lab-env.ts';
 
 const GiB = 2 ** 30;
 const RUNS = 3;
@@ -216,17 +217,7 @@ async function main(): Promise<void> {
 				// already gone
 			}
 		}
-		for (const name of await fs.readdir(lab.run).catch(() => [] as string[])) {
-			if (!name.endsWith('.pid')) continue;
-			const pid = Number.parseInt(await fs.readFile(path.join(lab.run, name), 'utf8').catch(() => ''), 10);
-			if (pid > 0) {
-				try {
-					process.kill(pid, 'SIGKILL');
-				} catch {
-					// already gone
-				}
-			}
-		}
+		await killLabQemus(lab.run);
 		await fs.rm(root, { recursive: true, force: true });
 	}
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { openTerminal, type Terminal } from '../test/support/tmux.ts';
+import { killLabQemus } from '../test/support/lab-env.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MEDIA = path.join(REPO, 'media');
@@ -180,17 +181,7 @@ async function main(): Promise<void> {
 	} finally {
 		await terminal.kill();
 		const run = path.join(env.XDG_DATA_HOME, 'rundirect', 'lab', 'run');
-		for (const name of await fs.readdir(run).catch(() => [] as string[])) {
-			if (!name.endsWith('.pid')) continue;
-			const pid = Number.parseInt(await fs.readFile(path.join(run, name), 'utf8').catch(() => ''), 10);
-			if (pid > 0) {
-				try {
-					process.kill(pid, 'SIGKILL');
-				} catch {
-					// already gone
-				}
-			}
-		}
+		await killLabQemus(run);
 		await fs.rm(root, { recursive: true, force: true });
 	}
 }

@@ -6,7 +6,7 @@
 // every write the guest made, the backup unchanged.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInitializedLabEnv, REPO, processAlive, sha256, waitFor, type LabEnv } from '../support/lab-env.ts';
+import { createInitializedLabEnv, REPO, processAlive, sha256, waitFor, type LabEnv, backupSums } from '../support/lab-env.ts';
 import { openTerminal, type Terminal } from '../support/tmux.ts';
 import { recordReliability } from '../support/reliability.ts';
 import { readGuestLog } from '../../source/lab/guest.ts';
@@ -31,19 +31,6 @@ async function openConsole(): Promise<Terminal> {
 	return terminal;
 }
 
-async function backupSums(vm: string): Promise<Map<string, string>> {
-	const listing = await lab.cli(['backups', '--json']);
-	const backups = listing.events.find((event) => event.type === 'backups') as { points: Array<{ vm: string; dir: string; disks: Array<{ file: string }> }> };
-	const point = backups.points.find((candidate) => candidate.vm === vm);
-	if (!point) throw new Error(`no backup of ${vm}`);
-	const sums = new Map<string, string>();
-	for (const disk of point.disks) {
-		const file = path.join(point.dir, disk.file);
-		sums.set(file, await sha256(file));
-	}
-	return sums;
-}
-
 async function openSession(vm: string): Promise<SessionRecord | undefined> {
 	const { sessions } = await new Journal(lab.paths.state).list();
 	return sessions.find((session) => session.vm === vm && session.state !== 'stopped');
@@ -60,7 +47,7 @@ const ticks = (log: string): string[] => log.split('\n').filter((line) => line.s
 
 describe('the console hung up (SIGHUP) in the middle of finalize', () => {
 	it('leaves QEMU copying; reopened, it offers to resume, and resuming ends finalized with nothing lost', async () => {
-		const before = await backupSums('web01');
+		const before = await backupSums(lab, 'web01');
 		const t = await openConsole();
 		await t.waitFor('the backups', (screen) => screen.includes('▶ Backups') && screen.includes('web01'), 20_000);
 		await new Promise((resolve) => setTimeout(resolve, 300));

@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInitializedLabEnv, processAlive, sha256, snapshotTree, waitFor, type LabEnv } from '../support/lab-env.ts';
+import { createInitializedLabEnv, processAlive, sha256, snapshotTree, waitFor, type LabEnv, backupSums } from '../support/lab-env.ts';
 import { writeManifest } from '../support/restore-points.ts';
 import { readGuestLog } from '../../source/lab/guest.ts';
 import { readDefinition, definitionPath } from '../../source/hosts/lab/definition.ts';
@@ -19,19 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
 	await lab?.cleanup();
 });
-
-async function backupDisks(vm: string): Promise<Map<string, string>> {
-	const listing = await lab.cli(['backups', '--json']);
-	const backups = listing.events.find((event) => event.type === 'backups') as { points: Array<{ vm: string; dir: string; disks: Array<{ file: string }> }> };
-	const point = backups.points.find((candidate) => candidate.vm === vm);
-	if (!point) throw new Error(`no backup of ${vm}`);
-	const sums = new Map<string, string>();
-	for (const disk of point.disks) {
-		const file = path.join(point.dir, disk.file);
-		sums.set(file, await sha256(file));
-	}
-	return sums;
-}
 
 async function session(id: string): Promise<SessionRecord> {
 	const record = await new Journal(lab.paths.state).read(id);
@@ -53,7 +40,7 @@ async function guestAlive(id: string): Promise<boolean> {
 
 describe('Run Direct on the lab host', () => {
 	it('start → finalize: the guest boots from the backup, its writes land on production, the backup is untouched', async () => {
-		const before = await backupDisks('web01');
+		const before = await backupSums(lab, 'web01');
 		const start = await lab.cli(['start', 'web01', '--yes', '--json']);
 		expect(start.exitCode, start.stderr).toBe(0);
 		const id = String(resultOf(start.events).session);
@@ -97,7 +84,7 @@ describe('Run Direct on the lab host', () => {
 	});
 
 	it('start → stop: the VM and its files are gone, the replaced VM is back, the backup is untouched', async () => {
-		const before = await backupDisks('db01');
+		const before = await backupSums(lab, 'db01');
 		const replacedBefore = await snapshotTree(path.join(lab.lab.production, 'db01'));
 		const definitionBefore = await fs.readFile(definitionPath(lab.lab.vms, 'db01'), 'utf8');
 

@@ -114,6 +114,38 @@ export async function createInitializedLabEnv(): Promise<LabEnv> {
 	return lab;
 }
 
+/** The sha256 of every disk of a VM's newest restore point, keyed by file, as `rundirect backups` lists them. */
+export async function backupSums(lab: LabEnv, vm: string): Promise<Map<string, string>> {
+	const listing = await lab.cli(['backups', '--json']);
+	const backups = listing.events.find((event) => event.type === 'backups') as { points: Array<{ vm: string; dir: string; disks: Array<{ file: string }> }> };
+	const point = backups.points.find((candidate) => candidate.vm === vm);
+	if (!point) throw new Error(`no backup of ${vm}`);
+	const sums = new Map<string, string>();
+	for (const disk of point.disks) {
+		const file = path.join(point.dir, disk.file);
+		sums.set(file, await sha256(file));
+	}
+	return sums;
+}
+
+/**
+ * Ends every QEMU a lab's run folder names in a pid file (VMs run detached: a finalized one keeps
+ * running), checking the pid is still that QEMU so a reused pid is never hit.
+ */
+export async function killLabQemus(runDir: string): Promise<void> {
+	for (const name of await fs.readdir(runDir).catch(() => [] as string[])) {
+		if (!name.endsWith('.pid')) continue;
+		const pidFile = path.join(runDir, name);
+		const pid = Number.parseInt(await fs.readFile(pidFile, 'utf8').catch(() => ''), 10);
+		if (!(pid > 0) || !(await processCmdline(pid))?.includes(pidFile)) continue;
+		try {
+			process.kill(pid, 'SIGKILL');
+		} catch {
+			// already gone
+		}
+	}
+}
+
 export async function sha256(file: string): Promise<string> {
 	const hash = createHash('sha256');
 	for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
