@@ -2,7 +2,6 @@
 // restore points (tiny fake disks) plus one real lab-guest point with 1 GiB of data to copy;
 // the real `rundirect` in a real terminal (tmux). Measures catalog read time, launch → first
 // frame, keypress → frame while step 5 copies, and the console process's peak RSS.
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +9,7 @@ import { execa } from 'execa';
 import { readCatalog } from '../source/catalog/catalog.ts';
 import { openTerminal } from '../test/support/tmux.ts';
 import { killLabQemus } from '../test/support/lab-env.ts';
+import { makePoint } from './guest-point.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 2 ** 20;
@@ -43,27 +43,6 @@ async function writeFakeDestination(destination: string, vms: number, points: nu
 	for (let start = 0; start < vms; start += 50) await Promise.all(Array.from({ length: Math.min(50, vms - start) }, (_, offset) => writeVm(start + offset)));
 }
 
-/** The lab guest grown to `virtualSize` with `dataBytes` of random data: step 5 takes a few seconds. */
-async function writeCopyPoint(destination: string, guestImage: string, virtualSize: number, dataBytes: number): Promise<void> {
-	const dir = path.join(destination, 'aaa-copy', 'p1');
-	await fs.mkdir(dir, { recursive: true });
-	const raw = path.join(dir, 'disk0.raw');
-	await fs.copyFile(guestImage, raw);
-	const handle = await fs.open(raw, 'r+');
-	try {
-		await handle.truncate(virtualSize);
-		for (let offset = 0; offset < dataBytes; offset += 64 * MiB) await handle.write(randomBytes(Math.min(64 * MiB, dataBytes - offset)), 0, undefined, 256 * MiB + offset);
-	} finally {
-		await handle.close();
-	}
-	await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, path.join(dir, 'disk0.qcow2')]);
-	await fs.rm(raw);
-	await fs.writeFile(
-		path.join(dir, 'restore-point.json'),
-		JSON.stringify({ schemaVersion: 1, id: 'p1', takenAt: new Date().toISOString(), vm: { name: 'aaa-copy', id: '0f8fad5b-d9cb-469f-a165-70867728950e', generation: 1, firmware: 'bios', cpus: 1, memoryMiB: 256, nics: [] }, disks: [{ controller: 'virtio', controllerNumber: 0, location: 0, file: 'disk0.qcow2', format: 'qcow2', virtualSize }] }),
-	);
-}
-
 function percentile(values: number[], p: number): number {
 	const sorted = [...values].sort((a, b) => a - b);
 	return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
@@ -79,7 +58,8 @@ export async function consoleBench({ root, guestImage, cacheHome, record }: Cons
 	const destination = path.join(root, 'console-destination');
 	console.error('Console: writing 1,000 VMs × 10 restore points and a 2 GiB point with 1 GiB of data…');
 	await writeFakeDestination(destination, 1000, 10);
-	await writeCopyPoint(destination, guestImage, 2 * GiB, GiB);
+	// The lab guest with 1 GiB of random data: step 5 takes a few seconds.
+	await makePoint(destination, 'aaa-copy', guestImage, 2 * GiB, GiB);
 
 	const reads: number[] = [];
 	for (let run = 0; run < 3; run++) {

@@ -1,7 +1,6 @@
 // `npm run bench`: Run Direct against the lab host, measured in one run and printed as a
 // table. Targets (issue 2): time to running independent of disk size (100 GiB / 1 GiB ≤ 1.3)
 // and under 1 s to QMP running; step 5 ≥ 0.8× qemu-img convert; switch pause < 50 ms.
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +14,7 @@ import { Engine, type EngineEvent } from '../source/restore/engine.ts';
 import { GUEST_MARKER } from '../source/lab/guest.ts';
 import { formatBytes } from '../source/restore/progress.ts';
 import { consoleBench } from './console.ts';
+import { makePoint } from './guest-point.ts';
 import { killLabQemus } from '../test/support/lab-env.ts';
 
 const GiB = 2 ** 30;
@@ -51,35 +51,6 @@ async function waitForMarker(serialFile: string, timeoutMs: number): Promise<num
 		await new Promise((resolve) => setTimeout(resolve, 20));
 	}
 	throw new Error(`no guest marker in ${serialFile} after ${timeoutMs} ms`);
-}
-
-/** A restore point whose disk is the lab guest grown to `virtualSize`, optionally with `randomBytes` of data after it. */
-async function makePoint(destination: string, vm: string, guestImage: string, virtualSize: number, dataBytes = 0): Promise<string> {
-	const dir = path.join(destination, vm, 'p1');
-	await fs.mkdir(dir, { recursive: true });
-	const raw = path.join(dir, 'disk0.raw');
-	await fs.copyFile(guestImage, raw);
-	const handle = await fs.open(raw, 'r+');
-	try {
-		await handle.truncate(virtualSize);
-		// Random data (incompressible, no zero runs) from 256 MiB on, written in 64 MiB chunks.
-		for (let offset = 0; offset < dataBytes; offset += 64 * MiB) await handle.write(randomBytes(Math.min(64 * MiB, dataBytes - offset)), 0, undefined, 256 * MiB + offset);
-	} finally {
-		await handle.close();
-	}
-	const disk = path.join(dir, 'disk0.qcow2');
-	await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, disk]);
-	await fs.rm(raw);
-	await fs.chmod(disk, 0o444);
-	const manifest = {
-		schemaVersion: 1,
-		id: 'p1',
-		takenAt: new Date().toISOString(),
-		vm: { name: vm, id: '0f8fad5b-d9cb-469f-a165-70867728950e', generation: 1, firmware: 'bios', cpus: 1, memoryMiB: 256, nics: [] },
-		disks: [{ controller: 'virtio', controllerNumber: 0, location: 0, file: 'disk0.qcow2', format: 'qcow2', virtualSize }],
-	};
-	await fs.writeFile(path.join(dir, 'restore-point.json'), JSON.stringify(manifest, null, 2));
-	return disk;
 }
 
 async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; value: T }> {
