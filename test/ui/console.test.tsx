@@ -8,15 +8,10 @@ import App from '../../source/app.tsx';
 import { Engine } from '../../source/restore/engine.ts';
 import { RundirectError } from '../../source/restore/errors.ts';
 import { InkTaskRenderer } from '../../source/ui/task-renderer.ts';
-import { KEYS, createFixture, tick, waitForFrame, type Fixture, type PointSpec } from './support/fixtures.ts';
+import { KEYS, createFixture, tick, waitForFrame, type Fixture, type PointSpec, SAMPLE_DESTINATION } from './support/fixtures.ts';
 import type { MemoryHostOptions } from './support/memory-host.ts';
 
 const SIZE = { columns: 100, rows: 30 };
-const SAMPLE: PointSpec[] = [
-	{ vm: 'db01', points: 2, disks: 2 },
-	{ vm: 'files01', points: 2 },
-	{ vm: 'web01', points: 3 },
-];
 
 let fixture: Fixture | undefined;
 let app: ReturnType<typeof render> | undefined;
@@ -29,7 +24,7 @@ afterEach(async () => {
 	fixture = undefined;
 });
 
-async function mount(specs: PointSpec[] = SAMPLE, hostOptions: MemoryHostOptions = { existing: ['web01', 'db01'] }) {
+async function mount(specs: PointSpec[] = SAMPLE_DESTINATION, hostOptions: MemoryHostOptions = { existing: ['web01', 'db01'] }) {
 	fixture = await createFixture(specs, hostOptions);
 	quits = 0;
 	app = render(<App store={fixture.store} size={SIZE} onQuit={() => quits++} />);
@@ -188,7 +183,7 @@ describe('starting a restore', () => {
 
 describe('finalize and stop', () => {
 	async function startWeb01(): Promise<Fixture> {
-		const { fixture } = await mount(SAMPLE, { existing: ['web01', 'db01'], copyMs: 600 });
+		const { fixture } = await mount(SAMPLE_DESTINATION, { existing: ['web01', 'db01'], copyMs: 600 });
 		await openStartForm(2);
 		await press(KEYS.enter);
 		await waitForFrame(frame, (text) => text.includes('Start Run Direct of web01?'));

@@ -7,15 +7,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { render } from 'ink-testing-library';
 import App from '../../source/app.tsx';
 import { readDrill } from '../../source/drill/index.ts';
-import { KEYS, createFixture, tick, waitForFrame, type Fixture, type PointSpec } from './support/fixtures.ts';
+import { KEYS, createFixture, tick, waitForFrame, type Fixture, SAMPLE_DESTINATION } from './support/fixtures.ts';
 import type { MemoryHostOptions } from './support/memory-host.ts';
 
 const SIZE = { columns: 110, rows: 34 };
-const SAMPLE: PointSpec[] = [
-	{ vm: 'db01', points: 2, disks: 2 },
-	{ vm: 'files01', points: 2 },
-	{ vm: 'web01', points: 3 },
-];
 
 let fixture: Fixture | undefined;
 let app: ReturnType<typeof render> | undefined;
@@ -30,7 +25,7 @@ afterEach(async () => {
 });
 
 async function prepare(hostOptions: MemoryHostOptions = { existing: ['web01', 'db01'] }): Promise<Fixture> {
-	fixture = await createFixture(SAMPLE, hostOptions);
+	fixture = await createFixture(SAMPLE_DESTINATION, hostOptions);
 	return fixture;
 }
 

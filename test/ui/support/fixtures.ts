@@ -89,3 +89,10 @@ export const KEYS = {
 	tab: '\t',
 	backspace: '\u007F',
 } as const;
+
+/** The lab's sample destination in miniature: db01 with two disks, files01, web01 with three points. */
+export const SAMPLE_DESTINATION: PointSpec[] = [
+	{ vm: 'db01', points: 2, disks: 2 },
+	{ vm: 'files01', points: 2 },
+	{ vm: 'web01', points: 3 },
+];
