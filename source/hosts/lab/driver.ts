@@ -23,7 +23,7 @@ import { labPaths, type LabPaths, type Paths } from '../../paths.ts';
 import { type AcceleratorVerdict, detectAccelerator } from './accel.ts';
 import { GUEST_MARKER } from '../../lab/initrd.ts';
 import { definitionPath, type LabVmDefinition, listDefinitions, readDefinition, writeDefinition } from './definition.ts';
-import { type QemuJob, queryJobs, waitJobs } from './jobs.ts';
+import { type QemuJob, queryJobs, startFullCopy, waitJobs } from './jobs.ts';
 import { checkImage, createOverlay, createQcow2, imageInfo, measureQcow2, QEMU_IMG, QEMU_SYSTEM, qemuVersion } from './qemu-img.ts';
 import { QmpClient } from './qmp.ts';
 import { type Accelerator, launch, type LaunchDisk, type LaunchSpec, nodeNames, OVMF_IMAGE, powerOff, runningPid, runtimeFiles } from './runtime.ts';
@@ -638,7 +638,7 @@ export class LabHost implements Host {
 			await fs.rm(disk.production, { force: true });
 			await createQcow2(disk.production, disk.virtualSize);
 			await this.#addProductionNodes(qmp, disk.index, disk.production);
-			await qmp.execute('blockdev-backup', { 'job-id': jobId, device: names.backup, target: names.prod, sync: 'full', 'auto-dismiss': false, ...speedOf(options) });
+			await startFullCopy(qmp, { 'job-id': jobId, device: names.backup, target: names.prod, sync: 'full', 'auto-dismiss': false, ...speedOf(options) });
 			waiting.push(jobId);
 		}
 		report();

@@ -1,8 +1,9 @@
-// Waiting for QEMU block jobs by polling query-jobs. Polling (not events) because events sent
-// while no controller was connected are lost: the job's state must always be re-read. A job's
-// status-change event only wakes the poll early, so a finished job is seen at once.
+// Starting step 5's copy job, and waiting for QEMU block jobs by polling query-jobs. Polling
+// (not events) because events sent while no controller was connected are lost: the job's
+// state must always be re-read. A job's status-change event only wakes the poll early, so a
+// finished job is seen at once.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { QmpClient, QmpEvent } from './qmp.ts';
+import { QmpError, type QmpClient, type QmpEvent } from './qmp.ts';
 
 export interface QemuJob {
 	id: string;
@@ -11,6 +12,22 @@ export interface QemuJob {
 	'current-progress': number;
 	'total-progress': number;
 	error?: string;
+}
+
+/**
+ * Starts step 5's blockdev-backup with the copy offloaded to the kernel (copy_file_range):
+ * measured here it cut a 1 GiB copy from 1.9–2.2 s to 1.0–1.35 s (paired runs, see README
+ * "Measured"). Block-copy falls back to read/write by itself where the kernel cannot
+ * offload. `x-perf` is QEMU's unstable tuning knob, so a QEMU that does not know it gets
+ * the plain job instead of an error.
+ */
+export async function startFullCopy(qmp: QmpClient, args: Record<string, unknown>): Promise<void> {
+	try {
+		await qmp.execute('blockdev-backup', { ...args, 'x-perf': { 'use-copy-range': true } });
+	} catch (error) {
+		if (!(error instanceof QmpError && /x-perf|use-copy-range/.test(error.desc))) throw error;
+		await qmp.execute('blockdev-backup', args);
+	}
 }
 
 export async function queryJobs(qmp: QmpClient): Promise<QemuJob[]> {
