@@ -1,15 +1,17 @@
-// One session per VM per host. Two files guard it, both created with O_EXCL (the kernel's
-// atomic create-if-absent, which is the whole of the locking primitive we need):
+// One session per VM per host. Two files guard it, both created atomically with their content
+// (a written file hard-linked into place: the kernel's create-if-absent, like O_EXCL, which is
+// the whole of the locking primitive we need):
 //   <host>--<vm>.lock  the claim: which session holds the VM, for the session's whole life;
 //   <host>--<vm>.op    the operation: which process is driving that session right now.
 // The claim outlives processes (a VM running from backup has no controller between start and
 // finalize); the operation file does not. An operation file of a dead process is stale: it is
 // detected by pid (and process start time), reported, and only then taken over.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, RundirectError } from './errors.ts';
 
 export interface ProcessRef {
@@ -89,8 +91,40 @@ export function processAlive(ref: ProcessRef): boolean | null {
 	return ref.startTime === null || startTime === null || startTime === ref.startTime;
 }
 
+/**
+ * Creates `file` holding `content`, or returns false when it exists. The content is written to
+ * a private file first and hard-linked into place (link fails if the name exists, like
+ * O_EXCL), so a contender that loses the race and reads the file at once always finds its
+ * holder in it: created empty and then written, it was seen empty and called damaged.
+ */
 async function createExclusive(file: string, content: unknown): Promise<boolean> {
 	await fs.mkdir(path.dirname(file), { recursive: true });
+	const text = `${JSON.stringify(content, null, 2)}\n`;
+	const pending = `${file}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+	try {
+		await fs.writeFile(pending, text, { flag: 'wx' });
+		const handle = await fs.open(pending, 'r');
+		try {
+			await handle.sync();
+		} finally {
+			await handle.close();
+		}
+		try {
+			await fs.link(pending, file);
+			return true;
+		} catch (error) {
+			const code = (error as NodeJS.ErrnoException).code;
+			if (code === 'EEXIST') return false;
+			// A filesystem without hard links: create-then-write, readers wait out the gap.
+			if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') return createThenWrite(file, text);
+			throw error;
+		}
+	} finally {
+		await fs.rm(pending, { force: true });
+	}
+}
+
+async function createThenWrite(file: string, text: string): Promise<boolean> {
 	let handle;
 	try {
 		handle = await fs.open(file, 'wx');
@@ -99,7 +133,7 @@ async function createExclusive(file: string, content: unknown): Promise<boolean>
 		throw error;
 	}
 	try {
-		await handle.writeFile(`${JSON.stringify(content, null, 2)}\n`);
+		await handle.writeFile(text);
 		await handle.sync();
 	} finally {
 		await handle.close();
@@ -108,16 +142,31 @@ async function createExclusive(file: string, content: unknown): Promise<boolean>
 }
 
 async function readJson<T>(file: string): Promise<T | null> {
-	try {
-		return JSON.parse(await fs.readFile(file, 'utf8')) as T;
-	} catch (error) {
-		const code = (error as NodeJS.ErrnoException).code;
-		if (code === 'ENOENT') return null;
-		// A lock file torn by a crash between create and write is still a lock: keep it visible.
-		if (error instanceof SyntaxError) throw new Error(`lock file ${file} is damaged; inspect it and remove it by hand if no rundirect process is running`);
-		throw error;
+	// An empty file may be one being created on a filesystem without hard links: look again
+	// for a moment before calling it damaged.
+	for (let attempt = 0; ; attempt++) {
+		let text: string;
+		try {
+			text = await fs.readFile(file, 'utf8');
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+			throw error;
+		}
+		if (text === '' && attempt < EMPTY_LOCK_RETRIES) {
+			await sleep(EMPTY_LOCK_WAIT_MS);
+			continue;
+		}
+		try {
+			return JSON.parse(text) as T;
+		} catch {
+			// A lock file torn by a crash between create and write is still a lock: keep it visible.
+			throw new Error(`lock file ${file} is damaged; inspect it and remove it by hand if no rundirect process is running`);
+		}
 	}
 }
+
+const EMPTY_LOCK_RETRIES = 20;
+const EMPTY_LOCK_WAIT_MS = 50;
 
 export interface Operation {
 	/** Set when a dead process's operation was taken over, so the caller can report it. */

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +30,61 @@ describe('VM locks', () => {
 		expect(await locks.claim('lab', 'db01', 'd')).toBe(true);
 		await locks.releaseClaim('lab', 'web01', 'not-the-holder');
 		expect(await locks.readClaim('lab', 'web01')).not.toBeNull();
+	});
+
+	it('never shows a claim file before its holder is written in it', async () => {
+		// A racing start that loses reads the claim at once to name the winner. Another process
+		// claims while this one reads the claim file as fast as it can: it must go from absent to
+		// complete. (Created empty and then written, it was seen empty here over a hundred times a
+		// round, and a losing start called the lock damaged.)
+		const lockModule = new URL('../../source/restore/lock.ts', import.meta.url).href;
+		for (let round = 0; round < 5; round++) {
+			const vm = `vm${round}`;
+			const file = new VmLocks(state).claimFile('lab', vm);
+			const script = `const { VmLocks } = await import(${JSON.stringify(lockModule)}); await new VmLocks(${JSON.stringify(state)}).claim('lab', ${JSON.stringify(vm)}, 'winner');`;
+			const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: 'ignore' });
+			const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+			let ended = false;
+			void exited.then(() => {
+				ended = true;
+			});
+			const seen: string[] = [];
+			const deadline = Date.now() + 20_000;
+			try {
+				while (!ended && Date.now() < deadline) {
+					try {
+						seen.push(readFileSync(file, 'utf8'));
+					} catch {
+						// not there yet
+					}
+					await new Promise((resolve) => setImmediate(resolve));
+				}
+			} finally {
+				if (!ended && child.pid) process.kill(child.pid, 'SIGKILL');
+			}
+			expect(await exited).toBe(0);
+			expect(seen.filter((text) => text === '')).toEqual([]);
+			expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ session: 'winner', vm });
+			// Nothing of the claim's making is left beside it.
+			expect((await fs.readdir(path.dirname(file))).filter((name) => name.startsWith(path.basename(file)))).toEqual([path.basename(file)]);
+		}
+	}, 60_000);
+
+	it('reports a torn or empty claim file as damaged, after waiting out a claim being written', async () => {
+		const locks = new VmLocks(state);
+		await fs.mkdir(locks.dir, { recursive: true });
+		await fs.writeFile(locks.claimFile('lab', 'web01'), '{ "pid": 12');
+		await expect(locks.readClaim('lab', 'web01')).rejects.toThrow(/lock file .* is damaged; inspect it and remove it by hand/);
+		await fs.writeFile(locks.claimFile('lab', 'db01'), '');
+		const began = Date.now();
+		await expect(locks.readClaim('lab', 'db01')).rejects.toThrow(/is damaged/);
+		expect(Date.now() - began).toBeGreaterThanOrEqual(500);
+		// Filled in while it waits (a filesystem without hard links), it is read.
+		await fs.writeFile(locks.claimFile('lab', 'files01'), '');
+		const reading = locks.readClaim('lab', 'files01');
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		await fs.writeFile(locks.claimFile('lab', 'files01'), JSON.stringify({ session: 's9', vm: 'files01' }));
+		expect(await reading).toMatchObject({ session: 's9' });
 	});
 
 	it('refuses an operation while a live process drives the session', async () => {
