@@ -8,6 +8,7 @@ import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { EXIT, RundirectError } from '../restore/errors.ts';
 import { renderMarkdown, type DrillOutcome, type DrillReport } from './report.ts';
+import { readTextIfExists } from '../files.ts';
 
 const ID_PATTERN = /^[0-9]{8}T[0-9]{4}-[0-9a-f]{6}$/;
 
@@ -74,13 +75,8 @@ function effectiveOutcome(report: DrillReport): DrillOutcome {
 
 /** One drill's report, by id; null when there is none. */
 export async function readDrill(stateDir: string, id: string): Promise<DrillReport | null> {
-	let text: string;
-	try {
-		text = await fs.readFile(path.join(drillDir(stateDir, id), 'report.json'), 'utf8');
-	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-		throw error;
-	}
+	const text = await readTextIfExists(path.join(drillDir(stateDir, id), 'report.json'));
+	if (text === null) return null;
 	try {
 		const report = JSON.parse(text) as DrillReport;
 		return { ...report, outcome: effectiveOutcome(report) };

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, RundirectError } from './errors.ts';
+import { readTextIfExists } from '../files.ts';
 
 export interface ProcessRef {
 	pid: number;
@@ -145,13 +146,8 @@ async function readJson<T>(file: string): Promise<T | null> {
 	// An empty file may be one being created on a filesystem without hard links: look again
 	// for a moment before calling it damaged.
 	for (let attempt = 0; ; attempt++) {
-		let text: string;
-		try {
-			text = await fs.readFile(file, 'utf8');
-		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-			throw error;
-		}
+		const text = await readTextIfExists(file);
+		if (text === null) return null;
 		if (text === '' && attempt < EMPTY_LOCK_RETRIES) {
 			await sleep(EMPTY_LOCK_WAIT_MS);
 			continue;

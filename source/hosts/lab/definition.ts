@@ -6,6 +6,7 @@ import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { nicSchema } from '../../catalog/schema.ts';
+import { readTextIfExists } from '../../files.ts';
 
 export const labDiskSchema = z.strictObject({
 	/** The image QEMU opens for the device (the overlay while running from backup). */
@@ -35,13 +36,8 @@ export function definitionPath(vmsDir: string, fileStem: string): string {
 }
 
 export async function readDefinition(file: string): Promise<LabVmDefinition | null> {
-	let text: string;
-	try {
-		text = await fs.readFile(file, 'utf8');
-	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-		throw error;
-	}
+	const text = await readTextIfExists(file);
+	if (text === null) return null;
 	const parsed = labVmDefinitionSchema.safeParse(JSON.parse(text));
 	if (!parsed.success) throw new Error(`${file}: not a valid lab VM definition: ${parsed.error.issues[0]?.message ?? 'unknown problem'}`);
 	return parsed.data;

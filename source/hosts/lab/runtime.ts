@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { QEMU_SYSTEM } from './qemu-img.ts';
 import type { QmpClient } from './qmp.ts';
+import { readTextIfExists } from '../../files.ts';
 
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -79,13 +80,8 @@ async function prepareRunFolders(runDir: string, files: RuntimeFiles): Promise<v
 }
 
 export async function readPid(pidFile: string): Promise<number | null> {
-	let text: string;
-	try {
-		text = await fs.readFile(pidFile, 'utf8');
-	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-		throw error;
-	}
+	const text = await readTextIfExists(pidFile);
+	if (text === null) return null;
 	const pid = Number.parseInt(text.trim(), 10);
 	return Number.isInteger(pid) && pid > 0 ? pid : null;
 }

@@ -9,6 +9,7 @@ import writeFileAtomic from 'write-file-atomic';
 import type { SetAsideRecord } from '../host.ts';
 import type { LabPaths } from '../../paths.ts';
 import { definitionPath, type LabVmDefinition, listDefinitions, readDefinition, writeDefinition } from './definition.ts';
+import { readTextIfExists } from '../../files.ts';
 
 export interface Move {
 	from: string;
@@ -93,12 +94,8 @@ export async function move(from: string, to: string): Promise<void> {
 }
 
 export async function readRecord(file: string): Promise<SetAsideRecord | null> {
-	try {
-		return JSON.parse(await fs.readFile(file, 'utf8')) as SetAsideRecord;
-	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-		throw error;
-	}
+	const text = await readTextIfExists(file);
+	return text === null ? null : (JSON.parse(text) as SetAsideRecord);
 }
 
 export function detailsOf(record: SetAsideRecord): SetAsideDetails {

@@ -1,0 +1,13 @@
+// Reading the small state files (journal entries, locks, pid files, definitions) where
+// "absent" is an answer, not an error.
+import fs from 'node:fs/promises';
+
+/** The file's text, or null when there is no such file. Any other failure is thrown. */
+export async function readTextIfExists(file: string): Promise<string | null> {
+	try {
+		return await fs.readFile(file, 'utf8');
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+		throw error;
+	}
+}
