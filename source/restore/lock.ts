@@ -122,6 +122,20 @@ async function createExclusive(file: string, content: unknown): Promise<boolean>
 		}
 	} finally {
 		await fs.rm(pending, { force: true });
+		await pruneLeftovers(file);
+	}
+}
+
+/** A private file lives for milliseconds; one older than this was left by a crash. */
+const LEFTOVER_AGE_MS = 10 * 60_000;
+
+async function pruneLeftovers(file: string): Promise<void> {
+	const prefix = `${path.basename(file)}.new-`;
+	const names = await fs.readdir(path.dirname(file)).catch(() => [] as string[]);
+	for (const name of names.filter((candidate) => candidate.startsWith(prefix))) {
+		const leftover = path.join(path.dirname(file), name);
+		const stat = await fs.stat(leftover).catch(() => null);
+		if (stat && Date.now() - stat.mtimeMs > LEFTOVER_AGE_MS) await fs.rm(leftover, { force: true });
 	}
 }
 

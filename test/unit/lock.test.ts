@@ -70,6 +70,20 @@ describe('VM locks', () => {
 		}
 	}, 60_000);
 
+	it('clears what a claim that crashed half-way left beside the lock, and only that', async () => {
+		const locks = new VmLocks(state);
+		await fs.mkdir(locks.dir, { recursive: true });
+		const file = locks.claimFile('lab', 'web01');
+		const crashed = `${file}.new-4242-deadbeef`;
+		const inFlight = `${file}.new-4243-cafef00d`;
+		await fs.writeFile(crashed, '{}');
+		await fs.writeFile(inFlight, '{}');
+		const hourAgo = new Date(Date.now() - 60 * 60_000);
+		await fs.utimes(crashed, hourAgo, hourAgo);
+		expect(await locks.claim('lab', 'web01', 's1')).toBe(true);
+		expect((await fs.readdir(locks.dir)).sort()).toEqual([path.basename(file), path.basename(inFlight)].sort());
+	});
+
 	it('reports a torn or empty claim file as damaged, after waiting out a claim being written', async () => {
 		const locks = new VmLocks(state);
 		await fs.mkdir(locks.dir, { recursive: true });
