@@ -6,18 +6,10 @@ import { formatBytes, formatDuration } from '../../restore/progress.ts';
 import { PHASE_STEPS, allowedPhases, type Phase, type StepRecord } from '../../restore/session.ts';
 import { stepTitle } from '../../restore/steps.ts';
 import type { LiveRun } from '../store.ts';
-import type { TaskNode, TaskState } from '../task-renderer.ts';
 import { bar, fromBackupSeconds, guestLabel, progressText, shortTime, wrapText, type SessionView } from '../model.ts';
 import { Lines, type StyledLine } from './Line.tsx';
 import { Pane, paneBodyRows } from './Pane.tsx';
-
-const ICONS: Record<TaskState, { icon: string; color?: string }> = {
-	done: { icon: '✔', color: 'green' },
-	failed: { icon: '✖', color: 'red' },
-	running: { icon: '❯', color: 'yellow' },
-	pending: { icon: '◌' },
-	skipped: { icon: '↓', color: 'gray' },
-};
+import { taskLine } from './task-line.ts';
 
 const PHASE_NAMES: Record<Phase, string> = { start: 'Start — steps 1–4', finalize: 'Finalize — steps 5–7', stop: 'Stop — discard the restore' };
 
@@ -42,8 +34,7 @@ function progressLine(key: string, view: SessionView, width: number): StyledLine
 function liveLines(live: LiveRun, view: SessionView, width: number): StyledLine[] {
 	const lines: StyledLine[] = [{ key: `${live.phase}:h`, text: `${PHASE_NAMES[live.phase]}${live.running ? ' · running in this console' : ''}`, bold: true }];
 	for (const node of live.tree) {
-		const { icon, color } = ICONS[node.state];
-		lines.push({ key: node.id, text: `  ${icon} ${node.title}${ms(node.durationMs)}`, color: node.state === 'pending' ? undefined : color, dim: node.state === 'pending' });
+		lines.push(taskLine(node.id, node.state, '  ', `${node.title}${ms(node.durationMs)}`));
 		if (node.state === 'running') {
 			const bytes = progressLine(`${node.id}:p`, view, width);
 			if (bytes) lines.push(bytes);
@@ -64,10 +55,8 @@ function journalLines(phase: Phase, view: SessionView, width: number, now: numbe
 	}
 	const lines: StyledLine[] = [{ key: `${phase}:h`, text: PHASE_NAMES[phase], bold: true }];
 	for (const step of steps) {
-		const state: TaskState = step.status;
-		const { icon, color } = ICONS[state];
 		const note = step.note ? ` — ${step.note}` : '';
-		lines.push({ key: `${phase}:${step.id}`, text: `  ${icon} ${stepTitle(record, step.id)}${note}${ms(stepMs(step, now))}`, color: state === 'pending' ? undefined : color, dim: state === 'pending' });
+		lines.push(taskLine(`${phase}:${step.id}`, step.status, '  ', `${stepTitle(record, step.id)}${note}${ms(stepMs(step, now))}`));
 		if (step.status === 'running') {
 			const bytes = progressLine(`${step.id}:p`, view, width);
 			if (bytes) lines.push(bytes);

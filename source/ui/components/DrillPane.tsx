@@ -4,19 +4,12 @@
 import React from 'react';
 import { formatDuration } from '../../restore/progress.ts';
 import type { DrillReport, DrillSummary } from '../../drill/index.ts';
-import type { TaskNode, TaskState } from '../task-renderer.ts';
+import type { TaskNode } from '../task-renderer.ts';
 import { pad, shortTime, wrapText } from '../model.ts';
 import { seconds, type DrillHistory, type LiveDrill } from '../drills.ts';
 import { Lines, type StyledLine } from './Line.tsx';
 import { Pane, paneBodyRows } from './Pane.tsx';
-
-const ICONS: Record<TaskState, { icon: string; color?: string }> = {
-	done: { icon: '✔', color: 'green' },
-	failed: { icon: '✖', color: 'red' },
-	running: { icon: '❯', color: 'yellow' },
-	pending: { icon: '◌' },
-	skipped: { icon: '↓', color: 'gray' },
-};
+import { taskLine } from './task-line.ts';
 
 const OUTCOME_COLORS: Record<string, string> = { passed: 'green', failed: 'red', interrupted: 'yellow', running: 'yellow', skipped: 'gray' };
 
@@ -25,10 +18,9 @@ function took(startedAt: string, endedAt: string | null): string {
 }
 
 function nodeLines(node: TaskNode, depth: number, width: number, lines: StyledLine[]): void {
-	const { icon, color } = ICONS[node.state];
 	const indent = '  '.repeat(depth + 1);
 	const duration = node.durationMs !== null && depth > 0 ? ` (${formatDuration(node.durationMs / 1000)})` : '';
-	lines.push({ key: node.id, text: `${indent}${icon} ${node.title}${duration}`, color: node.state === 'pending' ? undefined : color, dim: node.state === 'pending', bold: depth === 0 });
+	lines.push({ ...taskLine(node.id, node.state, indent, `${node.title}${duration}`), bold: depth === 0 });
 	if (node.state === 'running' && node.output) lines.push({ key: `${node.id}:o`, text: `${indent}    ${node.output}`, dim: true });
 	if (node.state === 'failed' && node.error && node.subtasks.length === 0) wrapText(node.error, Math.max(10, width - indent.length - 4)).forEach((text, index) => lines.push({ key: `${node.id}:e${index}`, text: `${indent}    ${text}`, color: 'red' }));
 	// A VM whose part went well collapses to its verdict; one under way shows the steps done (with
