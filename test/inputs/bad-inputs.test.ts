@@ -2,13 +2,11 @@
 // must refuse with a specific message and a 2/3/4 exit code, start no QEMU, and leave every
 // file as it was (lab, journal and locks, and the broken destination itself: listing, modes
 // and sha256 before and after).
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInitializedLabEnv, snapshotTree, type CliResult, type LabEnv } from '../support/lab-env.ts';
+import { createInitializedLabEnv, describeTree, sha256, snapshotTree, type CliResult, type LabEnv } from '../support/lab-env.ts';
 import { recordReliability } from '../support/reliability.ts';
 import { SAMPLE_VMS } from '../../source/lab/sample.ts';
 import { CASES, type BadInputCase, type CaseContext, type CaseRun } from './cases.ts';
@@ -43,50 +41,26 @@ afterAll(async () => {
 
 const hashCache = new Map<string, string>();
 
-async function sha256(file: string): Promise<string> {
-	const hash = createHash('sha256');
-	for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-	return hash.digest('hex');
-}
-
 /**
  * Every entry under `dir` with its type, mode, size, mtime and (files) sha256. The sha256 is
  * recomputed whenever the inode's ctime, mtime or size moved (any write moves ctime, which no
  * one can set back), so the many snapshots of the same sample backups stay fast.
  */
 async function fingerprint(dir: string): Promise<Record<string, string>> {
-	const result: Record<string, string> = {};
-	async function walk(current: string): Promise<void> {
-		let entries;
-		try {
-			entries = await fs.readdir(current, { withFileTypes: true });
-		} catch (error) {
-			const code = (error as NodeJS.ErrnoException).code;
-			if (code === 'ENOENT') return;
-			throw error;
+	return describeTree(dir, async (full, entry) => {
+		const stat = await fs.lstat(full, { bigint: true });
+		const meta = `${(stat.mode & 0o7777n).toString(8)} ${stat.size} ${stat.mtimeNs}`;
+		if (entry.isSymbolicLink()) return `link ${await fs.readlink(full)}`;
+		if (entry.isDirectory()) return `dir ${meta}`;
+		if (!entry.isFile()) return `special ${meta}`;
+		const key = `${full}\0${stat.ino}\0${stat.size}\0${stat.mtimeNs}\0${stat.ctimeNs}`;
+		let sum = hashCache.get(key);
+		if (sum === undefined) {
+			sum = await sha256(full);
+			hashCache.set(key, sum);
 		}
-		for (const entry of entries) {
-			const full = path.join(current, entry.name);
-			const relative = path.relative(dir, full);
-			const stat = await fs.lstat(full, { bigint: true });
-			const meta = `${(stat.mode & 0o7777n).toString(8)} ${stat.size} ${stat.mtimeNs}`;
-			if (entry.isSymbolicLink()) result[relative] = `link ${await fs.readlink(full)}`;
-			else if (entry.isDirectory()) {
-				result[relative] = `dir ${meta}`;
-				await walk(full);
-			} else if (entry.isFile()) {
-				const key = `${full}\0${stat.ino}\0${stat.size}\0${stat.mtimeNs}\0${stat.ctimeNs}`;
-				let sum = hashCache.get(key);
-				if (sum === undefined) {
-					sum = await sha256(full);
-					hashCache.set(key, sum);
-				}
-				result[relative] = `file ${meta} ${sum}`;
-			} else result[relative] = `special ${meta}`;
-		}
-	}
-	await walk(dir);
-	return result;
+		return `file ${meta} ${sum}`;
+	});
 }
 
 async function snapshotAll(caseRoot: string): Promise<Record<string, Record<string, string>>> {

@@ -1,6 +1,5 @@
 // Shared fixtures for the lab-host tests: isolated XDG folders (short, so QMP socket paths
 // fit), backups with known bytes, and killing every QEMU a test started, by pid.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,9 +85,7 @@ export async function rawBytes(image: string): Promise<Buffer> {
 	}
 }
 
-export async function sha256(file: string): Promise<string> {
-	return createHash('sha256').update(await fs.readFile(file)).digest('hex');
-}
+export { sha256 } from '../support/lab-env.ts';
 
 /** A write as if the guest made it: through the device, so it lands on whatever the device runs on. */
 export async function guestWrite(host: LabHost, vmName: string, write: Write, disk = 0): Promise<void> {

@@ -2,7 +2,7 @@
 // cache is shared so the guest image is built once), the real `rundirect` CLI run as a child
 // process, and a cleanup that ends every QEMU the lab started, by pid.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -152,8 +152,11 @@ export async function sha256(file: string): Promise<string> {
 	return hash.digest('hex');
 }
 
-/** Every file under a folder with its sha256 (or 'dir' / 'link'), to prove nothing changed. */
-export async function snapshotTree(dir: string): Promise<Record<string, string>> {
+/**
+ * Every entry under `dir` (a missing folder is empty), by path relative to `dir`, described
+ * by `describe`; folders are walked into.
+ */
+export async function describeTree(dir: string, describe: (full: string, entry: Dirent) => Promise<string>): Promise<Record<string, string>> {
 	const result: Record<string, string> = {};
 	async function walk(current: string): Promise<void> {
 		let entries;
@@ -165,17 +168,22 @@ export async function snapshotTree(dir: string): Promise<Record<string, string>>
 		}
 		for (const entry of entries) {
 			const full = path.join(current, entry.name);
-			const relative = path.relative(dir, full);
-			if (entry.isDirectory()) {
-				result[relative] = 'dir';
-				await walk(full);
-			} else if (entry.isSymbolicLink()) result[relative] = `link:${await fs.readlink(full)}`;
-			else if (entry.isFile()) result[relative] = await sha256(full);
-			else result[relative] = 'special'; // QMP sockets: present or not is what matters
+			result[path.relative(dir, full)] = await describe(full, entry);
+			if (entry.isDirectory()) await walk(full);
 		}
 	}
 	await walk(dir);
 	return result;
+}
+
+/** Every file under a folder with its sha256 (or 'dir' / 'link'), to prove nothing changed. */
+export async function snapshotTree(dir: string): Promise<Record<string, string>> {
+	return describeTree(dir, async (full, entry) => {
+		if (entry.isDirectory()) return 'dir';
+		if (entry.isSymbolicLink()) return `link:${await fs.readlink(full)}`;
+		if (entry.isFile()) return sha256(full);
+		return 'special'; // QMP sockets: present or not is what matters
+	});
 }
 
 /** Polls until `probe` returns a value other than undefined, or fails after `timeoutMs`. */
