@@ -53,28 +53,21 @@ export class SessionBusyError extends RundirectError {
 	}
 }
 
-function processStartTime(pid: number): string | null {
+/**
+ * The fields of /proc/<pid>/stat after the parenthesised command name (which may hold spaces):
+ * [0] is the state letter (R, S, D, Z…), [19] the start time. Null where there is no such process or no /proc.
+ */
+function procStat(pid: number): string[] | null {
 	try {
 		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-		// Field 22 (starttime) counts from after the parenthesised command name, which may hold spaces.
-		return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-	} catch {
-		return null;
-	}
-}
-
-/** The state letter of /proc/<pid>/stat (R, S, D, Z…), or null where there is no /proc. */
-function processState(pid: number): string | null {
-	try {
-		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-		return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
+		return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 	} catch {
 		return null;
 	}
 }
 
 export function currentProcess(): ProcessRef {
-	return { pid: process.pid, hostname: os.hostname(), startTime: processStartTime(process.pid) };
+	return { pid: process.pid, hostname: os.hostname(), startTime: procStat(process.pid)?.[19] ?? null };
 }
 
 /** True, false, or null when it cannot be known from here (another machine). */
@@ -87,8 +80,9 @@ export function processAlive(ref: ProcessRef): boolean | null {
 	}
 	// An exited process nobody has reaped yet (its parent died, and PID 1 of a container or a VM
 	// agent does not reap orphans) still answers kill(pid, 0): it drives nothing.
-	if (processState(ref.pid) === 'Z') return false;
-	const startTime = processStartTime(ref.pid);
+	const fields = procStat(ref.pid);
+	if (fields?.[0] === 'Z') return false;
+	const startTime = fields?.[19] ?? null;
 	return ref.startTime === null || startTime === null || startTime === ref.startTime;
 }
 
