@@ -53,7 +53,8 @@ export class Journal {
 			if (entry instanceof Error) problems.push(entry.message);
 			else if (entry) sessions.push(entry);
 		}
-		for (const name of this.#listed.keys()) if (!names.includes(name)) this.#listed.delete(name);
+		const present = new Set(names);
+		for (const name of this.#listed.keys()) if (!present.has(name)) this.#listed.delete(name);
 		sessions.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 		return { sessions, problems };
 	}
@@ -65,7 +66,8 @@ export class Journal {
 		try {
 			const stat = await fs.stat(file);
 			const signature = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
-			let text = this.#listed.get(name)?.signature === signature ? this.#listed.get(name)?.text : undefined;
+			const cached = this.#listed.get(name);
+			let text = cached?.signature === signature ? cached.text : undefined;
 			if (text === undefined) {
 				text = await fs.readFile(file, 'utf8');
 				this.#listed.set(name, { signature, text });
