@@ -6,7 +6,7 @@ import { openContext, globalPaths, type CommandContext, type GlobalOptions } fro
 import { backupsCommand, backupsText, liveStatuses, sessionsCommand, sessionsText } from './source/commands/listings.ts';
 import { finalizeCommand, resumeCommand, startCommand, stopCommand, unlockCommand } from './source/commands/lifecycle.ts';
 import { labInitCommand, labPowerCommand, labVmsCommand } from './source/commands/lab.ts';
-import { EXIT, RundirectError, errorMessage } from './source/restore/errors.ts';
+import { EXIT, RundirectError, errorMessage } from './source/core/errors.ts';
 import { backupCommand } from './source/commands/backup.ts';
 import { planCommand } from './source/commands/plan.ts';
 import { drillCommand, type DrillCommandOptions } from './source/commands/drill.ts';

@@ -131,7 +131,7 @@ export async function consoleBench({ root, guestImage, cacheHome, record }: Cons
 // `npx tsx bench/console.ts`: these figures alone (npm run bench runs them after the others).
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
 	const os = await import('node:os');
-	const { resolvePaths } = await import('../source/paths.ts');
+	const { resolvePaths } = await import('../source/core/paths.ts');
 	const { initLab } = await import('../source/lab/init.ts');
 	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-bench-console-'));
 	const shared = resolvePaths();

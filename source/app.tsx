@@ -5,7 +5,7 @@
 import React, { useEffect, useMemo, useReducer, useRef, useState, useSyncExternalStore } from 'react';
 import { Box, Text, useApp, useInput, useWindowSize, type Key } from 'ink';
 import type { RestorePoint } from './catalog/catalog.ts';
-import { formatBytes } from './restore/progress.ts';
+import { formatBytes } from './core/format.ts';
 import { PHASE_STATES, allowedPhases, isTerminal } from './restore/session.ts';
 import type { ConsoleStore } from './ui/store.ts';
 import { backupRows, clamp, headerWarnings, matchesFilter, scrollOffset, type BackupRow, type SessionView, type VmBackups } from './ui/model.ts';

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import { closeSync, lstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
-import { EXIT, RundirectError } from '../restore/errors.ts';
+import { EXIT, RundirectError } from '../core/errors.ts';
 import { restorePointSchema, type DiskManifest, type RestorePointManifest } from './schema.ts';
 
 export const MANIFEST_NAME = 'restore-point.json';

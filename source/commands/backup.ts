@@ -4,8 +4,9 @@
 // `lab init`; it has no backup of its own.
 import { vmNameSchema } from '../catalog/schema.ts';
 import { HypervHost } from '../hosts/hyperv/driver.ts';
-import { EXIT, RundirectError } from '../restore/errors.ts';
-import { formatBytes, formatProgress, ProgressMeter } from '../restore/progress.ts';
+import { EXIT, RundirectError } from '../core/errors.ts';
+import { formatBytes } from '../core/format.ts';
+import { formatProgress, ProgressMeter } from '../restore/progress.ts';
 import type { CommandContext } from './context.ts';
 
 export async function backupCommand(context: CommandContext, vm: string, signal: AbortSignal): Promise<number> {

@@ -1,7 +1,7 @@
 // What every headless command needs: resolved paths, the host, the engine, and how to
 // print (human text, listr2's renderers, or NDJSON with --json).
-import { labPaths, resolvePaths, type Paths } from '../paths.ts';
-import { defaultHostSpec, openHost } from '../hosts/select.ts';
+import { labPaths, resolvePaths, type Paths } from '../core/paths.ts';
+import { defaultHostSpec, openHost } from '../hosts/registry.ts';
 import { Engine, type EngineEvent } from '../restore/engine.ts';
 
 export interface GlobalOptions {

@@ -2,8 +2,8 @@
 // one listr2 tree (listr2's renderer on a terminal, its simple renderer on a pipe, NDJSON with --json).
 import { listDrills, prepareDrill, readDrillPlan, resolveDrillSpec, runDrill, type DrillEvent, type DrillReport } from '../drill/index.ts';
 import { drillDir, drillsDir } from '../drill/store.ts';
-import { EXIT, RundirectError } from '../restore/errors.ts';
-import { formatDuration } from '../restore/progress.ts';
+import { EXIT, RundirectError } from '../core/errors.ts';
+import { formatDuration } from '../core/format.ts';
 import { rendererFor, type CommandContext } from './context.ts';
 
 export interface DrillCommandOptions {

@@ -1,12 +1,12 @@
 // `rundirect lab init`: builds the lab guest, the sample backup destination and the lab
 // host's existing VMs, with progress.
 import { initLab } from '../lab/init.ts';
-import { labPaths, type Paths } from '../paths.ts';
+import { labPaths, type Paths } from '../core/paths.ts';
 import { detectAccelerator } from '../hosts/lab/accel.ts';
 import { LabHost } from '../hosts/lab/driver.ts';
-import { EXIT, RundirectError } from '../restore/errors.ts';
+import { EXIT, RundirectError } from '../core/errors.ts';
 import type { CommandContext } from './context.ts';
-import { formatDuration } from '../restore/progress.ts';
+import { formatDuration } from '../core/format.ts';
 
 export interface LabInitOutput {
 	json: boolean;

@@ -1,9 +1,9 @@
 // `rundirect start | finalize | stop | unlock`: the headless face of the engine.
 import { createInterface } from 'node:readline/promises';
 import type { ReplaceMode } from '../hosts/host.ts';
-import { EXIT, PreflightError, RundirectError } from '../restore/errors.ts';
+import { EXIT, PreflightError, RundirectError } from '../core/errors.ts';
 import type { Phase, SessionRecord } from '../restore/session.ts';
-import { formatDuration } from '../restore/progress.ts';
+import { formatDuration } from '../core/format.ts';
 import { rendererFor, type CommandContext } from './context.ts';
 
 export interface StartOptions {

@@ -3,7 +3,7 @@
 import type { Catalog } from '../catalog/catalog.ts';
 import { formatProblem } from '../catalog/catalog.ts';
 import type { RuntimeStatus } from '../hosts/host.ts';
-import { formatBytes, formatDuration } from '../restore/progress.ts';
+import { formatBytes, formatDuration } from '../core/format.ts';
 import { isTerminal, type SessionRecord } from '../restore/session.ts';
 import { nextActionHint } from '../restore/engine.ts';
 import type { CommandContext } from './context.ts';

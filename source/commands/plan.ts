@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import type { RunbookStep } from '../hosts/host.ts';
 import { HypervHost } from '../hosts/hyperv/driver.ts';
 import { renderRunbookScript } from '../hosts/hyperv/runbook.ts';
-import { EXIT, RundirectError } from '../restore/errors.ts';
+import { EXIT, RundirectError } from '../core/errors.ts';
 import type { StartRequest } from '../restore/engine.ts';
 import type { CommandContext } from './context.ts';
 

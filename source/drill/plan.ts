@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import { z } from 'zod';
 import { restorePointIdSchema, vmNameSchema } from '../catalog/schema.ts';
-import { EXIT, RundirectError } from '../restore/errors.ts';
+import { EXIT, RundirectError } from '../core/errors.ts';
 
 export const DEFAULT_CONCURRENCY = 2;
 /** Real guests (Windows with its updates) may take minutes; the lab guest takes seconds. */

@@ -2,7 +2,7 @@
 // marker; Hyper-V: the Heartbeat integration service OK), polled until it shows or time is up.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Host, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
-import { AbortedError } from '../restore/errors.ts';
+import { AbortedError } from '../core/errors.ts';
 
 /** The lab guest shows its marker ~2.5 s after boot under TCG: poll often enough to time it well. */
 const LAB_POLL_MS = 150;

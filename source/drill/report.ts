@@ -1,6 +1,6 @@
 // A drill's report: what was restored, how fast it came back (time to running, time to proof
 // of life), the evidence, the outcome and the cleanup — as JSON for tools and Markdown for people.
-import { formatDuration } from '../restore/progress.ts';
+import { formatDuration } from '../core/format.ts';
 
 export type DrillVmOutcome = 'pending' | 'running' | 'passed' | 'failed' | 'skipped' | 'interrupted';
 export type DrillOutcome = 'running' | 'passed' | 'failed' | 'interrupted';

@@ -5,7 +5,7 @@
 import { Listr, type ListrTask } from 'listr2';
 import os from 'node:os';
 import type { Engine, EngineEvent, StartProposal } from '../restore/engine.ts';
-import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../restore/errors.ts';
+import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
 import type { SessionRecord } from '../restore/session.ts';
 import type { DrillSpec, DrillVmSpec } from './plan.ts';
 import { proofName, waitForProofOfLife } from './proof.ts';

@@ -1,6 +1,6 @@
 // The drill's two kinds of waiting: for a free slot (the concurrency limit) and for other VMs'
 // milestones (a dependency's proof of life; a dependency stays up until its dependents are done).
-import { AbortedError } from '../restore/errors.ts';
+import { AbortedError } from '../core/errors.ts';
 
 /** At most `limit` holders at once, served first come, first served. */
 export class Slots {

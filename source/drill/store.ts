@@ -6,9 +6,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import { EXIT, RundirectError } from '../restore/errors.ts';
+import { EXIT, RundirectError } from '../core/errors.ts';
 import { renderMarkdown, type DrillOutcome, type DrillReport } from './report.ts';
-import { readTextIfExists } from '../files.ts';
+import { readTextIfExists } from '../core/files.ts';
 
 const ID_PATTERN = /^[0-9]{8}T[0-9]{4}-[0-9a-f]{6}$/;
 

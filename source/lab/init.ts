@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import { labPaths, type Paths } from '../paths.ts';
+import { labPaths, type Paths } from '../core/paths.ts';
 import { fetchGuestPackages, type Progress } from './debs.ts';
 import { writeSampleDestination } from './destination.ts';
 import { buildGuestImage } from './guest.ts';

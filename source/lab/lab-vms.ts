@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { definitionPath, readDefinition, writeDefinition } from '../hosts/lab/definition.ts';
-import type { LabPaths } from '../paths.ts';
+import type { LabPaths } from '../core/paths.ts';
 import type { Progress } from './debs.ts';
 import { readCompletePoint, restorePointDir } from './destination.ts';
 import { convertImage } from './qemu-img.ts';

@@ -3,7 +3,7 @@
 // even with --force. Rebuilding them would destroy a restore in progress.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { LabPaths } from '../paths.ts';
+import type { LabPaths } from '../core/paths.ts';
 import { definitionPath, readDefinition } from '../hosts/lab/definition.ts';
 import { runningPid, runtimeFiles } from '../hosts/lab/runtime.ts';
 import { imageInfo } from './qemu-img.ts';

@@ -8,7 +8,7 @@ import { Listr, type ListrTask } from 'listr2';
 import { findRestorePoint, formatProblem, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
 import { vmNameSchema } from '../catalog/schema.ts';
 import type { Host, ReplaceMode, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
-import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from './errors.ts';
+import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
 import { Journal } from './journal.ts';
 import { VmLocks, processAlive } from './lock.ts';
 import { ProgressMeter, formatProgress, type ProgressSnapshot } from './progress.ts';

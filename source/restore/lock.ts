@@ -12,8 +12,8 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EXIT, RundirectError } from './errors.ts';
-import { readTextIfExists } from '../files.ts';
+import { EXIT, RundirectError } from '../core/errors.ts';
+import { readTextIfExists } from '../core/files.ts';
 
 export interface ProcessRef {
 	pid: number;

@@ -13,8 +13,8 @@ import React from 'react';
 import { render, type Instance } from 'ink';
 import App from '../app.tsx';
 import type { CommandContext, GlobalOptions } from '../commands/context.ts';
-import { labPaths } from '../paths.ts';
-import { EXIT, RundirectError, errorMessage } from '../restore/errors.ts';
+import { labPaths } from '../core/paths.ts';
+import { EXIT, RundirectError, errorMessage } from '../core/errors.ts';
 import { ConsoleStore, type LabSetup } from './store.ts';
 
 /** Building the lab from the console: the same builder as `rundirect lab init`. */

@@ -2,7 +2,7 @@
 // so they are cheap to test and cheap to call on every frame.
 import type { RestorePoint } from '../catalog/catalog.ts';
 import type { HostDescription, RuntimeStatus } from '../hosts/host.ts';
-import { formatBytes, formatDuration } from '../restore/progress.ts';
+import { formatBytes, formatDuration } from '../core/format.ts';
 import { isTerminal, type SessionRecord, type StepId, type StepRecord } from '../restore/session.ts';
 
 export interface UiError {

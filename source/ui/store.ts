@@ -10,7 +10,7 @@ import type { CatalogProblem } from '../catalog/catalog.ts';
 import type { HostDescription, RuntimeStatus } from '../hosts/host.ts';
 import { ProgressMeter } from '../restore/progress.ts';
 import { isTerminal, type Phase, type SessionRecord } from '../restore/session.ts';
-import { AbortedError } from '../restore/errors.ts';
+import { AbortedError } from '../core/errors.ts';
 import { InkTaskRenderer, type InkTaskRendererOptions, type TaskNode } from './task-renderer.ts';
 import { drillSpecOf, interruptedOf, rollbackPhase, type DrillHistory, type DrillTarget, type LiveDrill } from './drills.ts';
 import { groupBackups, runningStep, sortSessions, toUiError, type SessionView, type StepProgress, type UiError, type VmBackups } from './model.ts';

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HypervHost } from '../../source/hosts/hyperv/driver.ts';
 import { ChannelRunner } from '../../source/hosts/hyperv/runner.ts';
 import { Engine } from '../../source/restore/engine.ts';
-import { PreflightError } from '../../source/restore/errors.ts';
+import { PreflightError } from '../../source/core/errors.ts';
 import { listDrills, prepareDrill, readDrill, resolveDrillSpec, runDrill, type DrillEvent } from '../../source/drill/index.ts';
 import { SimulatedHost, TranscriptChannel, writeHypervRestorePoint, type DecodedCall } from '../hyperv/support.ts';
 

@@ -9,7 +9,7 @@ import { HypervHost } from '../../source/hosts/hyperv/driver.ts';
 import { ChannelRunner } from '../../source/hosts/hyperv/runner.ts';
 import { parseVhdxHeaders } from '../../source/hosts/hyperv/vhdx.ts';
 import { Engine } from '../../source/restore/engine.ts';
-import { AbortedError } from '../../source/restore/errors.ts';
+import { AbortedError } from '../../source/core/errors.ts';
 import type { Phase } from '../../source/restore/session.ts';
 import { SimulatedHost, TranscriptChannel, writeHypervRestorePoint } from './support.ts';
 import { fakeVhdx } from './vhdx.ts';

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { restorePointSchema } from '../../source/catalog/schema.ts';
 import { GUEST_MARKER, readGuestFile, readGuestLog } from '../../source/lab/guest.ts';
 import { initLab, type LabSummary } from '../../source/lab/init.ts';
-import { labPaths, type Paths } from '../../source/paths.ts';
+import { labPaths, type Paths } from '../../source/core/paths.ts';
 import {
 	createOverlayFile,
 	overlayDisk,

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { resolvePaths, type Paths } from '../../source/paths.ts';
+import { resolvePaths, type Paths } from '../../source/core/paths.ts';
 
 /** Temp data and state, but the real cache: downloading the kernel every run is slow. */
 export async function testPaths(): Promise<{ root: string; paths: Paths }> {

@@ -6,7 +6,7 @@ import { restorePointSchema, type RestorePointManifest } from '../../source/cata
 import { definitionPath, readDefinition, writeDefinition } from '../../source/hosts/lab/definition.ts';
 import { readGuestFile } from '../../source/lab/guest.ts';
 import { initLab, type LabSummary } from '../../source/lab/init.ts';
-import { labPaths, type Paths } from '../../source/paths.ts';
+import { labPaths, type Paths } from '../../source/core/paths.ts';
 import { listFiles, removeTree, snapshotTree, testPaths } from './helpers.ts';
 import { imageInfo } from '../../source/lab/qemu-img.ts';
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { fetchGuestPackages } from '../../source/lab/debs.ts';
 import { collectModules } from '../../source/lab/initrd.ts';
-import { labPaths } from '../../source/paths.ts';
+import { labPaths } from '../../source/core/paths.ts';
 import { testPaths, removeTree } from './helpers.ts';
 
 describe('collectModules', () => {

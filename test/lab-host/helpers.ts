@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import type { PlanInput, RestorePlan } from '../../source/hosts/host.ts';
 import type { LabHost } from '../../source/hosts/lab/driver.ts';
 import { processCmdline } from '../../source/hosts/lab/runtime.ts';
-import type { Paths } from '../../source/paths.ts';
+import type { Paths } from '../../source/core/paths.ts';
 
 export const MiB = 1024 * 1024;
 

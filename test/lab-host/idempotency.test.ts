@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { LabHost } from '../../source/hosts/lab/driver.ts';
 import { readPid, runningPid, runtimeFiles, waitForExit } from '../../source/hosts/lab/runtime.ts';
-import { labPaths } from '../../source/paths.ts';
+import { labPaths } from '../../source/core/paths.ts';
 import { destroyEnv, expectedBytes, guestWrite, makeBackup, makeEnv, MiB, planInput, rawBytes, sha256, type TestEnv, type Write } from './helpers.ts';
 
 const SIZE = 8 * MiB;

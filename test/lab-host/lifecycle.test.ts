@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { definitionPath, readDefinition, writeDefinition } from '../../source/hosts/lab/definition.ts';
 import { LabHost } from '../../source/hosts/lab/driver.ts';
 import { runningPid, runtimeFiles } from '../../source/hosts/lab/runtime.ts';
-import { labPaths } from '../../source/paths.ts';
+import { labPaths } from '../../source/core/paths.ts';
 import { destroyEnv, exists, expectedBytes, guestWrite, makeBackup, makeEnv, MiB, planInput, rawBytes, sha256, type TestEnv, type Write } from './helpers.ts';
 
 const SIZE = 8 * MiB;

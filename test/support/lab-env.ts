@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { labPaths, resolvePaths, type LabPaths, type Paths } from '../../source/paths.ts';
+import { labPaths, resolvePaths, type LabPaths, type Paths } from '../../source/core/paths.ts';
 import { processCmdline, runningPid, runtimeFiles } from '../../source/hosts/lab/runtime.ts';
 import { listDefinitions } from '../../source/hosts/lab/definition.ts';
 

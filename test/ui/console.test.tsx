@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { render } from 'ink-testing-library';
 import App from '../../source/app.tsx';
 import { Engine } from '../../source/restore/engine.ts';
-import { RundirectError } from '../../source/restore/errors.ts';
+import { RundirectError } from '../../source/core/errors.ts';
 import { InkTaskRenderer } from '../../source/ui/task-renderer.ts';
 import { KEYS, createFixture, tick, waitForFrame, type Fixture, type PointSpec, SAMPLE_DESTINATION } from './support/fixtures.ts';
 import type { MemoryHostOptions } from './support/memory-host.ts';

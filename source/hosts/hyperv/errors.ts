@@ -1,6 +1,6 @@
 // The Hyper-V host's errors: a code from the script envelope (or the console side) becomes one
 // specific message saying what is wrong and what to do about it.
-import { EXIT, RundirectError } from '../../restore/errors.ts';
+import { EXIT, HostError } from '../../core/errors.ts';
 import type { EnvelopeError } from './envelope.ts';
 
 export type HypervErrorCode =
@@ -94,14 +94,14 @@ export function explain(code: HypervErrorCode, subject: string, host: string, de
 	}
 }
 
-export class HypervError extends RundirectError {
+export class HypervError extends HostError {
 	override name = 'HypervError';
 	constructor(
-		readonly code: HypervErrorCode,
+		override readonly code: HypervErrorCode,
 		message: string,
 		readonly envelope?: EnvelopeError,
 	) {
-		super(message, code === 'USAGE' ? EXIT.usage : code === 'NOT_WINDOWS' || code === 'HYPERV_MODULE_MISSING' || code === 'NOT_ELEVATED' ? EXIT.refused : EXIT.failed);
+		super(code, message, code === 'USAGE' ? EXIT.usage : code === 'NOT_WINDOWS' || code === 'HYPERV_MODULE_MISSING' || code === 'NOT_ELEVATED' ? EXIT.refused : EXIT.failed);
 	}
 
 	static fromEnvelope(error: EnvelopeError, host: string, script: string): HypervError {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { nicSchema } from '../../catalog/schema.ts';
-import { readTextIfExists } from '../../files.ts';
+import { readTextIfExists } from '../../core/files.ts';
 
 export const labDiskSchema = z.strictObject({
 	/** The image QEMU opens for the device (the overlay while running from backup). */

@@ -19,7 +19,7 @@ import type {
 	SetAsideRecord,
 	StepOptions,
 } from '../host.ts';
-import { labPaths, type LabPaths, type Paths } from '../../paths.ts';
+import { labPaths, type LabPaths, type Paths } from '../../core/paths.ts';
 import { type AcceleratorVerdict, detectAccelerator } from './accel.ts';
 import { GUEST_MARKER } from '../../lab/initrd.ts';
 import { definitionPath, type LabVmDefinition, listDefinitions, readDefinition, writeDefinition } from './definition.ts';

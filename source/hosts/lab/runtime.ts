@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { QEMU_SYSTEM } from './qemu-img.ts';
 import type { QmpClient } from './qmp.ts';
-import { readTextIfExists } from '../../files.ts';
+import { readTextIfExists } from '../../core/files.ts';
 
 export type Accelerator = 'kvm' | 'tcg';
 

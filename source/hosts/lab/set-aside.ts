@@ -7,9 +7,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { SetAsideRecord } from '../host.ts';
-import type { LabPaths } from '../../paths.ts';
+import type { LabPaths } from '../../core/paths.ts';
 import { definitionPath, type LabVmDefinition, listDefinitions, readDefinition, writeDefinition } from './definition.ts';
-import { readTextIfExists } from '../../files.ts';
+import { readTextIfExists } from '../../core/files.ts';
 
 export interface Move {
 	from: string;

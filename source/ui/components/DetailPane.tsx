@@ -2,7 +2,7 @@
 // runs a phase, from the journal otherwise (a phase run by another process, or one that has
 // ended) — with step durations, progress, errors and what to do next.
 import React from 'react';
-import { formatBytes, formatDuration } from '../../restore/progress.ts';
+import { formatBytes, formatDuration } from '../../core/format.ts';
 import { PHASE_STEPS, allowedPhases, type Phase, type StepRecord } from '../../restore/session.ts';
 import { stepTitle } from '../../restore/steps.ts';
 import type { LiveRun } from '../store.ts';

@@ -2,7 +2,7 @@
 // VM, its steps as subtasks — and the measured times), the history of past drills (`H`), and
 // one past drill's report with its evidence (Enter on a drill of the history).
 import React from 'react';
-import { formatDuration } from '../../restore/progress.ts';
+import { formatDuration } from '../../core/format.ts';
 import type { DrillReport, DrillSummary } from '../../drill/index.ts';
 import type { TaskNode } from '../task-renderer.ts';
 import { pad, shortTime, wrapText } from '../model.ts';

@@ -2,7 +2,7 @@
 // (the host's own, low space, sessions left running from backup for long).
 import React from 'react';
 import { Box } from 'ink';
-import { formatBytes } from '../../restore/progress.ts';
+import { formatBytes } from '../../core/format.ts';
 import { isTerminal } from '../../restore/session.ts';
 import type { ConsoleState } from '../store.ts';
 import { truncate } from '../model.ts';

@@ -7,7 +7,7 @@ import { TextField } from './TextField.tsx';
 import type { RestorePoint } from '../../catalog/catalog.ts';
 import type { ReplaceMode } from '../../hosts/host.ts';
 import type { StartProposal, StartRequest } from '../../restore/engine.ts';
-import { formatBytes } from '../../restore/progress.ts';
+import { formatBytes } from '../../core/format.ts';
 import { shortTime, toUiError, type UiError } from '../model.ts';
 import type { ConsoleStore } from '../store.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';

@@ -1,4 +1,7 @@
-// Errors the engine raises on purpose, each with the exit code the headless commands use.
+// The error model of every part: a RundirectError is a situation the user can act on (it
+// carries the exit code the headless commands use and a hint of what to do next); anything
+// else that reaches the top is a bug and is reported as one. Drivers raise HostError with a
+// code of their own so callers can tell situations apart without parsing messages.
 
 export const EXIT = {
 	ok: 0,
@@ -23,6 +26,19 @@ export class RundirectError extends Error {
 		readonly hint?: string,
 	) {
 		super(message);
+	}
+}
+
+/** A host's own refusal or failure, with a stable code (e.g. "NO_SPACE", "QEMU_EXITED"). */
+export class HostError extends RundirectError {
+	override name = 'HostError';
+	constructor(
+		readonly code: string,
+		message: string,
+		exitCode: number = EXIT.failed,
+		hint?: string,
+	) {
+		super(message, exitCode, hint);
 	}
 }
 

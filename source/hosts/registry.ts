@@ -1,8 +1,8 @@
 // Picks the host a command talks to: `lab` (QEMU/KVM, the default where there is no
 // Hyper-V) or `hyperv` / `hyperv://<server>`.
-import { labPaths, type Paths } from '../paths.ts';
+import { labPaths, type Paths } from '../core/paths.ts';
 import type { Host } from './host.ts';
-import { EXIT, RundirectError } from '../restore/errors.ts';
+import { EXIT, RundirectError } from '../core/errors.ts';
 
 export function defaultHostSpec(): string {
 	return process.env.RUNDIRECT_HOST ?? (process.platform === 'win32' ? 'hyperv' : 'lab');

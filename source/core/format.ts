@@ -1,0 +1,26 @@
+// How sizes, durations and rates read everywhere: the console, the headless commands, reports.
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+export function formatBytes(bytes: number): string {
+	let value = bytes;
+	let unit = 0;
+	while (Math.abs(value) >= 1024 && unit < UNITS.length - 1) {
+		value /= 1024;
+		unit++;
+	}
+	return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`;
+}
+
+export function formatDuration(seconds: number): string {
+	if (!Number.isFinite(seconds)) return '?';
+	if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+	if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
+	const minutes = Math.floor(seconds / 60);
+	if (minutes < 60) return `${minutes}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
+	return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+export function formatRate(bytesPerSecond: number): string {
+	return `${formatBytes(bytesPerSecond)}/s`;
+}

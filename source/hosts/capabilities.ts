@@ -1,0 +1,139 @@
+// Optional abilities of a host. The seven steps are the one `Host` interface; anything only
+// some hosts can do is a small interface here with a type guard, checked where it is used —
+// never by asking which driver a host is. A driver has an ability by implementing its members.
+import type { RestorePointManifest } from '../catalog/schema.ts';
+import type { Evidence, Host, RestorePlan, RunbookStep, StepOptions } from './host.ts';
+
+function hasMember(host: Host, member: string): boolean {
+	return typeof (host as unknown as Record<string, unknown>)[member] !== 'undefined';
+}
+
+// ---- path rules -------------------------------------------------------------------------
+
+/** How the host spells paths, and whether they name this machine's own files. */
+export interface PathRules {
+	style: 'posix' | 'win32';
+	/** True when the host's paths are this machine's: a location can be compared with the backup destination. */
+	local: boolean;
+}
+
+export interface HasPathRules {
+	readonly pathRules: PathRules;
+}
+
+/** A host that says nothing about its paths is a local POSIX host. */
+export function pathRulesOf(host: Host): PathRules {
+	return hasMember(host, 'pathRules') ? (host as Host & HasPathRules).pathRules : { style: 'posix', local: true };
+}
+
+// ---- backup -----------------------------------------------------------------------------
+
+export interface BackupResult {
+	pointId: string;
+	/** The restore point's folder, as the host sees it. */
+	dir: string;
+	manifest: RestorePointManifest;
+}
+
+/** `rundirect backup`: the host writes a restore point of one of its VMs into a destination. */
+export interface CanBackup {
+	backup(vmName: string, destination: string, options?: StepOptions): Promise<BackupResult>;
+}
+
+export function canBackup(host: Host): host is Host & CanBackup {
+	return hasMember(host, 'backup');
+}
+
+// ---- runbook ----------------------------------------------------------------------------
+
+/** `start --plan`: every command the phases of a plan will run, for review before running. */
+export interface HasRunbook {
+	runbook(plan: RestorePlan): RunbookStep[];
+	/** The runbook as one script an administrator can read or run by hand (`--plan-out`). */
+	runbookScript(steps: RunbookStep[], meta: { plan: RestorePlan; generatedAt: string }): string;
+	/** The file name extension of that script, e.g. ".ps1". */
+	readonly runbookScriptExtension: string;
+}
+
+export function hasRunbook(host: Host): host is Host & HasRunbook {
+	return hasMember(host, 'runbook') && hasMember(host, 'runbookScript');
+}
+
+// ---- evidence ---------------------------------------------------------------------------
+
+/** Proof of what a session's VM shows right now (drills keep it in their report). */
+export interface HasEvidence {
+	captureEvidence(plan: RestorePlan): Promise<Evidence>;
+	/** What the evidence is taken from, for titles: "the serial console", "the screen". */
+	readonly evidenceSource: string;
+}
+
+export function hasEvidence(host: Host): host is Host & HasEvidence {
+	return hasMember(host, 'captureEvidence');
+}
+
+// ---- proof of life ----------------------------------------------------------------------
+
+/** How `RuntimeStatus.guestAlive` is judged on this host, and how often it is worth asking. */
+export interface ProofOfLife {
+	/** e.g. "serial marker", "heartbeat". */
+	name: string;
+	/** A status poll's cost decides this: a local read can be frequent, a PowerShell round trip cannot. */
+	pollMs: number;
+}
+
+export interface HasProofOfLife {
+	readonly proofOfLife: ProofOfLife;
+}
+
+export function proofOfLifeOf(host: Host): ProofOfLife {
+	return hasMember(host, 'proofOfLife') ? (host as Host & HasProofOfLife).proofOfLife : { name: 'guest signal', pollMs: 1000 };
+}
+
+// ---- drill network ----------------------------------------------------------------------
+
+/** How a drill's VM is kept off the production network on this host, in words for the report. */
+export interface DescribesDrillNetwork {
+	drillNetwork(isolatedSwitch: string | null): string;
+}
+
+export function drillNetworkOf(host: Host, isolatedSwitch: string | null): string {
+	if (hasMember(host, 'drillNetwork')) return (host as Host & DescribesDrillNetwork).drillNetwork(isolatedSwitch);
+	return isolatedSwitch ? `NICs on the isolated switch ${isolatedSwitch}` : 'NICs disconnected';
+}
+
+// ---- power ------------------------------------------------------------------------------
+
+/** Power a host's VM on or off by name (the lab's own VM controls). True when it changed. */
+export interface HasPower {
+	powerOn(vmName: string): Promise<boolean>;
+	powerOff(vmName: string): Promise<boolean>;
+}
+
+export function hasPower(host: Host): host is Host & HasPower {
+	return hasMember(host, 'powerOn') && hasMember(host, 'powerOff');
+}
+
+// ---- provisioning -----------------------------------------------------------------------
+
+export interface ProvisionSummary {
+	destination: string;
+	vms: string[];
+	restorePoints: number;
+	warnings: string[];
+	/** Anything else worth printing or emitting (e.g. the accelerator chosen). */
+	details: Record<string, unknown>;
+}
+
+/** A host that can build its own sample lab: a guest image, a sample destination, VMs (`lab init`). */
+export interface CanProvision {
+	/** The sample backup destination the provisioning builds. */
+	readonly sampleDestination: string;
+	/** True when the sample lab has not been built yet. */
+	provisionNeeded(): Promise<boolean>;
+	provision(options: { force?: boolean; onProgress: (message: string, fraction?: number) => void }): Promise<ProvisionSummary>;
+}
+
+export function canProvision(host: Host): host is Host & CanProvision {
+	return hasMember(host, 'provision');
+}
