@@ -132,7 +132,7 @@ export async function consoleBench({ root, guestImage, cacheHome, record }: Cons
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
 	const os = await import('node:os');
 	const { resolvePaths } = await import('../source/core/paths.ts');
-	const { initLab } = await import('../source/lab/init.ts');
+	const { initLab } = await import('../source/lab-builder/init.ts');
 	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-bench-console-'));
 	const shared = resolvePaths();
 	try {

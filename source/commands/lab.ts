@@ -1,6 +1,6 @@
 // `rundirect lab init`: builds the lab guest, the sample backup destination and the lab
 // host's existing VMs, with progress.
-import { initLab } from '../lab/init.ts';
+import { initLab } from '../lab-builder/init.ts';
 import { labPaths, type Paths } from '../core/paths.ts';
 import { detectAccelerator } from '../hosts/lab/accel.ts';
 import { LabHost } from '../hosts/lab/driver.ts';

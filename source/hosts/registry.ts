@@ -11,7 +11,7 @@ export function defaultHostSpec(): string {
 export async function openHost(spec: string, paths: Paths): Promise<Host> {
 	if (spec === 'lab') {
 		const { LabHost } = await import('./lab/driver.ts');
-		const { findBuiltGuestImage } = await import('../lab/guest.ts');
+		const { findBuiltGuestImage } = await import('../lab-builder/guest.ts');
 		// Only the real lab guest tells whether KVM runs guests here; without it a boot sector decides.
 		const probeImage = (await findBuiltGuestImage(labPaths(paths).cache)) ?? undefined;
 		return new LabHost({ paths, probeImage });

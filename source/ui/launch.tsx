@@ -26,7 +26,7 @@ function labSetupFor(context: CommandContext): LabSetup | undefined {
 	return {
 		needed: () => fs.access(lab.destination).then(() => false, () => true),
 		async run(onProgress) {
-			const { initLab } = await import('../lab/init.ts');
+			const { initLab } = await import('../lab-builder/init.ts');
 			const { detectAccelerator } = await import('../hosts/lab/accel.ts');
 			const summary = await initLab(context.paths, { onProgress });
 			onProgress('Checking which accelerator runs the lab guest', 1);

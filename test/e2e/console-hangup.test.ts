@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInitializedLabEnv, REPO, processAlive, sha256, waitFor, type LabEnv, backupSums } from '../support/lab-env.ts';
 import { openTerminal, type Terminal } from '../support/tmux.ts';
 import { recordReliability } from '../support/reliability.ts';
-import { readGuestLog } from '../../source/lab/guest.ts';
+import { readGuestLog } from '../../source/lab-builder/guest.ts';
 import { Journal } from '../../source/restore/journal.ts';
 import type { SessionRecord } from '../../source/restore/session.ts';
 

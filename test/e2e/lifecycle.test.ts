@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInitializedLabEnv, processAlive, sha256, snapshotTree, waitFor, type LabEnv, backupSums } from '../support/lab-env.ts';
 import { writeManifest } from '../support/restore-points.ts';
-import { readGuestLog } from '../../source/lab/guest.ts';
+import { readGuestLog } from '../../source/lab-builder/guest.ts';
 import { readDefinition, definitionPath } from '../../source/hosts/lab/definition.ts';
 import { Journal } from '../../source/restore/journal.ts';
 import type { SessionRecord } from '../../source/restore/session.ts';

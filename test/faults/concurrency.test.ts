@@ -6,8 +6,8 @@ import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInitializedLabEnv, type CliResult, type LabEnv } from '../support/lab-env.ts';
 import { recordReliability } from '../support/reliability.ts';
-import { readGuestFile } from '../../source/lab/guest.ts';
-import { pointText, POINT_FILE } from '../../source/lab/destination.ts';
+import { readGuestFile } from '../../source/lab-builder/guest.ts';
+import { pointText, POINT_FILE } from '../../source/lab-builder/destination.ts';
 import { VmLocks } from '../../source/restore/lock.ts';
 import { Journal } from '../../source/restore/journal.ts';
 

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInitializedLabEnv, describeTree, sha256, snapshotTree, type CliResult, type LabEnv } from '../support/lab-env.ts';
 import { recordReliability } from '../support/reliability.ts';
-import { SAMPLE_VMS } from '../../source/lab/sample.ts';
+import { SAMPLE_VMS } from '../../source/lab-builder/sample.ts';
 import { CASES, type BadInputCase, type CaseContext, type CaseRun } from './cases.ts';
 
 /** The unprivileged user the permission cases run as (nobody on Debian). */

@@ -4,11 +4,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restorePointSchema, type RestorePointManifest } from '../../source/catalog/schema.ts';
 import { definitionPath, readDefinition, writeDefinition } from '../../source/hosts/lab/definition.ts';
-import { readGuestFile } from '../../source/lab/guest.ts';
-import { initLab, type LabSummary } from '../../source/lab/init.ts';
+import { readGuestFile } from '../../source/lab-builder/guest.ts';
+import { initLab, type LabSummary } from '../../source/lab-builder/init.ts';
 import { labPaths, type Paths } from '../../source/core/paths.ts';
 import { listFiles, removeTree, snapshotTree, testPaths } from './helpers.ts';
-import { imageInfo } from '../../source/lab/qemu-img.ts';
+import { imageInfo } from '../../source/lab-builder/qemu-img.ts';
 
 let root: string;
 let paths: Paths;

@@ -1,7 +1,7 @@
 // The initrd's kernel modules come from the cached Debian kernel package.
 import { describe, expect, it } from 'vitest';
-import { fetchGuestPackages } from '../../source/lab/debs.ts';
-import { collectModules } from '../../source/lab/initrd.ts';
+import { fetchGuestPackages } from '../../source/lab-builder/debs.ts';
+import { collectModules } from '../../source/lab-builder/initrd.ts';
 import { labPaths } from '../../source/core/paths.ts';
 import { testPaths, removeTree } from './helpers.ts';
 

@@ -14,7 +14,7 @@ import { QEMU_SYSTEM, qemuVersion } from './qemu-img.ts';
 import { QmpClient } from './qmp.ts';
 import { type Accelerator, powerOff, runningPid, runtimeFiles } from './runtime.ts';
 
-import { GUEST_MARKER } from '../../lab/initrd.ts';
+import { GUEST_MARKER } from '../../lab-builder/initrd.ts';
 
 export interface AcceleratorVerdict {
 	accel: Accelerator;

@@ -21,7 +21,7 @@ import type {
 } from '../host.ts';
 import { labPaths, type LabPaths, type Paths } from '../../core/paths.ts';
 import { type AcceleratorVerdict, detectAccelerator } from './accel.ts';
-import { GUEST_MARKER } from '../../lab/initrd.ts';
+import { GUEST_MARKER } from '../../lab-builder/initrd.ts';
 import { definitionPath, type LabVmDefinition, listDefinitions, readDefinition, writeDefinition } from './definition.ts';
 import { type QemuJob, queryJobs, startFullCopy, waitJobs } from './jobs.ts';
 import { checkImage, createOverlay, createQcow2, imageInfo, measureQcow2, QEMU_IMG, QEMU_SYSTEM, qemuVersion } from './qemu-img.ts';
