@@ -11,7 +11,7 @@ import { LabHost } from '../source/hosts/lab/driver.ts';
 import { launch, powerOff, runtimeFiles } from '../source/hosts/lab/runtime.ts';
 import { detectAccelerator } from '../source/hosts/lab/accel.ts';
 import { Engine, type EngineEvent } from '../source/restore/engine.ts';
-import { GUEST_MARKER } from '../source/lab-builder/guest.ts';
+import { GUEST_MARKER } from '../source/hosts/lab/serial.ts';
 import { formatBytes } from '../source/core/format.ts';
 import { consoleBench } from './console.ts';
 import { makePoint } from './guest-point.ts';

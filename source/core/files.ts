@@ -11,3 +11,11 @@ export async function readTextIfExists(file: string): Promise<string | null> {
 		throw error;
 	}
 }
+
+/** True when the path exists (whatever it is); any failure to see it counts as absent. */
+export async function exists(file: string): Promise<boolean> {
+	return fs.access(file).then(
+		() => true,
+		() => false,
+	);
+}

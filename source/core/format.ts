@@ -12,6 +12,14 @@ export function formatBytes(bytes: number): string {
 	return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`;
 }
 
+/**
+ * Free and needed space in a message an administrator acts on: whole MiB below a GiB, rounded
+ * up so a need is never understated ("4 MiB free, 37 MiB needed"), one decimal in GiB above.
+ */
+export function formatSpace(bytes: number): string {
+	return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.ceil(bytes / 2 ** 20)} MiB`;
+}
+
 export function formatDuration(seconds: number): string {
 	if (!Number.isFinite(seconds)) return '?';
 	if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;

@@ -7,10 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { GuestPackages, Progress } from './debs.ts';
-import { buildInitrd, collectModules, GUEST_LOG, GUEST_MARKER, GUEST_MODULES, INIT_SCRIPT } from './initrd.ts';
+import { buildInitrd, collectModules, GUEST_LOG, GUEST_MODULES, INIT_SCRIPT } from './initrd.ts';
 import { resolveMtools, type Mtools } from './tools.ts';
-
-export { GUEST_LOG, GUEST_MARKER };
 
 /** Bump when the way the image is built changes, so cached images are rebuilt. */
 export const GUEST_BUILD_VERSION = 1;

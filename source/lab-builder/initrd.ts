@@ -4,10 +4,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { execa } from 'execa';
+import { GUEST_MARKER } from '../hosts/lab/serial.ts';
 import { writeCpio, type CpioEntry } from './cpio.ts';
 
-/** Printed on the serial console once the guest has mounted its disk. */
-export const GUEST_MARKER = 'RUNDIRECT-GUEST-ALIVE';
 /** The file the guest appends a tick line to every second, at the root of each of its disks. */
 export const GUEST_LOG = 'guest.log';
 

@@ -13,8 +13,7 @@ import { BOOT_SECTOR_MARKER, bootSectorImage } from './boot-sector.ts';
 import { QEMU_SYSTEM, qemuVersion } from './qemu-img.ts';
 import { QmpClient } from './qmp.ts';
 import { type Accelerator, powerOff, runningPid, runtimeFiles } from './runtime.ts';
-
-import { GUEST_MARKER } from '../../lab-builder/initrd.ts';
+import { GUEST_MARKER } from './serial.ts';
 
 export interface AcceleratorVerdict {
 	accel: Accelerator;

@@ -1,6 +1,8 @@
 // Thin wrappers over the qemu-img command line. Backups are only ever inspected here
-// (info, measure) or named as a backing file: nothing in this module opens one for writing.
+// (info, check, measure) or named as a backing file: nothing in this module opens one for
+// writing. The lab builder reads its images through imageInfo too.
 import { execa } from 'execa';
+import { LabError } from './errors.ts';
 
 export const QEMU_IMG = 'qemu-img';
 export const QEMU_SYSTEM = 'qemu-system-x86_64';
@@ -9,7 +11,8 @@ export interface ImageInfo {
 	format: string;
 	virtualSize: number;
 	actualSize: number | null;
-	backingFile: string | null;
+	/** The backing file as recorded in the image (relative to the image's folder when not absolute). */
+	backing: string | null;
 	/** A qcow2 image's external data file, when it has one. */
 	dataFile: string | null;
 }
@@ -25,7 +28,7 @@ export async function imageInfo(file: string, options: { format?: string } = {})
 		format: String(parsed.format),
 		virtualSize: Number(parsed['virtual-size']),
 		actualSize: typeof parsed['actual-size'] === 'number' ? parsed['actual-size'] : null,
-		backingFile: typeof parsed['backing-filename'] === 'string' ? parsed['backing-filename'] : null,
+		backing: typeof parsed['backing-filename'] === 'string' ? parsed['backing-filename'] : null,
 		dataFile: dataFileOf(parsed),
 	};
 }
@@ -68,7 +71,7 @@ export async function checkImage(file: string, format: string): Promise<ImageChe
 export async function measureQcow2(file: string, format: string): Promise<number> {
 	const { stdout } = await execa(QEMU_IMG, ['measure', '--output=json', '-U', '-f', format, '-O', 'qcow2', file], { timeout: 60_000 });
 	const parsed = JSON.parse(stdout) as { required?: number };
-	if (typeof parsed.required !== 'number') throw new Error(`qemu-img measure ${file}: no "required" in ${stdout.slice(0, 200)}`);
+	if (typeof parsed.required !== 'number') throw new LabError('MEASURE_FAILED', `qemu-img measure ${file}: no "required" in ${stdout.slice(0, 200)}`);
 	return parsed.required;
 }
 

@@ -9,7 +9,8 @@ import writeFileAtomic from 'write-file-atomic';
 import type { SetAsideRecord } from '../host.ts';
 import type { LabPaths } from '../../core/paths.ts';
 import { definitionPath, type LabVmDefinition, listDefinitions, readDefinition, writeDefinition } from './definition.ts';
-import { readTextIfExists } from '../../core/files.ts';
+import { exists, readTextIfExists } from '../../core/files.ts';
+import { LabError } from './errors.ts';
 
 export interface Move {
 	from: string;
@@ -70,19 +71,12 @@ export function remapPath(file: string, moves: Move[]): string {
 	return file;
 }
 
-async function exists(file: string): Promise<boolean> {
-	return fs.access(file).then(
-		() => true,
-		() => false,
-	);
-}
-
 /** rename, or copy + delete across filesystems. Idempotent: a finished move is skipped. */
 export async function move(from: string, to: string): Promise<void> {
 	const fromExists = await exists(from);
 	const toExists = await exists(to);
 	if (!fromExists) return;
-	if (toExists) throw new Error(`Cannot move ${from} to ${to}: both exist; remove the stale one after checking which is current`);
+	if (toExists) throw new LabError('MOVE_CONFLICT', `Cannot move ${from} to ${to}: both exist; remove the stale one after checking which is current`);
 	await fs.mkdir(path.dirname(to), { recursive: true });
 	try {
 		await fs.rename(from, to);
@@ -100,7 +94,7 @@ export async function readRecord(file: string): Promise<SetAsideRecord | null> {
 
 export function detailsOf(record: SetAsideRecord): SetAsideDetails {
 	const details = record.details as unknown as SetAsideDetails;
-	if (!details || !Array.isArray(details.moves) || typeof details.definitionTo !== 'string') throw new Error(`Set-aside record of ${record.name} is not a lab record`);
+	if (!details || !Array.isArray(details.moves) || typeof details.definitionTo !== 'string') throw new LabError('SET_ASIDE_RECORD_INVALID', `Set-aside record of ${record.name} is not a lab record`);
 	return details;
 }
 
@@ -152,7 +146,7 @@ export async function undoSetAside(lab: LabPaths, record: SetAsideRecord): Promi
 	const details = detailsOf(record);
 	const current = await readDefinition(details.definitionFrom);
 	if (current && current.setAsideBy === null && current.runningFromBackup !== null) {
-		throw new Error(`Cannot bring ${record.name} back: VM ${record.name} of session ${current.runningFromBackup} still exists; discard it first`);
+		throw new LabError('SET_ASIDE_BLOCKED', `Cannot bring ${record.name} back: VM ${record.name} of session ${current.runningFromBackup} still exists; discard it first`);
 	}
 	for (const { from, to } of [...details.moves].reverse()) await move(to, from);
 	const aside = await readDefinition(details.definitionTo);
