@@ -7,6 +7,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { nicSchema } from '../../catalog/schema.ts';
 import { readTextIfExists } from '../../core/files.ts';
+import { LabError } from './errors.ts';
 
 export const labDiskSchema = z.strictObject({
 	/** The image QEMU opens for the device (the overlay while running from backup). */
@@ -39,7 +40,7 @@ export async function readDefinition(file: string): Promise<LabVmDefinition | nu
 	const text = await readTextIfExists(file);
 	if (text === null) return null;
 	const parsed = labVmDefinitionSchema.safeParse(JSON.parse(text));
-	if (!parsed.success) throw new Error(`${file}: not a valid lab VM definition: ${parsed.error.issues[0]?.message ?? 'unknown problem'}`);
+	if (!parsed.success) throw new LabError('DEFINITION_INVALID', `${file}: not a valid lab VM definition: ${parsed.error.issues[0]?.message ?? 'unknown problem'}`);
 	return parsed.data;
 }
 

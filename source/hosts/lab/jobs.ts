@@ -4,6 +4,7 @@
 // finished job is seen at once.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QmpError, type QmpClient, type QmpEvent } from './qmp.ts';
+import { LabError } from './errors.ts';
 
 export interface QemuJob {
 	id: string;
@@ -55,7 +56,7 @@ export async function waitJobs(qmp: QmpClient, ids: string[], options: WaitJobsO
 		const all = await queryJobs(qmp);
 		const jobs = new Map(all.filter((job) => ids.includes(job.id)).map((job) => [job.id, job]));
 		const missing = ids.filter((id) => !jobs.has(id));
-		if (missing.length > 0) throw new Error(`QEMU block job ${missing.join(', ')} disappeared`);
+		if (missing.length > 0) throw new LabError('JOB_DISAPPEARED', `QEMU block job ${missing.join(', ')} disappeared`);
 		options.onPoll?.(jobs);
 		const reached = [...jobs.values()].every((job) => job.status === 'concluded' || (options.until === 'ready' && job.status === 'ready'));
 		if (reached) return jobs;
@@ -64,7 +65,7 @@ export async function waitJobs(qmp: QmpClient, ids: string[], options: WaitJobsO
 			lastSignature = signature;
 			lastChange = Date.now();
 		} else if (Date.now() - lastChange > stallMs) {
-			throw new Error(`QEMU block job(s) ${ids.join(', ')} made no progress for ${Math.round(stallMs / 1000)} s (${signature})`);
+			throw new LabError('JOB_STALLED', `QEMU block job(s) ${ids.join(', ')} made no progress for ${Math.round(stallMs / 1000)} s (${signature})`);
 		}
 		await nextPoll(qmp, ids, intervalMs, options.signal);
 	}

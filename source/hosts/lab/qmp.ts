@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LabError } from './errors.ts';
 
 export interface QmpGreeting {
 	version: { qemu: { major: number; minor: number; micro: number }; package: string };
@@ -18,14 +19,14 @@ export interface QmpEvent {
 }
 
 /** An error QEMU answered with; `qmpClass` is e.g. "GenericError", "DeviceNotFound". */
-export class QmpError extends Error {
+export class QmpError extends LabError {
+	override name = 'QmpError';
 	constructor(
 		readonly command: string,
 		readonly qmpClass: string,
 		readonly desc: string,
 	) {
-		super(`QMP ${command}: ${qmpClass}: ${desc}`);
-		this.name = 'QmpError';
+		super('QMP_ERROR', `QMP ${command}: ${qmpClass}: ${desc}`);
 	}
 }
 
@@ -72,7 +73,7 @@ export class QmpClient extends EventEmitter<QmpEvents> {
 	}
 
 	get greeting(): QmpGreeting {
-		if (!this.#greeting) throw new Error(`QMP ${this.socketPath}: not connected`);
+		if (!this.#greeting) throw new LabError('QMP_NOT_CONNECTED', `QMP ${this.socketPath}: not connected`);
 		return this.#greeting;
 	}
 
@@ -88,7 +89,7 @@ export class QmpClient extends EventEmitter<QmpEvents> {
 
 	async execute<T = unknown>(command: string, args?: Record<string, unknown>, options: QmpExecuteOptions = {}): Promise<T> {
 		const socket = this.#socket;
-		if (!socket || socket.destroyed) throw new Error(`QMP ${command}: not connected to ${this.socketPath}`);
+		if (!socket || socket.destroyed) throw new LabError('QMP_NOT_CONNECTED', `QMP ${command}: not connected to ${this.socketPath}`);
 		const id = `rd-${this.#nextId++}`;
 		const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
 		return new Promise<T>((resolve, reject) => {
@@ -96,7 +97,7 @@ export class QmpClient extends EventEmitter<QmpEvents> {
 				// A late answer is ignored: its id is no longer pending. The command may still
 				// take effect in QEMU; callers re-query state.
 				this.#pending.delete(id);
-				reject(new Error(`QMP ${command}: no answer within ${timeoutMs} ms`));
+				reject(new LabError('QMP_TIMEOUT', `QMP ${command}: no answer within ${timeoutMs} ms`));
 			}, timeoutMs);
 			this.#pending.set(id, { command, resolve: resolve as (value: unknown) => void, reject, timer });
 			const message = args === undefined ? { execute: command, id } : { execute: command, arguments: args, id };
@@ -114,11 +115,11 @@ export class QmpClient extends EventEmitter<QmpEvents> {
 			};
 			const onClose = (error: Error | null) => {
 				cleanup();
-				reject(error ?? new Error(`QMP ${this.socketPath}: closed while waiting for ${name}`));
+				reject(error ?? new LabError('QMP_CLOSED', `QMP ${this.socketPath}: closed while waiting for ${name}`));
 			};
 			const timer = setTimeout(() => {
 				cleanup();
-				reject(new Error(`QMP ${this.socketPath}: no ${name} event within ${timeoutMs} ms`));
+				reject(new LabError('QMP_TIMEOUT', `QMP ${this.socketPath}: no ${name} event within ${timeoutMs} ms`));
 			}, timeoutMs);
 			const cleanup = () => {
 				clearTimeout(timer);
@@ -191,7 +192,8 @@ export class QmpClient extends EventEmitter<QmpEvents> {
 				await sleep(Math.min(50, Math.max(0, deadline - Date.now())));
 			}
 		}
-		throw new Error(
+		throw new LabError(
+			'QMP_NO_GREETING',
 			`QMP ${this.socketPath}: no greeting within ${timeoutMs} ms` +
 				(lastError ? ` (${lastError.message})` : ' (QEMU serves one QMP client at a time: is another rundirect console connected to this VM?)'),
 		);
@@ -226,11 +228,11 @@ export class QmpClient extends EventEmitter<QmpEvents> {
 				try {
 					message = JSON.parse(line) as { QMP?: QmpGreeting };
 				} catch {
-					fail(new Error(`not a QMP greeting: ${line.slice(0, 200)}`));
+					fail(new LabError('QMP_NO_GREETING', `not a QMP greeting: ${line.slice(0, 200)}`));
 					return;
 				}
 				if (!message.QMP) {
-					fail(new Error(`not a QMP greeting: ${line.slice(0, 200)}`));
+					fail(new LabError('QMP_NO_GREETING', `not a QMP greeting: ${line.slice(0, 200)}`));
 					return;
 				}
 				greeted = true;
@@ -261,7 +263,7 @@ export class QmpClient extends EventEmitter<QmpEvents> {
 			// 'close' follows and reports; an unhandled 'error' would crash the process.
 		});
 		socket.on('close', () => {
-			if (this.#socket === socket) this.#drop(new Error(`QMP ${this.socketPath}: connection closed (QEMU exited?)`));
+			if (this.#socket === socket) this.#drop(new LabError('QMP_CLOSED', `QMP ${this.socketPath}: connection closed (QEMU exited?)`));
 		});
 		// Anything that arrived together with the greeting.
 		this.#drain();
@@ -307,10 +309,10 @@ export class QmpClient extends EventEmitter<QmpEvents> {
 		this.#socket = null;
 		this.#greeting = null;
 		socket.destroy();
-		const failure = error ?? new Error(`QMP ${this.socketPath}: connection closed`);
+		const failure = error ?? new LabError('QMP_CLOSED', `QMP ${this.socketPath}: connection closed`);
 		for (const [id, pending] of this.#pending) {
 			clearTimeout(pending.timer);
-			pending.reject(new Error(`${pending.command}: ${failure.message}`));
+			pending.reject(new LabError('QMP_CLOSED', `${pending.command}: ${failure.message}`));
 			this.#pending.delete(id);
 		}
 		this.emit('close', error);

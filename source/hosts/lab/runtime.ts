@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { QEMU_SYSTEM } from './qemu-img.ts';
 import type { QmpClient } from './qmp.ts';
 import { readTextIfExists } from '../../core/files.ts';
+import { LabError } from './errors.ts';
 
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -51,13 +52,14 @@ export interface RuntimeFiles {
  */
 export function runtimeFiles(runDir: string, name: string): RuntimeFiles {
 	const key = vmKey(name);
-	if (runDir.includes(',')) throw new Error(`The lab run folder ${runDir} contains a comma, which QEMU's -qmp option cannot take; set XDG_DATA_HOME to a plainer path.`);
+	if (runDir.includes(',')) throw new LabError('RUN_FOLDER_UNUSABLE', `The lab run folder ${runDir} contains a comma, which QEMU's -qmp option cannot take; set XDG_DATA_HOME to a plainer path.`);
 	let qmpSocket = path.join(runDir, `${key}.qmp`);
 	if (Buffer.byteLength(qmpSocket) > MAX_SOCKET_PATH) {
 		const fallbackDir = fallbackSocketDir(runDir);
 		qmpSocket = path.join(fallbackDir, `${key}.qmp`);
 		if (Buffer.byteLength(qmpSocket) > MAX_SOCKET_PATH || qmpSocket.includes(',')) {
-			throw new Error(
+			throw new LabError(
+				'RUN_FOLDER_UNUSABLE',
 				`The QMP socket path for VM ${name} is too long for a unix socket (${Buffer.byteLength(path.join(runDir, `${key}.qmp`))} bytes under ${runDir}, ` +
 					`and the fallback under ${os.tmpdir()} is too long as well): use a shorter XDG_DATA_HOME or TMPDIR.`,
 			);
@@ -177,10 +179,10 @@ export async function launch(runDir: string, spec: LaunchSpec): Promise<{ pid: n
 	const result = await execa(QEMU_SYSTEM, launchArgs(spec, files), { timeout: 60_000, reject: false, stdin: 'ignore' });
 	if (result.failed) {
 		const reason = (result.stderr || result.shortMessage || '').trim();
-		throw new Error(`Could not start VM ${spec.name}: ${reason}`);
+		throw new LabError('LAUNCH_FAILED', `Could not start VM ${spec.name}: ${reason}`);
 	}
 	const pid = await runningPid(files);
-	if (pid === null) throw new Error(`VM ${spec.name}: QEMU reported a start but ${files.pidFile} names no live QEMU process`);
+	if (pid === null) throw new LabError('LAUNCH_FAILED', `VM ${spec.name}: QEMU reported a start but ${files.pidFile} names no live QEMU process`);
 	return { pid, files };
 }
 
@@ -215,7 +217,7 @@ export async function powerOff(files: RuntimeFiles, qmp: QmpClient | null, timeo
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
 		}
-		if (!(await waitForExit(pid, 5_000, files.pidFile))) throw new Error(`QEMU (pid ${pid}) did not exit even after SIGKILL`);
+		if (!(await waitForExit(pid, 5_000, files.pidFile))) throw new LabError('QEMU_WONT_EXIT', `QEMU (pid ${pid}) did not exit even after SIGKILL`);
 	}
 	await cleanupRuntime(files);
 	return true;
