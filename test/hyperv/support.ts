@@ -105,13 +105,33 @@ export function envelopeText(reply: Reply): string {
 	return `WARNING: something chatty first\r\nRDENVELOPE ${json}\r\n`;
 }
 
+interface SimulatedDisk {
+	overlay: string;
+	production: string;
+}
+
+/** A VM as the scripts see it through Get-VM and the tags rundirect writes into its notes. */
+export interface SimulatedVm {
+	name: string;
+	id: string;
+	state: string;
+	session: string | null;
+	asideBy: string | null;
+	disks: string[];
+}
+
+const REPLACED_ID = '11111111-2222-3333-4444-555555555555';
+const SESSION_VM_ID = '99999999-2222-3333-4444-555555555555';
+
 /**
  * A simulated Hyper-V host, answering each script as the real one would from its state. It is
  * shared between "controller processes" (engines) the way a real host outlives the console.
+ * Two VMs at most: the one a restore replaces (`aside`, tagged `by` a session once set aside)
+ * and the session's own (`vm`); `files` holds every file and folder the session's steps made.
  */
 export class SimulatedHost {
-	vm: { state: string; onProduction: boolean[]; exists: boolean } = { state: 'Off', onProduction: [], exists: false };
-	aside: { name: string; state: string } | null = { name: 'web01', state: 'Running' };
+	vm: { state: string; onProduction: boolean[]; exists: boolean; name?: string; session?: string | null; disks?: SimulatedDisk[] } = { state: 'Off', onProduction: [], exists: false };
+	aside: { name: string; state: string; by?: string } | null = { name: 'web01', state: 'Running' };
 	copies: Array<'missing' | 'running' | 'done'> = [];
 	heartbeatPolls = 0;
 	copyPolls = 0;
@@ -122,30 +142,78 @@ export class SimulatedHost {
 		this.copies = Array.from({ length: disks }, () => 'missing');
 	}
 
+	/** Every VM, as `Get-VM` lists them (inventory.ps1's shape). */
+	vms(): SimulatedVm[] {
+		const vms: SimulatedVm[] = [];
+		if (this.aside) vms.push({ name: this.aside.name, id: REPLACED_ID, state: this.aside.state, session: null, asideBy: this.aside.by ?? null, disks: ['D:\\old\\web01.vhdx'] });
+		if (this.vm.exists) {
+			const disks = (this.vm.disks ?? []).map((disk, index) => (this.vm.onProduction[index] ? disk.production : disk.overlay));
+			vms.push({ name: this.vm.name ?? 'web01', id: SESSION_VM_ID, state: this.vm.state, session: this.vm.session ?? null, asideBy: null, disks });
+		}
+		return vms;
+	}
+
+	/** The replaced VM when a script's parameters pick it: by its aside tag, or untagged under its name. */
+	#replaced(sessionId: unknown, name: unknown, mode: 'aside' | 'named' | 'either'): NonNullable<SimulatedHost['aside']> | null {
+		const aside = this.aside;
+		if (!aside) return null;
+		if (mode !== 'named' && aside.by !== undefined && aside.by === sessionId) return aside;
+		if (mode !== 'aside' && aside.by === undefined && aside.name === name) return aside;
+		return null;
+	}
+
 	answer(call: DecodedCall): Reply {
 		const p = call.params;
 		switch (call.script) {
-			case 'plan-probe':
-				return { ok: true, data: { virtualHardDiskPath: 'D:\\VMs', replaces: this.aside ? 'web01' : null, replacesSession: null, macsInUse: [{ mac: '00155D010203', vm: 'web01' }] } };
-			case 'preflight':
-				return { ok: true, data: { problems: [], requiredBytes: 1, freeBytes: 10 ** 12 } };
-			case 'set-aside':
-				if (this.aside) this.aside = { name: String(p.asideName), state: 'Off' };
-				return { ok: true, data: { found: this.aside !== null, vmId: '11111111-2222-3333-4444-555555555555', was: 'Running', asideName: p.asideName } };
+			case 'inventory':
+				return { ok: true, data: { vms: this.vms() } };
+			case 'plan-probe': {
+				const named = this.vms().filter((vm) => vm.name === p.vmName && vm.asideBy === null);
+				return { ok: true, data: { virtualHardDiskPath: 'D:\\VMs', replaces: named[0]?.name ?? null, replacesSession: named[0]?.session ?? null, macsInUse: [{ mac: '00155D010203', vm: 'web01' }] } };
+			}
+			case 'preflight': {
+				// The name checks of preflight.ps1; storage and switches are always fine here.
+				const problems: Array<{ code: string; message: string; subject: string }> = [];
+				for (const vm of this.vms().filter((candidate) => candidate.name === p.vmName)) {
+					if (vm.session !== null && vm.session !== p.sessionId) problems.push({ code: 'VM_IN_SESSION', message: vm.session, subject: String(p.vmName) });
+					else if (vm.session === null && vm.asideBy === null && p.replaces !== p.vmName) problems.push({ code: 'NAME_TAKEN', message: vm.id, subject: String(p.vmName) });
+				}
+				return { ok: true, data: { problems, requiredBytes: 1, freeBytes: 10 ** 12 } };
+			}
+			case 'set-aside': {
+				const found = this.#replaced(p.sessionId, p.name, 'either') !== null;
+				if (found) this.aside = { name: String(p.asideName), state: 'Off', by: String(p.sessionId) };
+				return { ok: true, data: { found, vmId: REPLACED_ID, was: 'Running', asideName: p.asideName } };
+			}
 			case 'restore-set-aside':
-				if (this.aside) this.aside = { name: String(p.name), state: 'Running' };
+				if (!this.#replaced(p.sessionId, p.name, 'aside')) return { ok: true, data: { restored: false } };
+				if (this.vm.exists && this.vm.session === p.sessionId) return { ok: false, code: 'SESSION_VM_EXISTS', message: `VM ${String(p.name)} of session ${String(p.sessionId)} still exists` };
+				this.aside = { name: String(p.name), state: 'Running' };
 				return { ok: true, data: { restored: true, was: 'Running' } };
 			case 'remove-vm':
+				if (!this.#replaced(p.sessionId, p.name, p.mode === 'aside' ? 'aside' : 'named')) return { ok: true, data: { removed: false, files: [], kept: [] } };
 				this.aside = null;
 				return { ok: true, data: { removed: true, files: ['D:\\old\\web01.vhdx'], kept: [] } };
-			case 'create-disks':
-				return { ok: true, data: { created: (p.disks as Array<{ production: string }>).map((disk) => disk.production) } };
-			case 'snapshot-layer':
-				return { ok: true, data: { created: (p.disks as Array<{ overlay: string }>).map((disk) => disk.overlay) } };
+			case 'create-disks': {
+				const disks = p.disks as Array<{ production: string }>;
+				this.files.add(String(p.productionDir));
+				for (const disk of disks) this.files.add(disk.production);
+				return { ok: true, data: { created: disks.map((disk) => disk.production) } };
+			}
+			case 'snapshot-layer': {
+				const disks = p.disks as Array<{ overlay: string }>;
+				this.files.add(String(p.workDir));
+				for (const disk of disks) this.files.add(disk.overlay);
+				return { ok: true, data: { created: disks.map((disk) => disk.overlay) } };
+			}
 			case 'start-vm':
+				if (!this.vm.exists) {
+					const disks = (p.disks as SimulatedDisk[]).map(({ overlay, production }) => ({ overlay, production }));
+					this.vm = { ...this.vm, name: String(p.vmName), session: String(p.sessionId), disks };
+				}
 				this.vm.exists = true;
 				this.vm.state = 'Running';
-				return { ok: true, data: { vmId: '99999999-2222-3333-4444-555555555555', state: 'Running' } };
+				return { ok: true, data: { vmId: SESSION_VM_ID, state: 'Running' } };
 			case 'vm-status': {
 				if (!this.vm.exists) return { ok: true, data: { state: 'Missing', heartbeat: null, bytesChanged: null, runsOn: [] } };
 				this.heartbeatPolls++;
@@ -174,14 +242,28 @@ export class SimulatedHost {
 				this.vm.onProduction = this.vm.onProduction.map(() => true);
 				return { ok: true, data: { pauseMs: 1234.5, merged: this.disks, mode: p.offlineMode, restarted: true } };
 			case 'delete-layer':
+				for (const disk of p.disks as SimulatedDisk[]) this.files.delete(disk.overlay);
+				this.#removeTree(String(p.workDir));
+				this.vm.session = null;
 				return { ok: true, data: { unprotected: [] } };
-			case 'discard':
+			case 'discard': {
+				const removedVm = this.vm.exists;
 				this.vm = { state: 'Off', onProduction: this.vm.onProduction.map(() => false), exists: false };
 				this.copies = this.copies.map(() => 'missing');
-				return { ok: true, data: { removedVm: true, unprotected: [] } };
+				for (const disk of p.disks as SimulatedDisk[]) for (const file of [disk.overlay, disk.production, `${disk.production}.partial`]) this.files.delete(file);
+				this.#removeTree(String(p.workDir));
+				// Only a production folder left empty goes.
+				const folder = String(p.productionDir);
+				if (![...this.files].some((file) => file.startsWith(`${folder}\\`))) this.files.delete(folder);
+				return { ok: true, data: { removedVm, unprotected: [] } };
+			}
 			default:
 				return { ok: false, code: 'ERROR', message: `no transcript for ${call.script}` };
 		}
+	}
+
+	#removeTree(folder: string): void {
+		for (const file of [...this.files]) if (file === folder || file.startsWith(`${folder}\\`)) this.files.delete(file);
 	}
 }
 

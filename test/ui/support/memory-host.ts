@@ -11,6 +11,8 @@ interface MemoryVm {
 	on: 'backup' | 'production';
 	startedAt: number;
 	setAside: boolean;
+	/** The session whose start created it, while it runs from the backup. */
+	session?: string;
 }
 
 export interface MemoryHostOptions {
@@ -60,7 +62,7 @@ export class MemoryHost implements Host {
 	}
 
 	async inventory(): Promise<HostVm[]> {
-		return [...this.vms.values()].map((vm) => ({ name: vm.name, id: vm.name, state: vm.running ? 'running' : 'off', runningFromBackup: vm.on === 'backup' ? 'session' : null, setAside: vm.setAside, disks: [] }));
+		return [...this.vms.values()].map((vm) => ({ name: vm.name, id: vm.name, state: vm.running ? 'running' : 'off', runningFromBackup: vm.on === 'backup' ? (vm.session ?? null) : null, setAside: vm.setAside, disks: [] }));
 	}
 
 	async plan(input: PlanInput): Promise<RestorePlan> {
@@ -81,14 +83,19 @@ export class MemoryHost implements Host {
 	}
 
 	async preflight(plan: RestorePlan): Promise<string[]> {
+		const existing = this.vms.get(plan.vmName);
+		// As every host does: a plan made before a VM of that name existed must not run over it.
+		if (existing && !existing.setAside && plan.replaces !== plan.vmName) return [`A VM named ${plan.vmName} exists, but this restore was planned without replacing it`];
 		return plan.vmName.startsWith('full') ? [`not enough room on /memory/production for ${plan.vmName}`] : [];
 	}
 
 	async setAsideVm(plan: RestorePlan): Promise<SetAsideRecord | null> {
 		this.check('setAsideVm');
 		const vm = this.vms.get(plan.vmName);
-		if (!plan.replaces || !vm) return null;
 		const asideName = `${plan.vmName}~${plan.sessionId}`;
+		// Run again (a crash before the journal kept the record): the same record.
+		if (plan.replaces && this.vms.get(asideName)?.setAside) return { name: plan.vmName, asideName, details: {} };
+		if (!plan.replaces || !vm) return null;
 		this.vms.delete(plan.vmName);
 		this.vms.set(asideName, { ...vm, name: asideName, running: false, setAside: true });
 		return { name: plan.vmName, asideName, details: {} };
@@ -112,7 +119,7 @@ export class MemoryHost implements Host {
 	async startVm(plan: RestorePlan, options?: StepOptions): Promise<void> {
 		this.check('startVm');
 		await this.work(20, 1, options);
-		this.vms.set(plan.vmName, { name: plan.vmName, running: true, on: 'backup', startedAt: Date.now(), setAside: false });
+		this.vms.set(plan.vmName, { name: plan.vmName, running: true, on: 'backup', startedAt: Date.now(), setAside: false, session: plan.sessionId });
 	}
 
 	async copyData(plan: RestorePlan, options?: StepOptions): Promise<void> {
