@@ -12,6 +12,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CONFIG = path.join(REPO, '.dependency-cruiser.cjs');
 const FIXTURES = path.join(REPO, 'test/architecture/fixtures');
+/** The CLI `npm run deps` runs, started with this Node (not whichever `node` is first on PATH). */
+const DEPCRUISE = path.join(REPO, 'node_modules/dependency-cruiser/bin/dependency-cruiser.mjs');
 
 /**
  * Fixture tree (named after the rule it breaks) → every violation it must produce, as
@@ -121,7 +123,7 @@ describe('dependency rules', () => {
 
 	it('`npm run deps` fails on a forbidden arrow and passes a clean tree', async () => {
 		const depcruise = (tree: string) =>
-			execa(path.join(REPO, 'node_modules/.bin/depcruise'), ['source', ...(existsSync(path.join(FIXTURES, tree, 'cli.tsx')) ? ['cli.tsx'] : []), '--config', CONFIG], {
+			execa(process.execPath, [DEPCRUISE, 'source', ...(existsSync(path.join(FIXTURES, tree, 'cli.tsx')) ? ['cli.tsx'] : []), '--config', CONFIG], {
 				cwd: path.join(FIXTURES, tree),
 				reject: false,
 			});
