@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { openContext, globalPaths, type CommandContext, type GlobalOptions } from './source/commands/context.ts';
 import { backupsCommand, backupsText, liveStatuses, sessionsCommand, sessionsText } from './source/commands/listings.ts';
-import { finalizeCommand, resumeCommand, startCommand, stopCommand, unlockCommand } from './source/commands/lifecycle.ts';
+import { finalizeCommand, resumeCommand, startCommand, stopCommand, unlockCommand, type StartOptions } from './source/commands/lifecycle.ts';
 import { labInitCommand, labPowerCommand, labVmsCommand } from './source/commands/lab.ts';
 import { EXIT, RundirectError, errorMessage } from './source/core/errors.ts';
 import { backupCommand } from './source/commands/backup.ts';
@@ -72,7 +72,7 @@ program
 	.option('--yes', 'confirm turning off (and with --delete-replaced, deleting) the VM being replaced')
 	.option('--plan', 'change nothing: show every command each step will run, with its parameters (Hyper-V)')
 	.option('--plan-out <file.ps1>', 'with --plan: also write them as a runbook script an administrator can read or run')
-	.action((vm: string, options) =>
+	.action((vm: string, options: StartOptions & { plan?: boolean; planOut?: string }) =>
 		withContext(globals(), (context) =>
 			options.plan || options.planOut
 				? planCommand(context, { vm, point: options.point, name: options.name, location: options.location, replaceMode: options.deleteReplaced ? 'delete' : 'set-aside' }, options.planOut)

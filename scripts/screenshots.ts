@@ -81,6 +81,7 @@ export function ansiToMvg(screen: string, columns: number, rows: number): string
 		let style: Style = { fg: null, bg: null, bold: false, dim: false, inverse: false };
 		let column = 0;
 		const runs: Array<{ column: number; text: string; style: Style }> = [];
+		/* eslint-disable no-control-regex -- terminal output: the ESC character is what these match */
 		for (const part of line.split(/(\u001B\[[0-9;]*m)/)) {
 			const sgr = /^\u001B\[([0-9;]*)m$/.exec(part);
 			if (sgr) {
@@ -91,6 +92,7 @@ export function ansiToMvg(screen: string, columns: number, rows: number): string
 			if (text) runs.push({ column, text, style });
 			column += [...text].length;
 		}
+		/* eslint-enable no-control-regex */
 		for (const run of runs) {
 			const fg = run.style.inverse ? (run.style.bg ?? BACKGROUND) : (run.style.fg ?? FOREGROUND);
 			const bg = run.style.inverse ? (run.style.fg ?? FOREGROUND) : run.style.bg;

@@ -95,7 +95,7 @@ function zodProblems(file: string, error: z.ZodError): CatalogProblem[] {
 async function resolveDiskPath(dir: string, file: string): Promise<{ path?: string; message?: string }> {
 	if (path.isAbsolute(file) || path.win32.isAbsolute(file)) return { message: 'must be a path relative to the restore point folder, not an absolute path' };
 	if (file.split(/[\\/]/).includes('..')) return { message: 'must not contain ".." (disk files must stay inside the restore point folder)' };
-	// eslint-disable-next-line no-control-regex
+	// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 	if (/[\u0000-\u001f]/.test(file)) return { message: 'must not contain control characters' };
 	const candidate = path.resolve(dir, file);
 	if (!/[\\/]/.test(file)) {

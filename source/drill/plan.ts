@@ -124,7 +124,7 @@ export function resolveDrillSpec(args: DrillArgs, plan: DrillPlanFile | null): D
 	if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new RundirectError(`--concurrency must be a whole number from 1 to 64, not ${concurrency}`, EXIT.usage);
 	const timeout = args.timeoutSeconds ?? plan?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
 	if (!timeoutSchema.safeParse(timeout).success) throw new RundirectError(`--timeout must be a whole number of seconds from 1 to ${MAX_TIMEOUT_SECONDS}, not ${timeout}`, EXIT.usage);
-	const entries = plan ? plan.vms : given.map((vm) => ({ vm }) as DrillPlanFile['vms'][number]);
+	const entries: DrillPlanFile['vms'] = plan ? plan.vms : given.map((vm) => ({ vm }));
 	const vms = entries.map((entry) => ({
 		vm: entry.vm,
 		point: args.point ?? entry.point ?? 'latest',

@@ -81,7 +81,7 @@ export async function readDrill(stateDir: string, id: string): Promise<DrillRepo
 		const report = JSON.parse(text) as DrillReport;
 		return { ...report, outcome: effectiveOutcome(report) };
 	} catch (error) {
-		throw new Error(`drill report ${path.join(drillDir(stateDir, id), 'report.json')} cannot be read: ${(error as Error).message}`);
+		throw new Error(`drill report ${path.join(drillDir(stateDir, id), 'report.json')} cannot be read: ${(error as Error).message}`, { cause: error });
 	}
 }
 

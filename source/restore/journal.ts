@@ -28,7 +28,7 @@ export class Journal {
 			return JSON.parse(await fs.readFile(this.file(id), 'utf8')) as SessionRecord;
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-			throw new Error(`journal entry ${this.file(id)} cannot be read: ${(error as Error).message}`);
+			throw new Error(`journal entry ${this.file(id)} cannot be read: ${(error as Error).message}`, { cause: error });
 		}
 	}
 

@@ -111,7 +111,7 @@ async function createExclusive(file: string, content: unknown): Promise<boolean>
 			const code = (error as NodeJS.ErrnoException).code;
 			if (code === 'EEXIST') return false;
 			// A filesystem without hard links: create-then-write, readers wait out the gap.
-			if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') return createThenWrite(file, text);
+			if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') return await createThenWrite(file, text);
 			throw error;
 		}
 	} finally {

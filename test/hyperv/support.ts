@@ -101,6 +101,7 @@ export function ps51(value: unknown): unknown {
 export function envelopeText(reply: Reply): string {
 	const envelope = reply.ok ? { ok: true, data: ps51(reply.data), error: null } : { ok: false, data: null, error: { code: reply.code, message: reply.message, type: 'System.Exception', category: 'NotSpecified', at: 'At line:1 char:1' } };
 	// ConvertTo-RdJson escapes every non-ASCII character.
+	// eslint-disable-next-line no-control-regex -- the range starts at NUL on purpose: everything outside ASCII
 	const json = JSON.stringify(envelope).replace(/[^\x00-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 	return `WARNING: something chatty first\r\nRDENVELOPE ${json}\r\n`;
 }

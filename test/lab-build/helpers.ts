@@ -121,7 +121,7 @@ export async function waitForMarker(guest: RunningGuest, marker: string, timeout
 	try {
 		await waitFor(`the guest marker ${marker}`, timeoutMs, async () => (await readSerial(guest)).includes(marker));
 	} catch (error) {
-		throw new Error(`${(error as Error).message}; serial log:\n${(await readSerial(guest)).slice(-2000)}`);
+		throw new Error(`${(error as Error).message}; serial log:\n${(await readSerial(guest)).slice(-2000)}`, { cause: error });
 	}
 	return Date.now() - guest.startedAt;
 }

@@ -39,7 +39,7 @@ export function parseEnvelope(stdout: string, stderr = ''): Envelope {
 	try {
 		parsed = JSON.parse(line.slice(ENVELOPE_MARKER.length));
 	} catch (error) {
-		throw new Error(`PowerShell printed a damaged result envelope: ${(error as Error).message}`);
+		throw new Error(`PowerShell printed a damaged result envelope: ${(error as Error).message}`, { cause: error });
 	}
 	if (!isRecord(parsed) || typeof parsed.ok !== 'boolean') throw new Error('PowerShell printed an envelope without "ok"');
 	if (parsed.ok) return { ok: true, data: normalize(parsed.data ?? null), error: null };

@@ -3,6 +3,7 @@
 import { EXIT, HostError } from '../../core/errors.ts';
 import type { EnvelopeError } from './envelope.ts';
 
+/** A code from the envelope or the console side: the common ones are named, any other passes as it came. */
 export type HypervErrorCode =
 	| 'NOT_WINDOWS'
 	| 'POWERSHELL_MISSING'
@@ -17,7 +18,8 @@ export type HypervErrorCode =
 	| 'QCOW2'
 	| 'REMOTE_UNREACHABLE'
 	| 'TIMEOUT'
-	| string;
+	// `string & {}` rather than `string`, which would swallow the names above (for editors too).
+	| (string & {});
 
 /** What to tell the user for a code. `subject` is the VM, switch or path concerned. */
 export function explain(code: HypervErrorCode, subject: string, host: string, detail = ''): string {
