@@ -160,7 +160,7 @@ export function buildInitrd(busybox: Buffer, modules: KernelModules, initScript:
 		{ name: 'bin/sh', type: 'symlink', data: 'busybox' },
 		{ name: 'init', type: 'file', mode: 0o755, data: initScript },
 		{ name: 'lib/modules/load-order', type: 'file', data: `${modules.order.join('\n')}\n` },
-		...modules.order.map((name): CpioEntry => ({ name: `lib/modules/${name}.ko`, type: 'file', data: modules.files.get(name) as Buffer })),
+		...modules.order.map((name): CpioEntry => ({ name: `lib/modules/${name}.ko`, type: 'file', data: modules.files.get(name)! })),
 	];
 	// mtime 0 in the gzip header too: same inputs, same bytes.
 	return zlib.gzipSync(writeCpio(entries), { level: 9 });

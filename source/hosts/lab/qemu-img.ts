@@ -54,7 +54,7 @@ export async function checkImage(file: string, format: string): Promise<ImageChe
 	const result = await execa(QEMU_IMG, ['check', '--output=json', '-U', '-f', format, file], { reject: false, timeout: 120_000 });
 	// Exit codes: 0 sound, 2 corrupted, 3 leaked clusters only, 63 format cannot be checked, 1 check failed.
 	if (result.exitCode === 63) return { errors: 0, failure: null };
-	let parsed: { corruptions?: number; 'check-errors'?: number } | null = null;
+	let parsed: { corruptions?: number; 'check-errors'?: number } | null;
 	try {
 		parsed = JSON.parse(String(result.stdout)) as { corruptions?: number; 'check-errors'?: number };
 	} catch {

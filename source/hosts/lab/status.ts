@@ -36,7 +36,7 @@ export async function describeLab(context: LabContext, id: string): Promise<Host
 	} catch (error) {
 		warnings.push(`${QEMU_SYSTEM} is not usable: ${(error as Error).message}`);
 	}
-	let free: number | null = null;
+	let free: number | null;
 	try {
 		free = await freeBytes(context.lab.production);
 	} catch {
