@@ -31,8 +31,8 @@ export async function labInitCommand(paths: Paths, output: LabInitOutput, option
 			},
 		});
 		for (const note of summary.notes) output.say(note);
-		const { notes: _notes, details, ...result } = summary;
-		output.emit({ type: 'result', ok: true, ...result, ...details });
+		const { destination, vms, restorePoints, warnings, details } = summary;
+		output.emit({ type: 'result', ok: true, destination, vms, restorePoints, warnings, ...details });
 		output.say(`Lab ready in ${formatDuration((performance.now() - began) / 1000)}: ${summary.vms.length} VMs, ${summary.restorePoints} restore points in ${summary.destination}.`);
 		for (const warning of summary.warnings) output.say(`warning: ${warning}`);
 		return 0;

@@ -134,7 +134,7 @@ export class LabHost implements Host, HasEvidence, HasProofOfLife, DescribesDril
 
 	// ---------------------------------------------------------------- drills, provisioning
 
-	drillNetwork(_isolatedSwitch: string | null): string {
+	drillNetwork(): string {
 		return 'none (lab VMs run without a network device)';
 	}
 

@@ -172,7 +172,7 @@ export class MemoryHost implements Host, HasEvidence, HasProofOfLife, DescribesD
 	}
 
 	/** Its VMs have no network device, as the lab's have none (the console tests read the lab's words). */
-	drillNetwork(_isolatedSwitch: string | null): string {
+	drillNetwork(): string {
 		return 'none (lab VMs run without a network device)';
 	}
 
