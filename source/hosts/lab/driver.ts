@@ -110,7 +110,7 @@ function copiedMarker(plan: RestorePlan, index: number): string {
 }
 
 export class LabHost implements Host, HasEvidence, HasProofOfLife, DescribesDrillNetwork, HasPower, Partial<CanProvision> {
-	readonly kind = 'lab';
+	readonly kind = 'lab' as const;
 	readonly id = 'lab';
 	readonly lab: LabPaths;
 	/** The lab's paths are this machine's own files: a location can be checked against the destination. */
