@@ -1,9 +1,9 @@
-// `rundirect backup <vm>`: a restore point of a Hyper-V VM written into the backup destination
-// (a consistent copy of each VHDX through a checkpoint, plus restore-point.json), so the console
-// works end to end without another backup product. The lab host makes its restore points with
-// `lab init`; it has no backup of its own.
+// `rundirect backup <vm>`: a restore point of one of the host's VMs written into the backup
+// destination (on Hyper-V a consistent copy of each VHDX through a checkpoint, plus
+// restore-point.json), so the console works end to end without another backup product. A host
+// that builds its own sample lab (`lab init`) gets its restore points from that instead.
 import { vmNameSchema } from '../catalog/schema.ts';
-import { HypervHost } from '../hosts/hyperv/driver.ts';
+import { canBackup, canProvision } from '../hosts/capabilities.ts';
 import { EXIT, RundirectError } from '../core/errors.ts';
 import { formatBytes } from '../core/format.ts';
 import { formatProgress, ProgressMeter } from '../restore/progress.ts';
@@ -11,11 +11,11 @@ import type { CommandContext } from './context.ts';
 
 export async function backupCommand(context: CommandContext, vm: string, signal: AbortSignal): Promise<number> {
 	const host = context.engine.host;
-	if (!(host instanceof HypervHost)) {
+	if (!canBackup(host)) {
 		throw new RundirectError(
-			`rundirect backup needs a Hyper-V host; ${host.id} is the QEMU/KVM lab host`,
+			`host ${host.id} cannot back up its VMs`,
 			EXIT.usage,
-			'run it with --host hyperv (on the Hyper-V host) or --host hyperv://<server>; the lab host gets its restore points from "rundirect lab init"',
+			`run it against a host that can: --host hyperv (on the Hyper-V host) or --host hyperv://<server>${canProvision(host) ? `; ${host.id} gets its restore points from "rundirect lab init"` : ''}`,
 		);
 	}
 	const name = vmNameSchema.safeParse(vm);

@@ -1,9 +1,9 @@
 // `rundirect lab init`: builds the lab guest, the sample backup destination and the lab
-// host's existing VMs, with progress.
-import { initLab } from '../lab-builder/init.ts';
-import { labPaths, type Paths } from '../core/paths.ts';
-import { detectAccelerator } from '../hosts/lab/accel.ts';
-import { LabHost } from '../hosts/lab/driver.ts';
+// host's existing VMs, with progress — through the host's provisioning, whatever builds it.
+import { canProvision, hasPower, type HasPower } from '../hosts/capabilities.ts';
+import type { Host } from '../hosts/host.ts';
+import { openHost } from '../hosts/registry.ts';
+import type { Paths } from '../core/paths.ts';
 import { EXIT, RundirectError } from '../core/errors.ts';
 import type { CommandContext } from './context.ts';
 import { formatDuration } from '../core/format.ts';
@@ -14,25 +14,31 @@ export interface LabInitOutput {
 	say(text: string): void;
 }
 
+/** `lab init` builds the lab whatever --host says: the lab is the host that provisions itself. */
 export async function labInitCommand(paths: Paths, output: LabInitOutput, options: { force?: boolean }): Promise<number> {
-	const began = performance.now();
-	let lastLine = '';
-	const summary = await initLab(paths, {
-		force: options.force,
-		onProgress: (message, fraction) => {
-			output.emit({ type: 'progress', step: 'lab-init', message, fraction: fraction ?? null });
-			const line = `${fraction === undefined ? '' : `[${String(Math.round(fraction * 100)).padStart(3)}%] `}${message}`;
-			if (line !== lastLine) output.say(line);
-			lastLine = line;
-		},
-	});
-	output.say('Checking which accelerator runs the lab guest (KVM only where it really runs guests)…');
-	const verdict = await detectAccelerator({ cacheDir: labPaths(paths).cache, probeImage: summary.guestImage });
-	output.say(`Accelerator: ${verdict.accel.toUpperCase()} — ${verdict.reason}`);
-	output.emit({ type: 'result', ok: true, ...summary, accelerator: verdict.accel, acceleratorReason: verdict.reason });
-	output.say(`Lab ready in ${formatDuration((performance.now() - began) / 1000)}: ${summary.vms.length} VMs, ${summary.restorePoints} restore points in ${summary.destination}.`);
-	for (const warning of summary.warnings) output.say(`warning: ${warning}`);
-	return 0;
+	const host = await openHost('lab', paths);
+	try {
+		if (!canProvision(host)) throw new RundirectError(`host ${host.id} cannot build a sample lab`, EXIT.usage);
+		const began = performance.now();
+		let lastLine = '';
+		const summary = await host.provision({
+			...(options.force !== undefined ? { force: options.force } : {}),
+			onProgress: (message, fraction) => {
+				output.emit({ type: 'progress', step: 'lab-init', message, fraction: fraction ?? null });
+				const line = `${fraction === undefined ? '' : `[${String(Math.round(fraction * 100)).padStart(3)}%] `}${message}`;
+				if (line !== lastLine) output.say(line);
+				lastLine = line;
+			},
+		});
+		for (const note of summary.notes) output.say(note);
+		const { destination, vms, restorePoints, warnings, details } = summary;
+		output.emit({ type: 'result', ok: true, destination, vms, restorePoints, warnings, ...details });
+		output.say(`Lab ready in ${formatDuration((performance.now() - began) / 1000)}: ${summary.vms.length} VMs, ${summary.restorePoints} restore points in ${summary.destination}.`);
+		for (const warning of summary.warnings) output.say(`warning: ${warning}`);
+		return 0;
+	} finally {
+		await host.close();
+	}
 }
 
 /** The lab's own VM controls, which Hyper-V has in its manager and the lab has here. */
@@ -47,14 +53,15 @@ export async function labVmsCommand(context: CommandContext): Promise<number> {
 	return 0;
 }
 
-function labHost(context: CommandContext): LabHost {
+/** The host's own VM power controls (the lab's; Hyper-V has them in its manager). */
+function poweredHost(context: CommandContext): Host & HasPower {
 	const host = context.engine.host;
-	if (!(host instanceof LabHost)) throw new RundirectError(`"lab" commands act on the lab host, not ${host.id}`, EXIT.usage, 'add --host lab');
+	if (!hasPower(host)) throw new RundirectError(`host ${host.id} has no VM power controls of its own`, EXIT.usage, 'add --host lab');
 	return host;
 }
 
 export async function labPowerCommand(context: CommandContext, vm: string, power: 'on' | 'off'): Promise<number> {
-	const host = labHost(context);
+	const host = poweredHost(context);
 	const known = await host.inventory();
 	if (!known.some((candidate) => candidate.name === vm)) {
 		throw new RundirectError(`there is no lab VM named ${vm}`, EXIT.notFound, `the lab's VMs: ${known.map((candidate) => candidate.name).join(', ') || 'none (run "rundirect lab init")'}`);

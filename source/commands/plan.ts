@@ -2,9 +2,8 @@
 // pre-flight, shown step by step with the exact script and its decoded parameters — and, on a
 // host that offers it, written out as a runbook an administrator can read or run by hand.
 import fs from 'node:fs/promises';
+import { hasRunbook } from '../hosts/capabilities.ts';
 import type { RunbookStep } from '../hosts/host.ts';
-import { HypervHost } from '../hosts/hyperv/driver.ts';
-import { renderRunbookScript } from '../hosts/hyperv/runbook.ts';
 import { EXIT, RundirectError } from '../core/errors.ts';
 import type { StartRequest } from '../restore/engine.ts';
 import type { CommandContext } from './context.ts';
@@ -24,7 +23,7 @@ export function runbookText(steps: RunbookStep[]): string {
 
 export async function planCommand(context: CommandContext, request: StartRequest, planOut: string | undefined): Promise<number> {
 	const host = context.engine.host;
-	if (!host.runbook) throw new RundirectError(`host ${host.id} cannot show its commands before running them`, EXIT.usage, 'use --host hyperv or --host hyperv://<server>');
+	if (!hasRunbook(host)) throw new RundirectError(`host ${host.id} cannot show its commands before running them`, EXIT.usage, 'use --host hyperv or --host hyperv://<server>');
 	const proposal = await context.engine.proposeStart(request);
 	const plan = proposal.resume?.plan ?? proposal.plan;
 	const steps = host.runbook(plan);
@@ -35,10 +34,9 @@ export async function planCommand(context: CommandContext, request: StartRequest
 	context.say('');
 	context.say(runbookText(steps));
 	if (planOut) {
-		const computer = host instanceof HypervHost ? host.computer : null;
-		await fs.writeFile(planOut, renderRunbookScript(steps, { plan, computer, generatedAt: new Date().toISOString() }), 'utf8');
+		await fs.writeFile(planOut, host.runbookScript(steps, { plan, generatedAt: new Date().toISOString() }), 'utf8');
 		context.say('');
-		context.say(`Runbook written to ${planOut}: review it, then run ".\\${planOut.split(/[\\/]/).pop() ?? planOut} -Phase start" (then -Phase finalize, or -Phase stop) in an elevated Windows PowerShell.`);
+		context.say(`Runbook written to ${planOut}: review it, then ${host.runbookScriptUsage(planOut.split(/[\\/]/).pop() ?? planOut)}.`);
 	}
 	return proposal.problems.length > 0 ? EXIT.refused : EXIT.ok;
 }

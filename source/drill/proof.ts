@@ -1,18 +1,14 @@
 // Proof of life: the host's own sign that the guest really booted (lab: the guest's serial
 // marker; Hyper-V: the Heartbeat integration service OK), polled until it shows or time is up.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { proofOfLifeOf } from '../hosts/capabilities.ts';
 import type { Host, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
 import { AbortedError } from '../core/errors.ts';
-
-/** The lab guest shows its marker ~2.5 s after boot under TCG: poll often enough to time it well. */
-const LAB_POLL_MS = 150;
-/** A Hyper-V status is a PowerShell round trip (and a guest takes minutes): once a second is plenty. */
-const HOST_POLL_MS = 1000;
 
 export type ProofResult = { alive: true; at: number } | { alive: false; reason: string };
 
 export function proofName(host: Host): string {
-	return host.kind === 'lab' ? 'serial marker' : 'heartbeat';
+	return proofOfLifeOf(host).name;
 }
 
 /**
@@ -26,6 +22,8 @@ export async function waitForProofOfLife(
 	signal: AbortSignal,
 	onPoll?: (status: RuntimeStatus | null, remainingMs: number) => void,
 ): Promise<ProofResult> {
+	// The host knows what a poll costs: a local file read can be frequent, a PowerShell round trip cannot.
+	const { pollMs } = proofOfLifeOf(host);
 	let last: RuntimeStatus | null = null;
 	let lastError: string | null = null;
 	while (true) {
@@ -47,6 +45,6 @@ export async function waitForProofOfLife(
 			const seen = lastError ? `; the last status poll failed: ${lastError}` : last?.guestAlive === null ? `; the host cannot see the guest's ${proofName(host)} (integration service off?)` : '';
 			return { alive: false, reason: `no proof of life (${proofName(host)}) within the timeout${seen}` };
 		}
-		await sleep(Math.min(host.kind === 'lab' ? LAB_POLL_MS : HOST_POLL_MS, Math.max(deadline - now, 0)), undefined, { signal }).catch(() => undefined);
+		await sleep(Math.min(pollMs, Math.max(deadline - now, 0)), undefined, { signal }).catch(() => undefined);
 	}
 }

@@ -4,6 +4,7 @@
 // steps as subtasks — rendered by listr2 headless, or by the console's own renderer class.
 import { Listr, type ListrTask } from 'listr2';
 import os from 'node:os';
+import { drillNetworkOf, hasEvidence } from '../hosts/capabilities.ts';
 import type { Engine, EngineEvent, StartProposal } from '../restore/engine.ts';
 import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
 import type { SessionRecord } from '../restore/session.ts';
@@ -49,10 +50,6 @@ export function drillVmName(vm: string, drillId: string): string {
 	return `${vm.slice(0, 64 - suffix.length)}${suffix}`;
 }
 
-function networkOf(engine: Engine, spec: DrillSpec): string {
-	if (engine.host.kind === 'lab') return 'none (lab VMs run without a network device)';
-	return spec.isolatedSwitch ? `NICs on the isolated switch ${spec.isolatedSwitch}` : 'NICs disconnected';
-}
 
 /**
  * Checks every VM of the drill as a start under its drill name would, changing nothing: the
@@ -84,7 +81,7 @@ export async function prepareDrill(engine: Engine, spec: DrillSpec, id = newDril
 		endedAt: null,
 		outcome: 'running',
 		concurrency: spec.concurrency,
-		network: networkOf(engine, spec),
+		network: drillNetworkOf(engine.host, spec.isolatedSwitch),
 		keep: spec.keep,
 		pid: process.pid,
 		hostname: os.hostname(),
@@ -358,14 +355,14 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 			exitOnError: false,
 		},
 		{
-			title: `Capture evidence (${engine.host.kind === 'lab' ? 'the serial console' : 'the screen'})`,
-			skip: () => (run.over || !run.session ? true : engine.host.captureEvidence ? false : `the host ${engine.host.id} offers no evidence`),
+			title: hasEvidence(engine.host) ? `Capture evidence (${engine.host.evidenceSource})` : 'Capture evidence',
+			skip: () => (run.over || !run.session ? true : hasEvidence(engine.host) ? false : `the host ${engine.host.id} offers no evidence`),
 			task: async (_ctx, task) => {
 				const session = run.session;
-				const capture = engine.host.captureEvidence?.bind(engine.host);
-				if (!session || !capture) return;
+				const host = engine.host;
+				if (!session || !hasEvidence(host)) return;
 				try {
-					const evidence = await capture(session.plan);
+					const evidence = await host.captureEvidence(session.plan);
 					const written = await writeEvidence(shared.stateDir, shared.report.id, spec.vm, evidence);
 					const summary = evidence.kind === 'thumbnail' ? 'screen thumbnail (PNG)' : summarizeSerial(written.text ?? '');
 					report.evidence = { kind: evidence.kind, file: written.file, summary, ...(evidence.file ? { hostFile: evidence.file } : {}) };

@@ -51,8 +51,8 @@ export interface HasRunbook {
 	runbook(plan: RestorePlan): RunbookStep[];
 	/** The runbook as one script an administrator can read or run by hand (`--plan-out`). */
 	runbookScript(steps: RunbookStep[], meta: { plan: RestorePlan; generatedAt: string }): string;
-	/** The file name extension of that script, e.g. ".ps1". */
-	readonly runbookScriptExtension: string;
+	/** How to run that script by hand, as the end of a sentence, given its file name. */
+	runbookScriptUsage(fileName: string): string;
 }
 
 export function hasRunbook(host: Host): host is Host & HasRunbook {
@@ -69,7 +69,7 @@ export interface HasEvidence {
 }
 
 export function hasEvidence(host: Host): host is Host & HasEvidence {
-	return hasMember(host, 'captureEvidence');
+	return hasMember(host, 'captureEvidence') && hasMember(host, 'evidenceSource');
 }
 
 // ---- proof of life ----------------------------------------------------------------------
@@ -121,8 +121,17 @@ export interface ProvisionSummary {
 	vms: string[];
 	restorePoints: number;
 	warnings: string[];
-	/** Anything else worth printing or emitting (e.g. the accelerator chosen). */
+	/** Findings worth a line of their own for a person (e.g. the accelerator chosen, and why). */
+	notes: string[];
+	/** The same and more for scripts (`--json`), e.g. the guest image and the accelerator. */
 	details: Record<string, unknown>;
+}
+
+export interface ProvisionOptions {
+	/** Rebuild what exists (not what a session is using). */
+	force?: boolean;
+	/** `fraction` (0…1) is left out for a message that is not a step of the overall progress. */
+	onProgress: (message: string, fraction?: number) => void;
 }
 
 /** A host that can build its own sample lab: a guest image, a sample destination, VMs (`lab init`). */
@@ -131,9 +140,9 @@ export interface CanProvision {
 	readonly sampleDestination: string;
 	/** True when the sample lab has not been built yet. */
 	provisionNeeded(): Promise<boolean>;
-	provision(options: { force?: boolean; onProgress: (message: string, fraction?: number) => void }): Promise<ProvisionSummary>;
+	provision(options: ProvisionOptions): Promise<ProvisionSummary>;
 }
 
 export function canProvision(host: Host): host is Host & CanProvision {
-	return hasMember(host, 'provision');
+	return hasMember(host, 'provision') && hasMember(host, 'provisionNeeded');
 }

@@ -5,8 +5,6 @@
 // what is still missing, so a step interrupted by a crash can simply be run again.
 import type { DiskFormat, NicManifest } from '../catalog/schema.ts';
 
-export type HostKind = 'lab' | 'hyperv';
-
 /** Progress of a long operation, in bytes. `total` may grow (a mirror chases the guest). */
 export interface ProgressReport {
 	done: number;
@@ -140,7 +138,8 @@ export interface RuntimeStatus {
 }
 
 export interface HostDescription {
-	kind: HostKind;
+	/** What sort of host this is, in a word ("lab", "hyperv"), for people and logs. */
+	kind: string;
 	id: string;
 	/** e.g. "QEMU 7.2.22, TCG" or "Hyper-V on HOST01". */
 	summary: string;
@@ -182,8 +181,14 @@ export interface RunbookStep {
 	repeatUntil?: string;
 }
 
+/**
+ * The seven steps and what every host can do. Anything only some hosts can do (backup, a
+ * runbook, evidence, power, provisioning, their path rules…) is a capability: see
+ * capabilities.ts, and ask its type guards — never which driver a host is.
+ */
 export interface Host {
-	readonly kind: HostKind;
+	/** What sort of host this is, in a word ("lab", "hyperv"), for people and logs: never a branch. */
+	readonly kind: string;
 	/** Stable identifier used in journals and locks, e.g. "lab" or "hyperv://server". */
 	readonly id: string;
 
@@ -219,12 +224,6 @@ export interface Host {
 	restoreSetAside(plan: RestorePlan, record: SetAsideRecord): Promise<void>;
 
 	status(plan: RestorePlan): Promise<RuntimeStatus>;
-
-	/** Optional: proof of what the session's VM shows right now (recovery drills keep it in their report). */
-	captureEvidence?(plan: RestorePlan): Promise<Evidence>;
-
-	/** Optional: every command the phases of this plan will run, for review before running. */
-	runbook?(plan: RestorePlan): RunbookStep[];
 
 	/**
 	 * Releases connections — of one session's VM, or all — so other controllers can reach the

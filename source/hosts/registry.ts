@@ -1,5 +1,6 @@
-// Picks the host a command talks to: `lab` (QEMU/KVM, the default where there is no
-// Hyper-V) or `hyperv` / `hyperv://<server>`.
+// The one place that names the drivers: turns `--host` into a Host — `lab` (QEMU/KVM, the
+// default where there is no Hyper-V) or `hyperv` / `hyperv://<server>`. Everything else asks a
+// Host, and its capabilities (capabilities.ts), what it can do.
 import { labPaths, type Paths } from '../core/paths.ts';
 import type { Host } from './host.ts';
 import { EXIT, RundirectError } from '../core/errors.ts';
@@ -14,7 +15,13 @@ export async function openHost(spec: string, paths: Paths): Promise<Host> {
 		const { findBuiltGuestImage } = await import('../lab-builder/guest.ts');
 		// Only the real lab guest tells whether KVM runs guests here; without it a boot sector decides.
 		const probeImage = (await findBuiltGuestImage(labPaths(paths).cache)) ?? undefined;
-		return new LabHost({ paths, probeImage });
+		return new LabHost({
+			paths,
+			probeImage,
+			// The lab builder (guest image, sample destination, lab VMs) is no part of the driver: it
+			// is handed in, and loaded only when a lab is built.
+			provision: async (options) => (await import('../lab-builder/init.ts')).initLab(paths, options),
+		});
 	}
 	if (spec === 'hyperv' || spec.startsWith('hyperv://')) {
 		const { HypervHost, parseHostSpec } = await import('./hyperv/driver.ts');

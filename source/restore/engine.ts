@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Listr, type ListrTask } from 'listr2';
 import { findRestorePoint, formatProblem, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
 import { vmNameSchema } from '../catalog/schema.ts';
+import { pathRulesOf } from '../hosts/capabilities.ts';
 import type { Host, ReplaceMode, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
 import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
 import { Journal } from './journal.ts';
@@ -155,9 +156,11 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		if (!nameCheck.success) throw new RundirectError(`VM name ${JSON.stringify(name)} ${nameCheck.error.issues[0]?.message ?? 'is invalid'}`, EXIT.usage);
 		const location = request.location ?? 'original';
 		// The location is a folder on the host, in the host's own path rules (D:\VMs on Hyper-V).
-		const hostPath = this.host.kind === 'hyperv' ? path.win32 : path;
+		const rules = pathRulesOf(this.host);
+		const hostPath = rules.style === 'win32' ? path.win32 : path.posix;
 		if (location !== 'original' && !hostPath.isAbsolute(location)) throw new RundirectError(`location must be "original" or an absolute folder, not ${JSON.stringify(location)}`, EXIT.usage);
-		const fromDestination = location === 'original' || this.host.kind !== 'lab' ? '..' : path.relative(catalog.destination, path.resolve(location));
+		// Only a host whose paths are this machine's can be compared with the destination here.
+		const fromDestination = location === 'original' || !rules.local ? '..' : path.relative(catalog.destination, path.resolve(location));
 		if (fromDestination !== '..' && !fromDestination.startsWith(`..${path.sep}`) && !path.isAbsolute(fromDestination)) {
 			throw new RundirectError(`location ${location} is inside the backup destination ${catalog.destination}: production storage must be outside the backup`, EXIT.usage);
 		}

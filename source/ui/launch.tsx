@@ -8,29 +8,24 @@
 // launchConsole draws the first frame (header, panes saying "loading…") before the engine,
 // the hosts and their packages (zod, listr2, execa) are even loaded: on a small machine that
 // is a good part of the launch time. Everything here is imported only for types, or light.
-import fs from 'node:fs/promises';
 import React from 'react';
 import { render, type Instance } from 'ink';
 import App from '../app.tsx';
 import type { CommandContext, GlobalOptions } from '../commands/context.ts';
-import { labPaths } from '../core/paths.ts';
 import { EXIT, RundirectError, errorMessage } from '../core/errors.ts';
+import { canProvision } from '../hosts/capabilities.ts';
 import { ConsoleStore, type LabSetup } from './store.ts';
 
-/** Building the lab from the console: the same builder as `rundirect lab init`. */
+/** Building the lab from the console: the host's provisioning, as `rundirect lab init`. */
 function labSetupFor(context: CommandContext): LabSetup | undefined {
-	if (context.engine.host.kind !== 'lab') return undefined;
-	const lab = labPaths(context.paths);
-	// Only the lab's own sample destination can be built; a --destination elsewhere is the user's.
-	if (context.engine.destination !== lab.destination) return undefined;
+	const host = context.engine.host;
+	if (!canProvision(host)) return undefined;
+	// Only the host's own sample destination can be built; a --destination elsewhere is the user's.
+	if (context.engine.destination !== host.sampleDestination) return undefined;
 	return {
-		needed: () => fs.access(lab.destination).then(() => false, () => true),
+		needed: () => host.provisionNeeded(),
 		async run(onProgress) {
-			const { initLab } = await import('../lab-builder/init.ts');
-			const { detectAccelerator } = await import('../hosts/lab/accel.ts');
-			const summary = await initLab(context.paths, { onProgress });
-			onProgress('Checking which accelerator runs the lab guest', 1);
-			await detectAccelerator({ cacheDir: lab.cache, probeImage: summary.guestImage });
+			await host.provision({ onProgress });
 		},
 	};
 }

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import writeFileAtomic from 'write-file-atomic';
 import { MANIFEST_NAME } from '../../catalog/catalog.ts';
 import { restorePointSchema, type RestorePointManifest } from '../../catalog/schema.ts';
+import type { BackupResult } from '../capabilities.ts';
 import type { ProgressCallback } from '../host.ts';
 import { asArray, asNumber, asString } from './envelope.ts';
 import { HypervError } from './errors.ts';
@@ -28,11 +29,6 @@ export interface BackupOptions {
 	now?: Date;
 }
 
-export interface BackupResult {
-	pointId: string;
-	dir: string;
-	manifest: RestorePointManifest;
-}
 
 function record(value: unknown): Record<string, unknown> {
 	return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};

@@ -23,8 +23,9 @@ import { explain, HypervError } from './errors.ts';
 import { asideName, normalizeMac, planParams, type OfflineMode } from './plan-params.ts';
 import { readCopy, readHostInfo, readInventory, readPause, readPlanProbe, readPreflight, readSetAside, readThumbnail, readVmStatus, type CopyReport, type HostInfo } from './results.ts';
 import { rgb565ToPng } from './png.ts';
-import { backupVm, type BackupResult } from './backup.ts';
-import { buildRunbook } from './runbook.ts';
+import type { BackupResult, CanBackup, DescribesDrillNetwork, HasEvidence, HasProofOfLife, HasRunbook, PathRules, ProofOfLife } from '../capabilities.ts';
+import { backupVm } from './backup.ts';
+import { buildRunbook, renderRunbookScript } from './runbook.ts';
 import { ChannelRunner, type PowerShellRunner } from './runner.ts';
 import { SCRIPTS } from './scripts.ts';
 import { readVhdxHeaders } from './vhdx.ts';
@@ -64,9 +65,14 @@ function envNumber(name: string): number | undefined {
 	return value !== undefined && value !== '' && Number.isFinite(Number(value)) ? Number(value) : undefined;
 }
 
-export class HypervHost implements Host {
-	readonly kind = 'hyperv' as const;
+export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, HasProofOfLife, DescribesDrillNetwork {
+	readonly kind = 'hyperv';
 	readonly id: string;
+	/** Paths on the Hyper-V host (D:\VMs), even when it is this computer: never compared with the destination's. */
+	readonly pathRules: PathRules = { style: 'win32', local: false };
+	/** A status is a PowerShell round trip (and a guest takes minutes): once a second is plenty. */
+	readonly proofOfLife: ProofOfLife = { name: 'heartbeat', pollMs: 1000 };
+	readonly evidenceSource = 'the screen';
 	readonly computer: string | null;
 	readonly #runner: PowerShellRunner;
 	readonly #offlineMode: OfflineMode;
@@ -339,6 +345,19 @@ export class HypervHost implements Host {
 
 	runbook(plan: RestorePlan): RunbookStep[] {
 		return buildRunbook(plan, { computer: this.computer, offlineMode: this.#offlineMode });
+	}
+
+	runbookScript(steps: RunbookStep[], meta: { plan: RestorePlan; generatedAt: string }): string {
+		return renderRunbookScript(steps, { ...meta, computer: this.computer });
+	}
+
+	runbookScriptUsage(fileName: string): string {
+		return `run ".\\${fileName} -Phase start" (then -Phase finalize, or -Phase stop) in an elevated Windows PowerShell`;
+	}
+
+	/** A drill's VM keeps its NICs, connected only to an isolated switch or to nothing. */
+	drillNetwork(isolatedSwitch: string | null): string {
+		return isolatedSwitch ? `NICs on the isolated switch ${isolatedSwitch}` : 'NICs disconnected';
 	}
 
 	async close(plan?: RestorePlan): Promise<void> {

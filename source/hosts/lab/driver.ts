@@ -18,6 +18,8 @@ import type {
 	SetAsideRecord,
 	StepOptions,
 } from '../host.ts';
+import type { CanProvision, DescribesDrillNetwork, HasEvidence, HasPower, HasProofOfLife, PathRules, ProofOfLife, ProvisionOptions, ProvisionSummary } from '../capabilities.ts';
+import { exists } from '../../core/files.ts';
 import { labPaths, type LabPaths, type Paths } from '../../core/paths.ts';
 import { type AcceleratorVerdict, detectAccelerator } from './accel.ts';
 import type { LabContext } from './context.ts';
@@ -42,12 +44,33 @@ export interface LabHostOptions {
 	accel?: Accelerator;
 	/** The lab guest image, for a conclusive KVM probe (see accel.ts). */
 	probeImage?: string;
+	/** Builds the sample lab (`lab init`); given by the registry, so the driver never imports the lab builder. Without it the host cannot provision. */
+	provision?: LabBuilder;
 }
 
-export class LabHost implements Host {
+/** What the lab builder made: the guest image, the sample destination and the lab's VMs. */
+export interface LabBuild {
+	destination: string;
+	/** The bootable guest disk, which tells whether KVM really runs guests here. */
+	guestImage: string;
+	vms: string[];
+	restorePoints: number;
+	warnings: string[];
+}
+
+export type LabBuilder = (options: ProvisionOptions) => Promise<LabBuild>;
+
+export class LabHost implements Host, HasEvidence, HasProofOfLife, DescribesDrillNetwork, HasPower, Partial<CanProvision> {
 	readonly kind = 'lab' as const;
 	readonly id = 'lab';
 	readonly lab: LabPaths;
+	/** The lab's paths are this machine's own files: a location can be checked against the destination. */
+	readonly pathRules: PathRules = { style: 'posix', local: true };
+	/** The lab guest shows its marker ~2.5 s after boot under TCG: poll often enough to time it well. */
+	readonly proofOfLife: ProofOfLife = { name: 'serial marker', pollMs: 150 };
+	readonly evidenceSource = 'the serial console';
+	/** Set only when a builder was given: without one, canProvision says no. */
+	readonly provision?: (options: ProvisionOptions) => Promise<ProvisionSummary>;
 	readonly #options: LabHostOptions;
 	#verdict: Promise<AcceleratorVerdict> | null = null;
 	/** At most one QMP connection per VM (QEMU serves only one client at a time). */
@@ -59,6 +82,37 @@ export class LabHost implements Host {
 		this.lab = labPaths(options.paths);
 		this.#monitors = new Monitors(this.lab.run);
 		this.#context = { lab: this.lab, monitors: this.#monitors, accelerator: () => this.accelerator() };
+		const build = options.provision;
+		if (build) this.provision = (provisionOptions) => this.#provision(build, provisionOptions);
+	}
+
+	// ---------------------------------------------------------------- drills, provisioning
+
+	drillNetwork(): string {
+		return 'none (lab VMs run without a network device)';
+	}
+
+	get sampleDestination(): string {
+		return this.lab.destination;
+	}
+
+	async provisionNeeded(): Promise<boolean> {
+		return !(await exists(this.lab.destination));
+	}
+
+	/** `lab init`: the build, then which accelerator really runs the guest it built. */
+	async #provision(build: LabBuilder, options: ProvisionOptions): Promise<ProvisionSummary> {
+		const built = await build(options);
+		options.onProgress('Checking which accelerator runs the lab guest (KVM only where it really runs guests)…');
+		const verdict = await detectAccelerator({ cacheDir: this.lab.cache, probeImage: built.guestImage });
+		return {
+			destination: built.destination,
+			vms: built.vms,
+			restorePoints: built.restorePoints,
+			warnings: built.warnings,
+			notes: [`Accelerator: ${verdict.accel.toUpperCase()} — ${verdict.reason}`],
+			details: { guestImage: built.guestImage, accelerator: verdict.accel, acceleratorReason: verdict.reason },
+		};
 	}
 
 	// ---------------------------------------------------------------- accelerator, QMP

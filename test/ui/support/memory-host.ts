@@ -2,6 +2,7 @@
 // plain objects, and long steps report progress over a few hundred milliseconds the way the
 // lab host does over QMP. Real hosts are exercised by test/lab-host and test/e2e.
 import path from 'node:path';
+import type { DescribesDrillNetwork, HasEvidence, HasProofOfLife, PathRules, ProofOfLife } from '../../../source/hosts/capabilities.ts';
 import type { ApplyResult, Evidence, Host, HostDescription, HostVm, PlanInput, RestorePlan, RuntimeStatus, SetAsideRecord, StepOptions } from '../../../source/hosts/host.ts';
 
 interface MemoryVm {
@@ -28,9 +29,14 @@ export interface MemoryHostOptions {
 
 type StepName = 'setAsideVm' | 'deleteVm' | 'createDisks' | 'createSnapshotLayer' | 'startVm' | 'copyData' | 'applyChanges' | 'deleteSnapshotLayer' | 'discard' | 'statusOf';
 
-export class MemoryHost implements Host {
-	readonly kind = 'lab' as const;
+export class MemoryHost implements Host, HasEvidence, HasProofOfLife, DescribesDrillNetwork {
+	readonly kind = 'memory';
 	readonly id = 'memory';
+	/** Plain folders on this machine's terms, as the lab's are: a location inside the destination is refused. */
+	readonly pathRules: PathRules = { style: 'posix', local: true };
+	/** Its guests "print" on a serial console and are alive within 0.2 s: poll as often as the lab does. */
+	readonly proofOfLife: ProofOfLife = { name: 'serial marker', pollMs: 150 };
+	readonly evidenceSource = 'the serial console';
 	readonly vms = new Map<string, MemoryVm>();
 	readonly calls: string[] = [];
 	private readonly failures = new Map<StepName, Error>();
@@ -58,7 +64,7 @@ export class MemoryHost implements Host {
 	}
 
 	async describe(): Promise<HostDescription> {
-		return { kind: 'lab', id: this.id, summary: 'in-memory test host', productionStorage: '/memory/production', freeBytes: this.options.freeBytes ?? 500 * 2 ** 30, warnings: this.options.warnings ?? [] };
+		return { kind: 'memory', id: this.id, summary: 'in-memory test host', productionStorage: '/memory/production', freeBytes: this.options.freeBytes ?? 500 * 2 ** 30, warnings: this.options.warnings ?? [] };
 	}
 
 	async inventory(): Promise<HostVm[]> {
@@ -170,6 +176,11 @@ export class MemoryHost implements Host {
 	async captureEvidence(plan: RestorePlan): Promise<Evidence> {
 		const text = this.deadGuest(plan.vmName) ? 'SeaBIOS (version memory)\nBooting from Hard Disk...\nBoot failed: not a bootable disk' : 'SeaBIOS (version memory)\nBooting from Hard Disk...\nrundirect-guest alive';
 		return { kind: 'serial-tail', text };
+	}
+
+	/** Its VMs have no network device, as the lab's have none (the console tests read the lab's words). */
+	drillNetwork(): string {
+		return 'none (lab VMs run without a network device)';
 	}
 
 	private deadGuest(name: string): boolean {
