@@ -183,6 +183,22 @@ function Get-RdProcessAlive {
 	try { return ($process.StartTime.ToUniversalTime().ToFileTimeUtc() -eq [int64]$State.startedTicks) } catch { return $false }
 }
 
+function Get-RdNativePath {
+	param([string]$Path)
+	# .NET resolves paths against the process, not against PowerShell's drives and location.
+	return $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
+}
+
+function Write-RdStateFile {
+	param([string]$Path, [string]$Text)
+	# Written beside, then renamed over the old file: a reader never sees it half-written
+	# ([NullString]: a $null argument would reach .NET as an empty string, no backup name).
+	$native = Get-RdNativePath $Path
+	$temp = $native + '.tmp'
+	[IO.File]::WriteAllText($temp, $Text)
+	if ([IO.File]::Exists($native)) { [IO.File]::Replace($temp, $native, [NullString]::Value) } else { [IO.File]::Move($temp, $native) }
+}
+
 function Read-RdState {
 	param([string]$Path)
 	if (-not (Test-RdFile $Path)) { return $null }
