@@ -180,7 +180,9 @@ function Get-RdProcessAlive {
 	if ($null -eq $State -or $null -eq $State.pid) { return $false }
 	$process = Get-Process -Id ([int]$State.pid) -ErrorAction SilentlyContinue
 	if ($null -eq $process) { return $false }
-	try { return ($process.StartTime.ToUniversalTime().ToFileTimeUtc() -eq [int64]$State.startedTicks) } catch { return $false }
+	# Within a second, not to the tick: .NET off Windows derives StartTime from the boot time, which
+	# each process computes a little differently (and a pid is not reused within a second).
+	try { return ([Math]::Abs($process.StartTime.ToUniversalTime().ToFileTimeUtc() - [int64]$State.startedTicks) -lt 10000000) } catch { return $false }
 }
 
 function Get-RdNativePath {
