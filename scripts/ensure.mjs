@@ -2,9 +2,11 @@
 // JavaScript that runs on any Node (a fresh Debian ships Node 20): npm packages (which bring
 // the pinned Node 22 the project runs on), and QEMU plus the tools the lab image build needs
 // via apt-get when run as root on Debian/Ubuntu — otherwise it prints the exact command.
+// `--pwsh`: PowerShell 7 as a .NET tool (when `dotnet` is on PATH), for the Hyper-V tests.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -58,6 +60,31 @@ function ensureSystemPackages() {
 	run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
 }
 
-// --system: only the Debian packages (CI runs `npm ci` itself right after).
-if (!process.argv.includes('--system')) ensureNpmPackages();
-ensureSystemPackages();
+/** The only PowerShell version the NuGet registry serves this project; test/hyperv/pwsh.ts looks here too. */
+const PWSH_VERSION = '7.6.9';
+
+function pwshToolDir() {
+	const cache = process.env.XDG_CACHE_HOME && isAbsolute(process.env.XDG_CACHE_HOME) ? process.env.XDG_CACHE_HOME : join(homedir(), '.cache');
+	return join(cache, 'rundirect', `pwsh-${PWSH_VERSION}`);
+}
+
+function ensurePowerShell() {
+	const dir = pwshToolDir();
+	if (onPath('pwsh') || existsSync(join(dir, 'pwsh'))) return;
+	if (!onPath('dotnet')) {
+		console.log('rundirect setup: no dotnet here, so no pwsh: the Hyper-V PowerShell tests will be skipped');
+		return;
+	}
+	console.log(`rundirect setup: installing PowerShell ${PWSH_VERSION} (dotnet tool) into ${dir}…`);
+	mkdirSync(dir, { recursive: true });
+	const result = spawnSync('dotnet', ['tool', 'install', 'PowerShell', '--version', PWSH_VERSION, '--tool-path', dir], { stdio: 'inherit', cwd: dir });
+	// Not fatal: without pwsh the PowerShell tests are skipped and say so.
+	if (result.status !== 0) console.error(`rundirect setup: installing PowerShell failed (exit ${result.status}): the Hyper-V PowerShell tests will be skipped`);
+}
+
+if (process.argv.includes('--pwsh')) ensurePowerShell();
+else {
+	// --system: only the Debian packages (CI runs `npm ci` itself right after).
+	if (!process.argv.includes('--system')) ensureNpmPackages();
+	ensureSystemPackages();
+}

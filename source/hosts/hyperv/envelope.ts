@@ -30,9 +30,15 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 	return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Terminal control sequences a console host may write around output (pwsh 7 writes ESC[?1h ESC[?1l). */
+const CONTROL_SEQUENCE = /\x1b\[[0-9;?]*[ -\/]*[@-~]/g;
+
 /** Finds the envelope line (the last one, should a script ever print two) and parses it. */
 export function parseEnvelope(stdout: string, stderr = ''): Envelope {
-	const lines = stdout.split(/\r?\n/).filter((line) => line.startsWith(ENVELOPE_MARKER));
+	const lines = stdout
+		.split(/\r?\n/)
+		.map((line) => line.replace(CONTROL_SEQUENCE, ''))
+		.filter((line) => line.startsWith(ENVELOPE_MARKER));
 	const line = lines[lines.length - 1];
 	if (line === undefined) throw new EnvelopeMissingError(stdout, stderr);
 	let parsed: unknown;

@@ -27,17 +27,32 @@ export interface PowerShellChannel {
 
 class TimeoutError extends Error {}
 
+export interface NodePowerShellOptions {
+	/** The PowerShell to run; default powershell.exe (5.1) on Windows, pwsh elsewhere (NODE_POWERSHELL overrides both). */
+	executable?: string;
+	/** One line run first in every new process (tests: import the Hyper-V model). */
+	prelude?: string;
+}
+
 /** node-powershell behind PowerShellChannel: a fresh process after a timeout or a crash. */
 export class NodePowerShellChannel implements PowerShellChannel {
 	#shell: PowerShell | null = null;
+	#fresh = false;
+	readonly #options: NodePowerShellOptions;
+
+	constructor(options: NodePowerShellOptions = {}) {
+		this.#options = options;
+	}
 
 	#open(): PowerShell {
 		if (!this.#shell) {
 			this.#shell = new PowerShell({
 				// powershell.exe (5.1) on Windows; NODE_POWERSHELL overrides (node-powershell honours it).
+				...(this.#options.executable ? { executable: this.#options.executable } : {}),
 				executableOptions: { '-NoProfile': true, '-NonInteractive': true, '-ExecutionPolicy': 'Bypass' },
 				throwOnInvocationError: false,
 			});
+			this.#fresh = true;
 			// child-shell rejects a promise it keeps privately when the process dies (or never starts);
 			// the next invoke() reports that failure, so the private copy must not crash Node as unhandled.
 			(this.#shell as unknown as { exitPromise?: Promise<void> }).exitPromise?.catch(() => undefined);
@@ -52,6 +67,8 @@ export class NodePowerShellChannel implements PowerShellChannel {
 			timer = setTimeout(() => reject(new TimeoutError(`no answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
 		});
 		try {
+			if (this.#fresh && this.#options.prelude) await Promise.race([shell.invoke(this.#options.prelude), timeout]);
+			this.#fresh = false;
 			// UTF-8 out, set on every call (cheap) so a replaced process is configured too; the line itself is ASCII.
 			const result = await Promise.race([shell.invoke(`[Console]::OutputEncoding = [Text.Encoding]::UTF8; ${line}`), timeout]);
 			return { stdout: result.stdout?.toString('utf8') ?? result.raw ?? '', stderr: result.stderr?.toString('utf8') ?? '' };

@@ -35,7 +35,7 @@ if (Test-RdFile $marker) {
 	$previous = Read-RdState $marker
 	if ($null -ne $previous -and $previous.restart) { $restart = $true }
 } else {
-	[IO.File]::WriteAllText($marker, (ConvertTo-Json -InputObject @{ restart = $restart; entryState = $entryState } -Compress))
+	Write-RdStateFile $marker (ConvertTo-Json -InputObject @{ restart = $restart; entryState = $entryState } -Compress)
 }
 if ($online) {
 	if ($P.offlineMode -eq 'save') { Stop-VM -VM $vm -Save -Force }
@@ -51,12 +51,12 @@ foreach ($disk in $pending) {
 		$overlay = Get-RdVhd $disk.overlay
 		# Merge-VHD leaves the merged child in place but invalid: a started merge whose child no longer opens is done.
 		if ($null -eq $overlay -and (Test-RdFile $startedMarker)) {
-			[IO.File]::WriteAllText($mergedMarker, 'merged')
+			Write-RdStateFile $mergedMarker 'merged'
 		} else {
 			if ($null -eq $overlay) { Stop-Rd 'LAYER_DAMAGED' $disk.overlay }
-			[IO.File]::WriteAllText($startedMarker, 'started')
+			Write-RdStateFile $startedMarker 'started'
 			Merge-VHD -Path $disk.overlay -DestinationPath $disk.production -Force
-			[IO.File]::WriteAllText($mergedMarker, 'merged')
+			Write-RdStateFile $mergedMarker 'merged'
 			$merged++
 		}
 	}

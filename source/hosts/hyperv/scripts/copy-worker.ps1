@@ -15,17 +15,25 @@ $state = @{
 	error = $null
 	updated = (Get-Date).ToUniversalTime().ToString('o')
 }
+function Get-NativePath {
+	param([string]$Path)
+	# .NET resolves paths against the process, not against PowerShell's drives and location.
+	return $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
+}
+$stateFile = Get-NativePath $job.stateFile
 function Save-State {
+	# Written beside, then renamed over the old state: a poll never reads it half-written.
 	$state.updated = (Get-Date).ToUniversalTime().ToString('o')
-	[IO.File]::WriteAllText($job.stateFile, (ConvertTo-Json -InputObject $state -Compress))
+	[IO.File]::WriteAllText($stateFile + '.tmp', (ConvertTo-Json -InputObject $state -Compress))
+	if ([IO.File]::Exists($stateFile)) { [IO.File]::Replace($stateFile + '.tmp', $stateFile, [NullString]::Value) } else { [IO.File]::Move($stateFile + '.tmp', $stateFile) }
 }
 $source = $null
 $target = $null
 try {
 	Save-State
 	# The backup stays shared for reading: Hyper-V holds it open as the differencing disk's parent.
-	$source = [IO.File]::Open($job.source, [IO.FileMode]::Open, [IO.FileAccess]::Read, [IO.FileShare]::ReadWrite)
-	$target = [IO.File]::Open($job.partial, [IO.FileMode]::Create, [IO.FileAccess]::Write, [IO.FileShare]::Read)
+	$source = [IO.File]::Open((Get-NativePath $job.source), [IO.FileMode]::Open, [IO.FileAccess]::Read, [IO.FileShare]::ReadWrite)
+	$target = [IO.File]::Open((Get-NativePath $job.partial), [IO.FileMode]::Create, [IO.FileAccess]::Write, [IO.FileShare]::Read)
 	$state.total = $source.Length
 	$buffer = New-Object -TypeName byte[] -ArgumentList (8 * 1024 * 1024)
 	$clock = [Diagnostics.Stopwatch]::StartNew()

@@ -39,7 +39,7 @@ foreach ($job in @($P.jobs)) {
 		$worker = Get-Process -Id ([int]$created.ProcessId) -ErrorAction SilentlyContinue
 		if ($null -ne $worker -and -not (Test-RdFile $job.stateFile)) {
 			$initial = @{ pid = [int]$created.ProcessId; startedTicks = $worker.StartTime.ToUniversalTime().ToFileTimeUtc(); status = 'running'; done = 0; total = $total; error = $null }
-			[IO.File]::WriteAllText($job.stateFile, (ConvertTo-Json -InputObject $initial -Compress))
+			Write-RdStateFile $job.stateFile (ConvertTo-Json -InputObject $initial -Compress)
 		}
 		$status = 'running'
 		$done = [int64]0

@@ -10,7 +10,12 @@ if ($null -ne $vm) {
 }
 foreach ($job in @($P.jobs)) {
 	$state = Read-RdState $job.stateFile
-	if ($null -ne $state -and (Get-RdProcessAlive $state)) { Stop-Process -Id ([int]$state.pid) -Force }
+	if ($null -ne $state -and (Get-RdProcessAlive $state)) {
+		# Stop-Process does not wait: the worker must be gone before its .partial file can be deleted.
+		$worker = Get-Process -Id ([int]$state.pid) -ErrorAction SilentlyContinue
+		Stop-Process -Id ([int]$state.pid) -Force
+		if ($null -ne $worker -and -not $worker.WaitForExit(60000)) { Stop-Rd 'COPY_STILL_RUNNING' ('copy worker ' + $state.pid + ' did not end') }
+	}
 }
 foreach ($disk in @($P.disks)) {
 	Remove-RdFile $disk.overlay

@@ -12,5 +12,5 @@ return @{
 	virtualMachinePath = [string]$vmHost.VirtualMachinePath
 	freeBytes = $free
 	switches = $switches
-	user = [Security.Principal.WindowsIdentity]::GetCurrent().Name
+	user = [Environment]::UserDomainName + '\' + [Environment]::UserName
 }

@@ -180,7 +180,25 @@ function Get-RdProcessAlive {
 	if ($null -eq $State -or $null -eq $State.pid) { return $false }
 	$process = Get-Process -Id ([int]$State.pid) -ErrorAction SilentlyContinue
 	if ($null -eq $process) { return $false }
-	try { return ($process.StartTime.ToUniversalTime().ToFileTimeUtc() -eq [int64]$State.startedTicks) } catch { return $false }
+	# Within a second, not to the tick: .NET off Windows derives StartTime from the boot time, which
+	# each process computes a little differently (and a pid is not reused within a second).
+	try { return ([Math]::Abs($process.StartTime.ToUniversalTime().ToFileTimeUtc() - [int64]$State.startedTicks) -lt 10000000) } catch { return $false }
+}
+
+function Get-RdNativePath {
+	param([string]$Path)
+	# .NET resolves paths against the process, not against PowerShell's drives and location.
+	return $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
+}
+
+function Write-RdStateFile {
+	param([string]$Path, [string]$Text)
+	# Written beside, then renamed over the old file: a reader never sees it half-written
+	# ([NullString]: a $null argument would reach .NET as an empty string, no backup name).
+	$native = Get-RdNativePath $Path
+	$temp = $native + '.tmp'
+	[IO.File]::WriteAllText($temp, $Text)
+	if ([IO.File]::Exists($native)) { [IO.File]::Replace($temp, $native, [NullString]::Value) } else { [IO.File]::Move($temp, $native) }
 }
 
 function Read-RdState {

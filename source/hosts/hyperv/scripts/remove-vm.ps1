@@ -22,8 +22,22 @@ foreach ($drive in @(Get-VMHardDiskDrive -VM $vm)) {
 	}
 }
 $hasCheckpoints = @(Get-VMSnapshot -VM $vm).Count -gt 0
+# Every file of every other VM's chains, parents included: a parent shared with another VM (a
+# golden image, linked clones) must outlive this VM.
 $others = @()
-foreach ($other in @(Get-VM | Where-Object { $_.Id -ne $vm.Id })) { $others += @(Get-VMHardDiskDrive -VM $other | ForEach-Object { [string]$_.Path }) }
+foreach ($other in @(Get-VM | Where-Object { $_.Id -ne $vm.Id })) {
+	foreach ($otherDrive in @(Get-VMHardDiskDrive -VM $other)) {
+		$current = [string]$otherDrive.Path
+		$depth = 0
+		while ($current -and $depth -lt 64) {
+			$others += $current
+			$vhd = Get-RdVhd $current
+			if ($null -eq $vhd) { break }
+			$current = [string]$vhd.ParentPath
+			$depth++
+		}
+	}
+}
 if ($vm.State.ToString() -ne 'Off') { Stop-VM -VM $vm -TurnOff -Force }
 Remove-VM -VM $vm -Force
 $deleted = @()

@@ -1,0 +1,50 @@
+// Points of the review against the reference (issue 13), each run against the Hyper-V model on a
+// real pwsh: the script as the driver sends it, its parameters as base64 JSON.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeParams } from '../../source/hosts/hyperv/encoding.ts';
+import { parseEnvelope } from '../../source/hosts/hyperv/envelope.ts';
+import { SCRIPTS, type PsScript } from '../../source/hosts/hyperv/scripts.ts';
+import { createModelHost, modelVhdx, modelVms, runWithModel, seedVm, type ModelHost } from './model/harness.ts';
+import { findPwsh, NO_PWSH } from './pwsh.ts';
+
+const pwsh = findPwsh();
+let root: string;
+beforeAll(async () => {
+	root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-hv-review-'));
+});
+afterAll(async () => {
+	await fs.rm(root, { recursive: true, force: true });
+});
+
+async function runScript(host: ModelHost, script: PsScript, params: unknown) {
+	const file = path.join(host.root, `${script.name}.ps1`);
+	await fs.writeFile(file, script.text);
+	const result = runWithModel(pwsh as string, host, `& '${file.replace(/'/g, "''")}' '${encodeParams(params)}'`);
+	return parseEnvelope(result.stdout, result.stderr);
+}
+
+/** A differencing disk on `parent` in the model's D: drive (created by the model's own New-VHD). */
+function differencing(host: ModelHost, child: string, parent: string): void {
+	const result = runWithModel(pwsh as string, host, `$null = New-VHD -Path '${child}' -ParentPath '${parent}' -Differencing`);
+	expect(result.stderr).toBe('');
+}
+
+describe.skipIf(pwsh === null)('review points, against the model', () => {
+	it('1: deleting a replaced VM keeps a parent disk another VM\'s chain still uses (a golden image)', async () => {
+		const host = await createModelHost(path.join(root, 'golden'));
+		await fs.mkdir(path.join(host.driveD, 'VMs'), { recursive: true });
+		await fs.writeFile(path.join(host.driveD, 'VMs', 'golden.vhdx'), modelVhdx({ records: ['golden image'] }));
+		differencing(host, 'D:\\VMs\\web01.vhdx', 'D:\\VMs\\golden.vhdx');
+		differencing(host, 'D:\\VMs\\web02.vhdx', 'D:\\VMs\\golden.vhdx');
+		await seedVm(host, { name: 'web01', state: 'Running', disk: 'D:\\VMs\\web01.vhdx' });
+		await seedVm(host, { name: 'web02', state: 'Running', disk: 'D:\\VMs\\web02.vhdx' });
+		const envelope = await runScript(host, SCRIPTS.removeVm, { mode: 'replaced', sessionId: 's1', name: 'web01', protect: [] });
+		expect(envelope).toMatchObject({ ok: true, data: { removed: true, files: ['D:\\VMs\\web01.vhdx'], kept: ['D:\\VMs\\golden.vhdx'] } });
+		expect((await fs.readdir(path.join(host.driveD, 'VMs'))).sort()).toEqual(['golden.vhdx', 'web02.vhdx']);
+		expect((await modelVms(host)).map((vm) => vm.name)).toEqual(['web02']);
+	}, 60_000);
+});
+if (pwsh === null) it.skip(`review points against the model: ${NO_PWSH}`, () => undefined);
