@@ -25,7 +25,7 @@ export async function waitForProofOfLife(
 	// The host knows what a poll costs: a local file read can be frequent, a PowerShell round trip cannot.
 	const { pollMs } = proofOfLifeOf(host);
 	let last: RuntimeStatus | null = null;
-	let lastError: string | null = null;
+	let lastError: string | null;
 	while (true) {
 		if (signal.aborted) throw new AbortedError();
 		try {

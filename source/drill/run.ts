@@ -2,12 +2,13 @@
 // isolated, watched until the guest shows proof of life (timed: the measured recovery time),
 // its evidence kept, then stopped so nothing remains. One listr2 tree — a task per VM, its
 // steps as subtasks — rendered by listr2 headless, or by the console's own renderer class.
-import { Listr, type ListrTask } from 'listr2';
+import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
 import os from 'node:os';
 import { drillNetworkOf, hasEvidence } from '../hosts/capabilities.ts';
 import type { Engine, EngineEvent, StartProposal } from '../restore/engine.ts';
 import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
 import type { SessionRecord } from '../restore/session.ts';
+import type { RendererChoice } from '../restore/renderer.ts';
 import type { DrillSpec, DrillVmSpec } from './plan.ts';
 import { proofName, waitForProofOfLife } from './proof.ts';
 import { overallOutcome, type DrillReport, type DrillVmReport } from './report.ts';
@@ -29,17 +30,12 @@ export interface PreparedDrill {
 	report: DrillReport;
 }
 
-export interface DrillRunOptions {
+/** `renderer`: as Engine.runPhase ('silent' unless given). */
+export interface DrillRunOptions<Renderer extends ListrRendererValue = ListrRendererValue> extends RendererChoice<Renderer> {
 	engine: Engine;
 	stateDir: string;
 	/** From prepareDrill (the console shows it first), or a spec to prepare now. */
 	drill: PreparedDrill | DrillSpec;
-	/** listr2 renderer: 'default' | 'simple' | 'silent' (the default) or a renderer class, as Engine.runPhase. */
-	// listr2's renderer generics cannot be named without pinning the renderer at compile time.
-	// eslint-disable-next-line @typescript-eslint/no-explicit-any
-	renderer?: any;
-	// eslint-disable-next-line @typescript-eslint/no-explicit-any
-	rendererOptions?: any;
 	signal?: AbortSignal;
 	onEvent?: (event: DrillEvent) => void;
 }
@@ -137,7 +133,7 @@ export interface DrillContext {
 }
 
 /** Runs a drill to its end and returns its report (also kept under `<state>/drills/<id>/`). Never throws for a VM's failure: that is a result. */
-export async function runDrill(options: DrillRunOptions): Promise<DrillReport> {
+export async function runDrill<Renderer extends ListrRendererValue = 'silent'>(options: DrillRunOptions<Renderer>): Promise<DrillReport> {
 	const { engine, stateDir } = options;
 	const prepared = 'proposals' in options.drill ? options.drill : await prepareDrill(engine, options.drill);
 	const { report, spec } = prepared;
@@ -174,7 +170,7 @@ export async function runDrill(options: DrillRunOptions): Promise<DrillReport> {
 	emit({ type: 'drill', drill: report.id, dir, outcome: report.outcome });
 
 	const tasks = [...runs.values()].map((run) => vmTask(run, { engine, stateDir, report, runs, slots, signal, milestone, keep: spec.keep }));
-	const listr = new Listr<DrillContext>(tasks, {
+	const listr = new Listr<DrillContext, Renderer | 'silent', 'simple'>(tasks, {
 		ctx: { drill: report.id },
 		concurrent: true,
 		exitOnError: false,

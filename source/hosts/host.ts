@@ -55,7 +55,7 @@ export interface RestoreTarget {
 	/** The restored VM's name (the backed-up name, or a new one). */
 	name: string;
 	/** `original` = the host's production storage; otherwise an absolute folder. */
-	location: 'original' | string;
+	location: 'original' | (string & {});
 	replaceMode: ReplaceMode;
 }
 

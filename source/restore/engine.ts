@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { Listr, type ListrTask } from 'listr2';
+import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
 import { findRestorePoint, formatProblem, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
 import { vmNameSchema } from '../catalog/schema.ts';
 import { pathRulesOf } from '../hosts/capabilities.ts';
@@ -27,6 +27,7 @@ import {
 } from './session.ts';
 import { STEP_ACTIONS, stepTitle } from './steps.ts';
 import { maybeInjectFault } from './fault.ts';
+import type { RendererChoice } from './renderer.ts';
 
 export type EngineEvent =
 	| { type: 'session'; session: SessionRecord }
@@ -62,13 +63,8 @@ export interface StartProposal {
 	resume: SessionRecord | null;
 }
 
-/** listr2 renderer selection, passed through: 'default' | 'simple' | 'silent' or a renderer class. */
-export interface RunOptions {
-	// listr2's renderer generics cannot be named without pinning the renderer at compile time.
-	// eslint-disable-next-line @typescript-eslint/no-explicit-any
-	renderer?: any;
-	// eslint-disable-next-line @typescript-eslint/no-explicit-any
-	rendererOptions?: any;
+/** How to draw the phase's task tree, and what limits it. */
+export interface RunOptions<Renderer extends ListrRendererValue = ListrRendererValue> extends RendererChoice<Renderer> {
 	signal?: AbortSignal;
 	/** Bytes per second for the copy and apply steps (spares production storage); default unlimited. */
 	rateLimit?: number;
@@ -369,7 +365,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 	}
 
 	/** Runs a phase of a session to its end, under the session's operation lock. */
-	async runPhase(sessionId: string, phase: Phase, options: RunOptions = {}): Promise<SessionRecord> {
+	async runPhase<Renderer extends ListrRendererValue = 'silent'>(sessionId: string, phase: Phase, options: RunOptions<Renderer> = {}): Promise<SessionRecord> {
 		const session = await this.journal.read(sessionId);
 		if (!session) throw new RundirectError(`no session ${sessionId}`, EXIT.notFound);
 		if (session.host !== this.host.id) throw new RundirectError(`session ${sessionId} belongs to host ${session.host}, not ${this.host.id}`, EXIT.usage, `add --host ${session.host}`);
@@ -391,7 +387,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		try {
 			session.state = PHASE_STATES[phase].during;
 			await this.save(session);
-			const listr = new Listr<PhaseContext>(this.phaseTasks(phase, controller.signal, options.rateLimit), {
+			const listr = new Listr<PhaseContext, Renderer | 'silent', 'simple'>(this.phaseTasks(phase, controller.signal, options.rateLimit), {
 				ctx: { session },
 				concurrent: false,
 				exitOnError: true,

@@ -68,7 +68,7 @@ describe.skipIf(pwsh === null)('the Hyper-V driver against the model (real pwsh,
 			expect(restored?.adapters).toMatchObject([{ name: 'Network Adapter', switchName: 'LAN', mac: '00155D010203', vlan: 12 }]);
 			expect(vms.find((vm) => vm.id === s.replaced.id)).toMatchObject({ name: `web01~${session.id}`, state: 'Off' });
 			const overlay = session.plan.disks[0]!.overlay;
-			expect(restored?.drives[0].path).toBe(overlay);
+			expect(restored?.drives[0]?.path).toBe(overlay);
 			// The backup is marked read-only (a real file attribute) and the guest writes to the differencing disk only.
 			expect((await fs.stat(s.backup)).mode & 0o222).toBe(0);
 			expect(await sha256(s.backup)).toBe(before);
@@ -81,7 +81,7 @@ describe.skipIf(pwsh === null)('the Hyper-V driver against the model (real pwsh,
 			const production = session.plan.disks[0]!.production;
 			const vm = vms[0]!;
 			expect(vm).toMatchObject({ state: 'Running', checkpointType: 'Production', notes: '' });
-			expect(vm.drives[0].path).toBe(production);
+			expect(vm.drives[0]?.path).toBe(production);
 			const nativeProduction = path.join(s.host.driveD, ...production.slice(3).split('\\'));
 			// The production copy has the backup's identity and bytes, plus what the guest wrote while it ran from the backup.
 			expect((await vhdxMeta(nativeProduction)).diskIdentifier).toBe(BACKUP_ID);

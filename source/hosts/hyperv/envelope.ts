@@ -31,7 +31,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** Terminal control sequences a console host may write around output (pwsh 7 writes ESC[?1h ESC[?1l). */
-const CONTROL_SEQUENCE = /\x1b\[[0-9;?]*[ -\/]*[@-~]/g;
+// eslint-disable-next-line no-control-regex -- ESC is exactly what this pattern is about
+const CONTROL_SEQUENCE = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
 
 /** Finds the envelope line (the last one, should a script ever print two) and parses it. */
 export function parseEnvelope(stdout: string, stderr = ''): Envelope {

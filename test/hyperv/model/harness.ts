@@ -73,7 +73,7 @@ export async function vhdxRecords(file: string): Promise<string[]> {
 export async function vhdxMeta(file: string): Promise<{ diskIdentifier: string; size: number; type: string; parentPath: string | null; parentIdentifier: string | null }> {
 	const bytes = await fs.readFile(file);
 	const length = bytes.readInt32LE(META_OFFSET + 8);
-	return JSON.parse(bytes.subarray(META_OFFSET + 12, META_OFFSET + 12 + length).toString('utf8'));
+	return JSON.parse(bytes.subarray(META_OFFSET + 12, META_OFFSET + 12 + length).toString('utf8')) as Awaited<ReturnType<typeof vhdxMeta>>;
 }
 
 function psQuote(text: string): string {
@@ -100,12 +100,22 @@ export function runWithModel(pwsh: string, host: ModelHost, command: string): { 
 	return { stdout: result.stdout, stderr: result.stderr, status: result.status };
 }
 
+/** A VM as the model keeps it: the fields tests read, the rest left loose for toMatchObject. */
+export interface ModelVm {
+	id: string;
+	name: string;
+	state: string;
+	notes: string;
+	drives: Array<{ path: string }>;
+	adapters?: unknown[];
+	[field: string]: unknown;
+}
+
 /** The model's VM records. */
-export async function modelVms(host: ModelHost): Promise<Array<Record<string, any>>> {
-	// any: the records are the model's JSON, read loosely by tests.
+export async function modelVms(host: ModelHost): Promise<ModelVm[]> {
 	const dir = path.join(host.root, 'vms');
 	const files = (await fs.readdir(dir)).filter((name) => name.endsWith('.json'));
-	return Promise.all(files.map(async (name) => JSON.parse(await fs.readFile(path.join(dir, name), 'utf8'))));
+	return Promise.all(files.map(async (name) => JSON.parse(await fs.readFile(path.join(dir, name), 'utf8')) as ModelVm));
 }
 
 /** A VM already on the host (the one a restore replaces), with one disk in the model's format. */
