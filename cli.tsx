@@ -6,29 +6,16 @@ import { openContext, globalPaths, type CommandContext, type GlobalOptions } fro
 import { backupsCommand, backupsText, liveStatuses, sessionsCommand, sessionsText } from './source/commands/listings.ts';
 import { finalizeCommand, resumeCommand, startCommand, stopCommand, unlockCommand, type StartOptions } from './source/commands/lifecycle.ts';
 import { labInitCommand, labPowerCommand, labVmsCommand } from './source/commands/lab.ts';
-import { EXIT, RundirectError, errorMessage } from './source/core/errors.ts';
+import { EXIT } from './source/core/errors.ts';
+import { onInterrupt } from './source/core/interrupts.ts';
+import { reportError } from './source/core/report.ts';
 import { backupCommand } from './source/commands/backup.ts';
 import { planCommand } from './source/commands/plan.ts';
 import { drillCommand, type DrillCommandOptions } from './source/commands/drill.ts';
 
 const abort = new AbortController();
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-	// The host-side work (QEMU, block jobs) goes on: we only stop waiting for it.
-	process.on(signal, () => {
-		if (abort.signal.aborted) process.exit(EXIT.interrupted);
-		abort.abort();
-	});
-}
-
-function reportError(error: unknown, json: boolean): number {
-	const exitCode = error instanceof RundirectError ? error.exitCode : error instanceof CommanderError ? EXIT.usage : EXIT.failed;
-	const hint = error instanceof RundirectError ? error.hint : undefined;
-	if (json) process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'error', ok: false, exitCode, message: errorMessage(error), hint: hint ?? null })}\n`);
-	process.stderr.write(`error: ${errorMessage(error)}\n`);
-	if (hint) process.stderr.write(`hint: ${hint}\n`);
-	if (!(error instanceof RundirectError) && process.env.RUNDIRECT_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-	return exitCode;
-}
+// The host-side work (QEMU, block jobs) goes on: we only stop waiting for it.
+onInterrupt(() => abort.abort());
 
 async function withContext(options: GlobalOptions, run: (context: CommandContext) => Promise<number>): Promise<void> {
 	const context = await openContext(options);
@@ -188,6 +175,6 @@ try {
 	} else if (error instanceof CommanderError) {
 		process.exitCode = EXIT.usage;
 	} else {
-		process.exitCode = reportError(error, program.opts<GlobalOptions>().json === true);
+		process.exitCode = reportError(error, { json: program.opts<GlobalOptions>().json === true });
 	}
 }

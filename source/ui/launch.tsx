@@ -8,11 +8,11 @@
 // launchConsole draws the first frame (header, panes saying "loading…") before the engine,
 // the hosts and their packages (zod, listr2, execa) are even loaded: on a small machine that
 // is a good part of the launch time. Everything here is imported only for types, or light.
-import React from 'react';
 import { render, type Instance } from 'ink';
 import App from '../app.tsx';
 import type { CommandContext, GlobalOptions } from '../commands/context.ts';
-import { EXIT, RundirectError, errorMessage } from '../core/errors.ts';
+import { onInterrupt } from '../core/interrupts.ts';
+import { reportError } from '../core/report.ts';
 import { canProvision } from '../hosts/capabilities.ts';
 import { ConsoleStore, type LabSetup } from './store.ts';
 
@@ -37,9 +37,8 @@ export async function runConsole(context: CommandContext): Promise<number> {
 	context.engine.removeAllListeners('event');
 	const store = new ConsoleStore(context.engine, { labSetup: labSetupFor(context) });
 	const instance = mount(store);
-	// An SSH disconnect (SIGHUP) or a kill must end the console, not leave it drawing to nowhere;
-	// cli.tsx's own handlers only abort headless waits.
-	const stopListening = onSignals(() => instance.unmount());
+	// An SSH disconnect (SIGHUP) or a kill must end the console, not leave it drawing to nowhere.
+	const stopListening = onInterrupt(() => instance.unmount());
 	void store.open();
 	try {
 		await instance.waitUntilExit();
@@ -65,12 +64,8 @@ export async function launchConsole(options: GlobalOptions): Promise<number> {
 	);
 	const instance = mount(store);
 	// The first signal ends the console; a second one (while quitting waits for this console's
-	// operations) ends the process, as cli.tsx's handlers do for the headless commands.
-	let signals = 0;
-	const stopListening = onSignals(() => {
-		instance.unmount();
-		if (++signals > 1) process.exit(EXIT.interrupted);
-	});
+	// operations) ends the process.
+	const stopListening = onInterrupt(() => instance.unmount());
 	try {
 		// Let Ink write the first frame before module loading and evaluation hold the thread.
 		await new Promise((resolve) => setTimeout(resolve, 0));
@@ -82,9 +77,7 @@ export async function launchConsole(options: GlobalOptions): Promise<number> {
 			// The context cannot be opened (an unknown host, say): the same report as a command's.
 			instance.unmount();
 			await instance.waitUntilExit().catch(() => undefined);
-			process.stderr.write(`error: ${errorMessage(error)}\n`);
-			if (error instanceof RundirectError && error.hint) process.stderr.write(`hint: ${error.hint}\n`);
-			return error instanceof RundirectError ? error.exitCode : EXIT.failed;
+			return reportError(error, { json: false });
 		}
 		context.engine.removeAllListeners('event');
 		resolveContext(context);
@@ -117,13 +110,6 @@ function mount(store: ConsoleStore): Instance {
 	});
 }
 
-function onSignals(handler: () => void): () => void {
-	const signals = ['SIGHUP', 'SIGTERM', 'SIGINT'] as const;
-	for (const signal of signals) process.on(signal, handler);
-	return () => {
-		for (const signal of signals) process.off(signal, handler);
-	};
-}
 
 /** The lab setup of a context that is still being opened. */
 function deferredLabSetup(contextReady: Promise<CommandContext>): LabSetup {
