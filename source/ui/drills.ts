@@ -55,10 +55,6 @@ export function stepTimeout(current: number, direction: 1 | -1): number {
 	return [...steps].reverse().find((value) => value < current) ?? current;
 }
 
-export function seconds(ms: number | null): string {
-	return ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`;
-}
-
 // ---------------------------------------------------------------- interrupted sessions
 
 /** What `rundirect resume` would continue (or a drill's session to clean up), plus sessions another process drives. */
