@@ -34,9 +34,7 @@ export interface DrillHistory {
 	error: UiError | null;
 }
 
-/** Defaults of `rundirect drill` (source/drill/plan.ts), and the steps the dialog offers. */
-export const DRILL_CONCURRENCY_DEFAULT = 2;
-export const DRILL_TIMEOUT_DEFAULT = 300;
+/** The timeouts the drill dialog offers (its defaults are `rundirect drill`'s, from source/drill). */
 export const DRILL_TIMEOUT_STEPS = [10, 30, 60, 120, 300, 600, 1800, 3600] as const;
 
 export function drillSpecOf(targets: readonly DrillTarget[], settings: { concurrency: number; timeoutSeconds: number }): DrillSpec {
