@@ -68,7 +68,8 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 
 	// ---------------------------------------------------------------- keys
 	const router = useKeyRouter();
-	const panesTakeKeys = state.setup.phase !== 'no-lab' && !resuming(state);
+	// As drawn (a dialog still on screen keeps the keys until the frame without it is committed)…
+	const panesTakeKeys = state.setup.phase !== 'no-lab' && !resuming(state) && ui.modal === null && !ui.editingFilter;
 	useKeyTarget(
 		paneKeys({
 			...handle,
@@ -76,7 +77,7 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 			actions,
 			quit,
 			layout: { columns, backupRows: backupRowsVisible, sessionRows: sessionsVisible, detailRows: paneBodyRows(detailHeight), now },
-			// Read key by key: once a key opens a dialog or the filter, the rest of its chunk is not for the panes.
+			// …and key by key: once a key opens a dialog or the filter, the rest of its chunk is not for the panes.
 			active: () => panesTakeKeys && view.current.modal === null && !view.current.editingFilter,
 		}),
 		router,

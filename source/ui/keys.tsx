@@ -3,7 +3,8 @@
 // they are shown, and each key is looked up in the keymap for the context of every target
 // registered. Registration happens as the frame is committed (a layout effect), so a dialog
 // takes keys as soon as it is drawn: a listener per component, attached after the frame,
-// would drop a key typed in that gap. Text fields (TextField) keep their own useInput.
+// would drop a key typed in that gap. Text fields (TextField) read keys their own way, but
+// through the same router (useTextInput), for the same reason.
 import React, { createContext, useContext, useLayoutEffect, useRef, useState } from 'react';
 import { useInput, type Key } from 'ink';
 import { actionFor, type ActionId, type Context, type Handlers } from './keymap.ts';
@@ -50,16 +51,29 @@ function keystrokes(input: string, key: Key): Array<[string, Key]> {
 	return [...input].map((char) => (char === '\r' || char === '\n' ? ['', { ...NO_KEY, return: true }] : char === '\t' ? ['', { ...NO_KEY, tab: true }] : [char, NO_KEY]));
 }
 
-export class KeyRouter {
-	private readonly targets = new Set<{ current: KeyTarget }>();
+/** A text field: every key as Ink gives it, not looked up in the keymap. */
+export interface TextTarget {
+	text: (input: string, key: Key) => void;
+	active(): boolean;
+}
 
-	add(target: { current: KeyTarget }): () => void {
+type Target = KeyTarget | TextTarget;
+
+export class KeyRouter {
+	/** In registration order: a dialog's text field (a child) before the dialog, as Ink orders useInput listeners. */
+	private readonly targets = new Set<{ current: Target }>();
+
+	add(target: { current: Target }): () => void {
 		this.targets.add(target);
 		return () => this.targets.delete(target);
 	}
 
 	dispatch(input: string, key: Key): void {
 		for (const { current: target } of [...this.targets]) {
+			if ('text' in target) {
+				if (target.active()) target.text(input, key);
+				continue;
+			}
 			for (const [char, stroke] of target.replay ? keystrokes(input, key) : [[input, key] as const]) {
 				if (!target.active()) break;
 				const action = actionFor(target.context(), char, stroke);
@@ -83,7 +97,7 @@ export function KeyRouterProvider({ router, children }: { router: KeyRouter; chi
 }
 
 /** Registers a target while the component is shown; it always sees the last committed render's handlers. */
-export function useKeyTarget(target: KeyTarget, router?: KeyRouter): void {
+export function useKeyTarget(target: Target, router?: KeyRouter): void {
 	const fromContext = useContext(RouterContext);
 	const owner = router ?? fromContext;
 	const latest = useRef(target);
@@ -103,4 +117,11 @@ export function useKeys<C extends Context>(context: C, handlers: Handlers<C>, is
 		},
 		router,
 	);
+}
+
+/** A text field's keys, raw; outside a router (a component rendered alone) it listens itself. */
+export function useTextInput(handler: (input: string, key: Key) => void, isActive: boolean): void {
+	const router = useContext(RouterContext);
+	useInput(handler, { isActive: isActive && router === null });
+	useKeyTarget({ text: handler, active: () => isActive && router !== null });
 }

@@ -9,6 +9,7 @@ import type { Key } from 'ink';
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
 import { BINDINGS, DIALOG_CONTEXTS, KEY_LABELS, PANE_CONTEXTS, actionFor, bindingsOf, helpRows, hintsFor, type Binding, type Context } from '../../source/ui/keymap.ts';
+import { KeyRouter } from '../../source/ui/keys.tsx';
 import { Footer } from '../../source/ui/components/Footer.tsx';
 import { HelpOverlay } from '../../source/ui/components/HelpOverlay.tsx';
 
@@ -159,5 +160,35 @@ describe('the footer and the help, from the table', () => {
 		const frame = help.lastFrame() ?? '';
 		for (const row of rows) expect(frame).toContain(`${row.keys.padEnd(16)} ${row.text}`);
 		help.unmount();
+	});
+});
+
+describe('the key router', () => {
+	it('takes a chunk key by key for the panes, until a key hands the keys over', () => {
+		const router = new KeyRouter();
+		const ran: string[] = [];
+		let open = true;
+		const run = (action: string): void => {
+			ran.push(action);
+			if (action === 'filter') open = false;
+		};
+		router.add({ current: { context: () => 'backups', run, active: () => open, replay: true } });
+		router.dispatch('jj\r', NONE);
+		expect(ran).toEqual(['down', 'down', 'open']);
+		router.dispatch('j/jk', NONE);
+		expect(ran).toEqual(['down', 'down', 'open', 'down', 'filter']);
+	});
+
+	it('gives a dialog a chunk as one input, and a text field every key as it came', () => {
+		const router = new KeyRouter();
+		const ran: string[] = [];
+		const typed: string[] = [];
+		router.add({ current: { text: (input) => typed.push(input), active: () => true } });
+		router.add({ current: { context: () => 'confirm-typed', run: (action) => ran.push(action), active: () => true } });
+		router.add({ current: { context: () => 'quit', run: (action) => ran.push(`never ${action}`), active: () => false } });
+		router.dispatch('web01\r', NONE);
+		router.dispatch('', key({ escape: true }));
+		expect(typed).toEqual(['web01\r', '']);
+		expect(ran).toEqual(['cancel']);
 	});
 });
