@@ -32,3 +32,8 @@ export function formatDuration(seconds: number): string {
 export function formatRate(bytesPerSecond: number): string {
 	return `${formatBytes(bytesPerSecond)}/s`;
 }
+
+/** A measured time (milliseconds) as seconds to the hundredth — "12.34 s" — or "—" when it was not measured. */
+export function formatMs(ms: number | null): string {
+	return ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`;
+}

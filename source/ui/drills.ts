@@ -34,9 +34,7 @@ export interface DrillHistory {
 	error: UiError | null;
 }
 
-/** Defaults of `rundirect drill` (source/drill/plan.ts), and the steps the dialog offers. */
-export const DRILL_CONCURRENCY_DEFAULT = 2;
-export const DRILL_TIMEOUT_DEFAULT = 300;
+/** The timeouts the drill dialog offers (its defaults are `rundirect drill`'s, from source/drill). */
 export const DRILL_TIMEOUT_STEPS = [10, 30, 60, 120, 300, 600, 1800, 3600] as const;
 
 export function drillSpecOf(targets: readonly DrillTarget[], settings: { concurrency: number; timeoutSeconds: number }): DrillSpec {
@@ -53,10 +51,6 @@ export function stepTimeout(current: number, direction: 1 | -1): number {
 	const steps: readonly number[] = DRILL_TIMEOUT_STEPS;
 	if (direction > 0) return steps.find((value) => value > current) ?? current;
 	return [...steps].reverse().find((value) => value < current) ?? current;
-}
-
-export function seconds(ms: number | null): string {
-	return ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`;
 }
 
 // ---------------------------------------------------------------- interrupted sessions

@@ -1,7 +1,8 @@
 // A confirmation that names exactly what will happen. Destructive ones need a name typed:
 // anything else, or Esc, does nothing.
 import React, { useState } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
+import { useKeys } from '../keys.tsx';
 import { TextField } from './TextField.tsx';
 import { wrapText } from '../model.ts';
 import { Lines, type StyledLine } from './Line.tsx';
@@ -20,16 +21,19 @@ export interface ConfirmDialogProps {
 	height: number;
 	/** Shown under the facts, e.g. an error from a first attempt. */
 	footer?: StyledLine[];
+	/** The keymap context of a yes/no confirmation (finalize adds ←→ for its rate: `adjust`). */
+	context?: 'confirm' | 'finalize' | 'quit';
+	adjust?: { increase: () => void; decrease: () => void };
 }
 
-export function ConfirmDialog({ title, facts, typeToConfirm, confirmLabel, onConfirm, onCancel, width, height, footer = [] }: ConfirmDialogProps): React.JSX.Element {
+const NOTHING = (): void => undefined;
+
+export function ConfirmDialog({ title, facts, typeToConfirm, confirmLabel, onConfirm, onCancel, width, height, footer = [], context = 'confirm', adjust }: ConfirmDialogProps): React.JSX.Element {
 	const [typed, setTyped] = useState('');
 	const [mismatch, setMismatch] = useState(false);
-	useInput((input, key) => {
-		if (key.escape) onCancel();
-		else if (!typeToConfirm && (key.return || input === 'y' || input === 'Y')) onConfirm();
-		else if (!typeToConfirm && (input === 'n' || input === 'N' || input === 'q')) onCancel();
-	});
+	// A name to type: its field takes every key but Esc.
+	useKeys('confirm-typed', { cancel: onCancel }, typeToConfirm !== undefined);
+	useKeys(context, { confirm: onConfirm, cancel: onCancel, increase: adjust?.increase ?? NOTHING, decrease: adjust?.decrease ?? NOTHING }, typeToConfirm === undefined);
 	const { rows, columns } = dialogBody(width, height);
 	const lines: StyledLine[] = [];
 	facts.forEach((fact, index) => wrapText(fact.text, columns).forEach((text, part) => lines.push({ key: `f${index}.${part}`, text, color: fact.color, bold: fact.bold })));

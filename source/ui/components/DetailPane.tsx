@@ -5,7 +5,7 @@ import React from 'react';
 import { formatBytes, formatDuration } from '../../core/format.ts';
 import { PHASE_STEPS, allowedPhases, type Phase, type StepRecord } from '../../restore/session.ts';
 import { stepTitle } from '../../restore/steps.ts';
-import type { LiveRun } from '../store.ts';
+import type { LiveRun } from '../state/runs.ts';
 import { bar, fromBackupSeconds, guestLabel, progressText, shortTime, wrapText, type SessionView } from '../model.ts';
 import { Lines, type StyledLine } from './Line.tsx';
 import { Pane, paneBodyRows } from './Pane.tsx';

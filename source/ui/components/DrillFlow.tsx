@@ -1,18 +1,20 @@
 // `d`: a recovery drill of the marked VMs (or the selected one). The drill is checked first
 // (prepareDrill changes nothing); the confirmation names every drill VM — new, clearly marked
 // names, nothing replaced, network isolated — with how many boot at once and how long each has
-// to show proof of life (←→ change them). y starts it; it runs in the background.
+// to show proof of life (←→ change them; they start at `rundirect drill`'s defaults). y starts
+// it; it runs in the background.
 import React, { useEffect, useState } from 'react';
-import { Text, useInput } from 'ink';
+import { Text } from 'ink';
 import type { PreparedDrill } from '../../drill/index.ts';
+import { useKeys } from '../keys.tsx';
 import { clamp, toUiError, wrapText, type UiError } from '../model.ts';
-import type { ConsoleStore } from '../store.ts';
-import { DRILL_CONCURRENCY_DEFAULT, DRILL_TIMEOUT_DEFAULT, stepTimeout, type DrillTarget } from '../drills.ts';
+import type { DrillActions, DrillSettings } from '../state/drills.ts';
+import { stepTimeout, type DrillTarget } from '../drills.ts';
 import { Dialog, clip, dialogBody } from './Dialog.tsx';
 import { Lines, type StyledLine } from './Line.tsx';
 
 export interface DrillFlowProps {
-	store: ConsoleStore;
+	actions: Pick<DrillActions, 'defaults' | 'propose' | 'run'>;
 	targets: DrillTarget[];
 	width: number;
 	height: number;
@@ -23,16 +25,24 @@ export interface DrillFlowProps {
 
 type Stage = { kind: 'checking' } | { kind: 'confirm'; prepared: PreparedDrill; error: UiError | null } | { kind: 'refused'; error: UiError } | { kind: 'starting' };
 
-export function DrillFlow({ store, targets, width, height, onCancel, onStarted }: DrillFlowProps): React.JSX.Element {
+export function DrillFlow({ actions, targets, width, height, onCancel, onStarted }: DrillFlowProps): React.JSX.Element {
 	const [stage, setStage] = useState<Stage>({ kind: 'checking' });
-	const [settings, setSettings] = useState({ concurrency: Math.min(DRILL_CONCURRENCY_DEFAULT, Math.max(1, targets.length)), timeoutSeconds: DRILL_TIMEOUT_DEFAULT });
+	/** Known once the drill code has loaded (the first check waits for it too). */
+	const [settings, setSettings] = useState<DrillSettings | null>(null);
 	const [field, setField] = useState<'concurrency' | 'timeout'>('concurrency');
 	useEffect(() => {
 		let live = true;
-		store.proposeDrill(targets, settings).then(
-			(prepared) => live && setStage({ kind: 'confirm', prepared, error: null }),
-			(error: unknown) => live && setStage({ kind: 'refused', error: toUiError(error) }),
-		);
+		actions
+			.defaults()
+			.then((defaults) => {
+				const initial = { concurrency: Math.min(defaults.concurrency, Math.max(1, targets.length)), timeoutSeconds: defaults.timeoutSeconds };
+				if (live) setSettings(initial);
+				return actions.propose(targets, initial);
+			})
+			.then(
+				(prepared) => live && setStage({ kind: 'confirm', prepared, error: null }),
+				(error: unknown) => live && setStage({ kind: 'refused', error: toUiError(error) }),
+			);
 		return () => {
 			live = false;
 		};
@@ -40,39 +50,38 @@ export function DrillFlow({ store, targets, width, height, onCancel, onStarted }
 		// eslint-disable-next-line react-hooks/exhaustive-deps
 	}, []);
 
-	const start = (prepared: PreparedDrill): void => {
+	const start = (prepared: PreparedDrill, chosen: DrillSettings): void => {
 		setStage({ kind: 'starting' });
 		// Checked again with the chosen settings, under the same id (the names shown stay the names used).
-		store.proposeDrill(targets, settings, prepared.id).then(
+		actions.propose(targets, chosen, prepared.id).then(
 			(final) => {
-				store.runDrill(final);
+				actions.run(final);
 				onStarted(final.id);
 			},
 			(error: unknown) => setStage({ kind: 'confirm', prepared, error: toUiError(error) }),
 		);
 	};
 
-	useInput((input, key) => {
-		if (key.escape || input === 'n' || input === 'N' || input === 'q') return onCancel();
-		if (stage.kind === 'refused') return onCancel();
-		if (stage.kind !== 'confirm') return;
-		if (key.return || input === 'y' || input === 'Y') return start(stage.prepared);
-		if (key.upArrow || key.downArrow || input === 'j' || input === 'k' || key.tab) return setField(field === 'concurrency' ? 'timeout' : 'concurrency');
-		const direction = key.rightArrow || input === '+' || input === 'l' ? 1 : key.leftArrow || input === '-' || input === 'h' ? -1 : 0;
-		if (direction === 0) return;
+	const change = (direction: 1 | -1): void => {
+		if (stage.kind !== 'confirm' || !settings) return;
 		if (field === 'concurrency') setSettings({ ...settings, concurrency: clamp(settings.concurrency + direction, 1, 64) });
 		else setSettings({ ...settings, timeoutSeconds: stepTimeout(settings.timeoutSeconds, direction) });
-	});
+	};
+	useKeys(
+		'drill',
+		{
+			cancel: onCancel,
+			confirm: () => stage.kind === 'confirm' && settings && start(stage.prepared, settings),
+			nextSetting: () => stage.kind === 'confirm' && setField(field === 'concurrency' ? 'timeout' : 'concurrency'),
+			increase: () => change(1),
+			decrease: () => change(-1),
+		},
+		stage.kind !== 'refused',
+	);
+	useKeys('drill-refused', { close: onCancel }, stage.kind === 'refused');
 
 	const { rows, columns } = dialogBody(width, height);
 	const title = `Recovery drill of ${targets.map((target) => target.vm).join(', ')} — prove the backups boot`;
-	if (stage.kind === 'checking' || stage.kind === 'starting') {
-		return (
-			<Dialog title={title} width={width} height={height}>
-				<Lines lines={[{ key: 'wait', text: stage.kind === 'checking' ? 'Checking the restore points and the host (pre-flight)…' : 'Starting the drill…', color: 'yellow' }]} />
-			</Dialog>
-		);
-	}
 	if (stage.kind === 'refused') {
 		const lines: StyledLine[] = [{ key: 'h', text: 'Cannot drill — nothing was changed:', color: 'red', bold: true }];
 		wrapText(stage.error.message, columns).forEach((text, index) => lines.push({ key: `e${index}`, text, color: 'red' }));
@@ -82,6 +91,13 @@ export function DrillFlow({ store, targets, width, height, onCancel, onStarted }
 				<Lines lines={clip(lines, Math.max(1, rows - 2))} />
 				<Text> </Text>
 				<Text bold>any key: back</Text>
+			</Dialog>
+		);
+	}
+	if (stage.kind !== 'confirm' || !settings) {
+		return (
+			<Dialog title={title} width={width} height={height}>
+				<Lines lines={[{ key: 'wait', text: stage.kind === 'starting' ? 'Starting the drill…' : 'Checking the restore points and the host (pre-flight)…', color: 'yellow' }]} />
 			</Dialog>
 		);
 	}

@@ -2,11 +2,11 @@
 // VM, its steps as subtasks — and the measured times), the history of past drills (`H`), and
 // one past drill's report with its evidence (Enter on a drill of the history).
 import React from 'react';
-import { formatDuration } from '../../core/format.ts';
+import { formatDuration, formatMs } from '../../core/format.ts';
 import type { DrillReport, DrillSummary } from '../../drill/index.ts';
 import type { TaskNode } from '../task-renderer.ts';
 import { pad, shortTime, wrapText } from '../model.ts';
-import { seconds, type DrillHistory, type LiveDrill } from '../drills.ts';
+import type { DrillHistory, LiveDrill } from '../drills.ts';
 import { Lines, type StyledLine } from './Line.tsx';
 import { Pane, paneBodyRows } from './Pane.tsx';
 import { taskLine } from './task-line.ts';
@@ -47,7 +47,7 @@ export function liveDrillLines(drill: LiveDrill, width: number): StyledLine[] {
 		lines.push({ key: 'next', text: 'H: drill history (Enter on a drill: its report and evidence)', dim: true });
 	} else if (drill.running) {
 		const alive = Object.values(drill.milestones).filter((entry) => entry.report.timeToProofMs !== null);
-		if (alive.length > 0) lines.push({ key: 'alive', text: `Proof of life so far: ${alive.map((entry) => `${entry.report.vm} ${seconds(entry.report.timeToProofMs)}`).join(', ')}`, color: 'green' });
+		if (alive.length > 0) lines.push({ key: 'alive', text: `Proof of life so far: ${alive.map((entry) => `${entry.report.vm} ${formatMs(entry.report.timeToProofMs)}`).join(', ')}`, color: 'green' });
 	}
 	return lines;
 }
@@ -56,14 +56,14 @@ export function liveDrillLines(drill: LiveDrill, width: number): StyledLine[] {
 function summaryLines(report: DrillReport, width: number): StyledLine[] {
 	const lines: StyledLine[] = [{ key: 's:h', text: `${pad('VM', 12)} ${pad('OUTCOME', 12)} ${pad('TO RUNNING', 11)} TO PROOF OF LIFE`, bold: true }];
 	for (const vm of report.vms) {
-		lines.push({ key: `s:${vm.vm}`, text: `${pad(vm.vm, 12)} ${pad(vm.outcome, 12)} ${pad(seconds(vm.timeToRunningMs), 11)} ${seconds(vm.timeToProofMs)}`, color: OUTCOME_COLORS[vm.outcome] });
+		lines.push({ key: `s:${vm.vm}`, text: `${pad(vm.vm, 12)} ${pad(vm.outcome, 12)} ${pad(formatMs(vm.timeToRunningMs), 11)} ${formatMs(vm.timeToProofMs)}`, color: OUTCOME_COLORS[vm.outcome] });
 		if (vm.reason) wrapText(`  ${vm.reason}`, width).forEach((text, index) => lines.push({ key: `s:${vm.vm}:r${index}`, text, color: 'red' }));
 	}
 	return lines;
 }
 
 function historyRow(drill: DrillSummary): string {
-	const vms = drill.vms.map((vm) => `${vm.vm} ${vm.outcome === 'passed' ? seconds(vm.timeToProofMs) : vm.outcome}`).join(', ');
+	const vms = drill.vms.map((vm) => `${vm.vm} ${vm.outcome === 'passed' ? formatMs(vm.timeToProofMs) : vm.outcome}`).join(', ');
 	return `${drill.id}  ${shortTime(drill.startedAt)}  ${pad(drill.outcome.toUpperCase(), 11)} ${pad(took(drill.startedAt, drill.endedAt), 7)} ${vms}`;
 }
 
@@ -94,7 +94,7 @@ export function reportLines(report: DrillReport, evidence: Record<string, string
 	for (const vm of report.vms) {
 		const mark = vm.outcome === 'passed' ? '✔' : vm.outcome === 'failed' ? '✖' : '·';
 		lines.push({ key: `${vm.vm}:h`, text: `${mark} ${vm.vm} → ${vm.drillName} from ${vm.restorePoint?.id ?? '?'}: ${vm.outcome}`, bold: true, color: OUTCOME_COLORS[vm.outcome] });
-		lines.push({ key: `${vm.vm}:t`, text: `    time to running ${seconds(vm.timeToRunningMs)} · time to proof of life ${seconds(vm.timeToProofMs)} (${vm.proof})` });
+		lines.push({ key: `${vm.vm}:t`, text: `    time to running ${formatMs(vm.timeToRunningMs)} · time to proof of life ${formatMs(vm.timeToProofMs)} (${vm.proof})` });
 		if (vm.reason) wrapText(`reason: ${vm.reason}`, width - 4).forEach((text, index) => lines.push({ key: `${vm.vm}:r${index}`, text: `    ${text}`, color: 'red' }));
 		if (vm.evidence) {
 			wrapText(`evidence: ${vm.evidence.summary} → ${vm.evidence.file}`, width - 4).forEach((text, index) => lines.push({ key: `${vm.vm}:e${index}`, text: `    ${text}` }));

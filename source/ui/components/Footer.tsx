@@ -1,35 +1,24 @@
 // The bottom two rows: a status line (the latest notice or error with what to do next, or
-// the filter being typed) and the key hints that apply to the focused pane.
+// the filter being typed) and the keymap's hints for whatever takes the keys: the focused
+// pane, the filter, or the dialog.
 import React from 'react';
 import { Box, Text } from 'ink';
 import { TextField } from './TextField.tsx';
-import type { Notice } from '../store.ts';
+import { hintsFor, type Context } from '../keymap.ts';
+import type { Notice } from '../state/notices.ts';
 import { truncate } from '../model.ts';
 import { Line } from './Line.tsx';
 
-export type Focus = 'backups' | 'sessions' | 'detail';
-
-const HINTS: Record<Focus, string> = {
-	backups: '↑↓ move · Enter open/restore · Space mark · d drill · H drills · Tab pane · / filter · r refresh · ? help · q quit',
-	sessions: '↑↓/jk select · Enter task tree · f finalize · s stop · d drill · H drills · Tab pane · / filter · ? help · q quit',
-	detail: '↑↓/jk scroll · f finalize · s stop · d drill · H drills · Tab pane · / filter · r refresh · ? help · q quit',
-};
-
-export function hintsFor(focus: Focus): string {
-	return HINTS[focus];
-}
-
 export interface FooterProps {
-	focus: Focus;
+	/** Whose keys the hints name. */
+	context: Context;
 	notice: Notice | null;
 	width: number;
 	/** When set, the status row is the filter input. */
 	filterEdit: { value: string; onChange: (value: string) => void; onSubmit: () => void } | null;
-	/** Overrides the key hints (dialogs have their own keys). */
-	hints?: string;
 }
 
-export function Footer({ focus, notice, width, filterEdit, hints }: FooterProps): React.JSX.Element {
+export function Footer({ context, notice, width, filterEdit }: FooterProps): React.JSX.Element {
 	let status: React.JSX.Element;
 	if (filterEdit) {
 		status = (
@@ -47,7 +36,7 @@ export function Footer({ focus, notice, width, filterEdit, hints }: FooterProps)
 	return (
 		<Box flexDirection="column" width={width} height={2}>
 			{status}
-			<Line text={truncate(` ${hints ?? (filterEdit ? 'type to filter · Enter keep · Esc clear' : HINTS[focus])}`, width)} dim />
+			<Line text={truncate(` ${hintsFor(context)}`, width)} dim />
 		</Box>
 	);
 }

@@ -1,13 +1,13 @@
 // Shown when the lab host has no lab yet: offers `lab init` and shows its progress.
 import React from 'react';
-import { useInput } from 'ink';
+import { useKeys } from '../keys.tsx';
 import { bar, wrapText } from '../model.ts';
-import type { SetupState } from '../store.ts';
+import type { SetupProgress } from '../state/setup.ts';
 import { Dialog, dialogBody } from './Dialog.tsx';
 import { Lines, type StyledLine } from './Line.tsx';
 
 export interface LabSetupProps {
-	setup: SetupState | null;
+	setup: SetupProgress | null;
 	destination: string;
 	width: number;
 	height: number;
@@ -17,13 +17,7 @@ export interface LabSetupProps {
 
 export function LabSetup({ setup, destination, width, height, onRun, onQuit }: LabSetupProps): React.JSX.Element {
 	const running = setup?.running === true;
-	useInput(
-		(input, key) => {
-			if (key.return || input === 'y') onRun();
-			else if (input === 'q' || key.escape) onQuit();
-		},
-		{ isActive: !running },
-	);
+	useKeys('lab', { runLabInit: onRun, quit: onQuit }, !running);
 	const { columns } = dialogBody(width, height);
 	const lines: StyledLine[] = [];
 	wrapText(`The lab host has no lab yet (no backup destination at ${destination}).`, columns).forEach((text, index) => lines.push({ key: `a${index}`, text }));

@@ -4,48 +4,48 @@
 // the VM's name typed; a drill's VM is only ever thrown away. Sessions another live process
 // drives are only shown.
 import React, { useState } from 'react';
-import { Text, useInput } from 'ink';
+import { Text } from 'ink';
 import type { Reconciliation } from '../../restore/engine.ts';
+import { useKeys } from '../keys.tsx';
+import { hintsFor } from '../keymap.ts';
 import { clamp, wrapText } from '../model.ts';
-import type { ConsoleStore } from '../store.ts';
+import type { InterruptedActions } from '../state/interrupted.ts';
 import { canContinue, continueText, rollbackPhase, rollbackText } from '../drills.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { Dialog, clip, dialogBody } from './Dialog.tsx';
 import { Lines, type StyledLine } from './Line.tsx';
 
 export interface ResumeDialogProps {
-	store: ConsoleStore;
+	actions: InterruptedActions;
 	findings: readonly Reconciliation[];
 	width: number;
 	height: number;
 }
 
-export const RESUME_HINTS = '↑↓ · c continue · b roll back · l leave · a continue all · Esc leave all';
-
-export function ResumeDialog({ store, findings, width, height }: ResumeDialogProps): React.JSX.Element {
+export function ResumeDialog({ actions, findings, width, height }: ResumeDialogProps): React.JSX.Element {
 	const [cursor, setCursor] = useState(0);
 	const [confirming, setConfirming] = useState<Reconciliation | null>(null);
 	const index = clamp(cursor, 0, Math.max(0, findings.length - 1));
 	const selected = findings[index];
 
-	useInput(
-		(input, key) => {
-			if (key.escape) return store.leaveInterrupted();
-			if (key.upArrow || input === 'k') return setCursor(Math.max(0, index - 1));
-			if (key.downArrow || input === 'j') return setCursor(Math.min(findings.length - 1, index + 1));
-			if (input === 'a') {
-				for (const finding of findings) if (canContinue(finding)) store.resolveInterrupted(finding.session.id, 'continue');
-				return;
-			}
-			if (!selected) return;
-			if (input === 'l') return store.resolveInterrupted(selected.session.id, 'leave');
-			if ((key.return || input === 'c') && canContinue(selected)) return store.resolveInterrupted(selected.session.id, 'continue');
-			if (input === 'b' && rollbackPhase(selected) !== null) {
-				if (selected.session.purpose === 'drill') return store.resolveInterrupted(selected.session.id, 'rollback');
-				return setConfirming(selected);
-			}
+	useKeys(
+		'resume',
+		{
+			leaveAll: () => actions.leaveAll(),
+			up: () => setCursor(Math.max(0, index - 1)),
+			down: () => setCursor(Math.min(findings.length - 1, index + 1)),
+			continueAll: () => {
+				for (const finding of findings) if (canContinue(finding)) actions.resolve(finding.session.id, 'continue');
+			},
+			leave: () => selected && actions.resolve(selected.session.id, 'leave'),
+			continue: () => selected && canContinue(selected) && actions.resolve(selected.session.id, 'continue'),
+			rollBack: () => {
+				if (!selected || rollbackPhase(selected) === null) return;
+				if (selected.session.purpose === 'drill') actions.resolve(selected.session.id, 'rollback');
+				else setConfirming(selected);
+			},
 		},
-		{ isActive: confirming === null },
+		confirming === null,
 	);
 
 	if (confirming) {
@@ -62,7 +62,7 @@ export function ResumeDialog({ store, findings, width, height }: ResumeDialogPro
 				confirmLabel="roll it back"
 				onConfirm={() => {
 					setConfirming(null);
-					store.resolveInterrupted(session.id, 'rollback');
+					actions.resolve(session.id, 'rollback');
 				}}
 				onCancel={() => setConfirming(null)}
 				width={width}
@@ -93,7 +93,7 @@ export function ResumeDialog({ store, findings, width, height }: ResumeDialogPro
 			<Lines lines={clip(lines, Math.max(1, rows - 2))} />
 			<Text> </Text>
 			<Text bold wrap="truncate-end">
-				{RESUME_HINTS}
+				{hintsFor('resume')}
 			</Text>
 		</Dialog>
 	);

@@ -2,14 +2,15 @@
 // VM being replaced), then a confirmation built from the engine's own proposal — its
 // problems block, its `destroys` are named, and deleting a VM needs that VM's name typed.
 import React, { useState } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import { TextField } from './TextField.tsx';
 import type { RestorePoint } from '../../catalog/catalog.ts';
 import type { ReplaceMode } from '../../hosts/host.ts';
 import type { StartProposal, StartRequest } from '../../restore/engine.ts';
 import { formatBytes } from '../../core/format.ts';
 import { shortTime, toUiError, type UiError } from '../model.ts';
-import type { ConsoleStore } from '../store.ts';
+import { useKeys } from '../keys.tsx';
+import type { RestoreActions } from '../state/runs.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { Dialog } from './Dialog.tsx';
 import { Line } from './Line.tsx';
@@ -48,7 +49,7 @@ function choice<T extends string>(options: Array<[T, string]>, value: T): string
 }
 
 export interface StartFlowProps {
-	store: ConsoleStore;
+	actions: Pick<RestoreActions, 'propose' | 'start'>;
 	point: RestorePoint;
 	width: number;
 	height: number;
@@ -59,7 +60,7 @@ export interface StartFlowProps {
 
 type Stage = { kind: 'form'; error: UiError | null } | { kind: 'checking' } | { kind: 'confirm'; proposal: StartProposal; error: UiError | null } | { kind: 'starting' };
 
-export function StartFlow({ store, point, width, height, onCancel, onStarted }: StartFlowProps): React.JSX.Element {
+export function StartFlow({ actions, point, width, height, onCancel, onStarted }: StartFlowProps): React.JSX.Element {
 	const [form, setForm] = useState<StartForm>({ location: 'original', folder: '', naming: 'keep', newName: `${point.vm}-restored`, replaceMode: 'set-aside' });
 	const [cursor, setCursor] = useState(0);
 	const [stage, setStage] = useState<Stage>({ kind: 'form', error: null });
@@ -69,7 +70,7 @@ export function StartFlow({ store, point, width, height, onCancel, onStarted }: 
 	/** `typed`: a text field's value submitted in the same keystrokes, ahead of the form state. */
 	const review = (typed: Partial<StartForm> = {}): void => {
 		setStage({ kind: 'checking' });
-		store.propose(requestOf(point, { ...form, ...typed })).then(
+		actions.propose(requestOf(point, { ...form, ...typed })).then(
 			(proposal) => setStage({ kind: 'confirm', proposal, error: null }),
 			(error: unknown) => setStage({ kind: 'form', error: toUiError(error) }),
 		);
@@ -77,23 +78,24 @@ export function StartFlow({ store, point, width, height, onCancel, onStarted }: 
 
 	const start = (proposal: StartProposal): void => {
 		setStage({ kind: 'starting' });
-		store.startRestore(proposal).then(onStarted, (error: unknown) => setStage({ kind: 'confirm', proposal, error: toUiError(error) }));
+		actions.start(proposal).then(onStarted, (error: unknown) => setStage({ kind: 'confirm', proposal, error: toUiError(error) }));
 	};
 
-	useInput(
-		(input, key) => {
-			if (key.escape) return onCancel();
-			if (key.upArrow || (key.shift && key.tab)) return setCursor((value) => Math.max(0, Math.min(value, fields.length - 1) - 1));
-			if (key.downArrow || key.tab) return setCursor((value) => Math.min(fields.length - 1, value + 1));
+	useKeys(
+		'start',
+		{
+			cancel: onCancel,
+			previousField: () => setCursor((value) => Math.max(0, Math.min(value, fields.length - 1) - 1)),
+			nextField: () => setCursor((value) => Math.min(fields.length - 1, value + 1)),
 			// A text field submits itself (with what was typed in the same chunk).
-			if (key.return) return field === 'folder' || field === 'newName' ? undefined : review();
-			const toggle = key.leftArrow || key.rightArrow || input === ' ';
-			if (!toggle) return;
-			if (field === 'location') setForm({ ...form, location: form.location === 'original' ? 'alternate' : 'original' });
-			if (field === 'naming') setForm({ ...form, naming: form.naming === 'keep' ? 'new' : 'keep' });
-			if (field === 'replaceMode') setForm({ ...form, replaceMode: form.replaceMode === 'set-aside' ? 'delete' : 'set-aside' });
+			review: () => (field === 'folder' || field === 'newName' ? undefined : review()),
+			change: () => {
+				if (field === 'location') setForm({ ...form, location: form.location === 'original' ? 'alternate' : 'original' });
+				if (field === 'naming') setForm({ ...form, naming: form.naming === 'keep' ? 'new' : 'keep' });
+				if (field === 'replaceMode') setForm({ ...form, replaceMode: form.replaceMode === 'set-aside' ? 'delete' : 'set-aside' });
+			},
 		},
-		{ isActive: stage.kind === 'form' },
+		stage.kind === 'form',
 	);
 
 	if (stage.kind === 'starting') return <Dialog title="Claiming the VM and writing the journal…" width={width} height={height} />;

@@ -1,7 +1,8 @@
 // A one-line text input. Unlike ink-text-input it reads every character of a chunk in order:
 // over SSH "db01⏎" often arrives as one chunk, and Enter must submit what was typed before it.
 import React, { useRef } from 'react';
-import { Text, useInput } from 'ink';
+import { Text } from 'ink';
+import { useTextInput } from '../keys.tsx';
 
 export interface TextFieldProps {
 	value: string;
@@ -15,7 +16,7 @@ export function TextField({ value, onChange, onSubmit, focus = true, placeholder
 	// The latest value, ahead of React: several edits can arrive before the next render.
 	const latest = useRef(value);
 	latest.current = value;
-	useInput(
+	useTextInput(
 		(input, key) => {
 			if (key.return) {
 				onSubmit?.(latest.current);
@@ -38,7 +39,7 @@ export function TextField({ value, onChange, onSubmit, focus = true, placeholder
 			}
 			onChange(latest.current);
 		},
-		{ isActive: focus },
+		focus,
 	);
 	if (value === '' && !focus) return <Text dimColor>{placeholder}</Text>;
 	return (

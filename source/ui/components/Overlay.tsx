@@ -1,0 +1,72 @@
+// What takes the panes' place: the offer to build the lab, the sessions found interrupted on
+// open, or the dialog a key opened (help, start, drill, finalize/stop, quit). Each gets the
+// slice it shows and the actions it may call.
+import React from 'react';
+import type { ConsoleActions, ConsoleState } from '../store.ts';
+import { runningOperations } from '../state/runs.ts';
+import { resuming, type Modal } from '../view.ts';
+import { ConfirmDialog } from './ConfirmDialog.tsx';
+import { DrillFlow } from './DrillFlow.tsx';
+import { HelpOverlay } from './HelpOverlay.tsx';
+import { LabSetup } from './LabSetup.tsx';
+import { PhaseConfirm } from './PhaseConfirm.tsx';
+import { ResumeDialog } from './ResumeDialog.tsx';
+import { StartFlow } from './StartFlow.tsx';
+
+export interface OverlayProps {
+	state: ConsoleState;
+	actions: ConsoleActions;
+	modal: Modal;
+	warnings: readonly string[];
+	width: number;
+	height: number;
+	onClose: () => void;
+	onRestoreStarted: (sessionId: string) => void;
+	onDrillStarted: () => void;
+	quit: () => void;
+}
+
+/** Whether something takes the panes' place. */
+export function hasOverlay(state: ConsoleState, modal: Modal): boolean {
+	return state.setup.phase === 'no-lab' || resuming(state) || modal !== null;
+}
+
+export function Overlay({ state, actions, modal, warnings, width, height, onClose, onRestoreStarted, onDrillStarted, quit }: OverlayProps): React.JSX.Element | null {
+	if (state.setup.phase === 'no-lab') return <LabSetup setup={state.setup.progress} destination={state.catalog.destination} width={width} height={height} onRun={() => void actions.setup.run()} onQuit={quit} />;
+	if (resuming(state)) return <ResumeDialog actions={actions.interrupted} findings={state.interrupted.findings} width={width} height={height} />;
+	switch (modal?.kind) {
+		case undefined:
+			return null;
+		case 'drill':
+			return <DrillFlow actions={actions.drills} targets={modal.targets} width={width} height={height} onCancel={onClose} onStarted={onDrillStarted} />;
+		case 'help':
+			return <HelpOverlay width={width} height={height} warnings={warnings} onClose={onClose} />;
+		case 'start':
+			return <StartFlow actions={actions.restores} point={modal.point} width={width} height={height} onCancel={onClose} onStarted={onRestoreStarted} />;
+		case 'finalize':
+		case 'stop': {
+			const view = state.sessions.views.find((candidate) => candidate.record.id === modal.sessionId);
+			return <PhaseConfirm phase={modal.kind} view={view} actions={actions.restores} width={width} height={height} onClose={onClose} />;
+		}
+		case 'quit': {
+			const drill = state.drills.current;
+			return (
+				<ConfirmDialog
+					title="Quit while an operation runs?"
+					facts={[
+						...runningOperations(state.runs).map((run) => ({ text: `${run.vm}: ${run.phase} is running in this console.`, bold: true })),
+						...(drill?.running ? [{ text: `Recovery drill ${drill.id} is running: its VMs are left marked as a drill, and reopening rundirect offers to clean them up (or "rundirect resume --rollback").`, bold: true }] : []),
+						{ text: 'Quitting stops waiting for it. The VM keeps running and QEMU finishes any copy it is doing; the journal records where each step stood.' },
+						{ text: 'Reopen rundirect (or run "rundirect finalize|stop <session>") to continue from there.', color: 'cyan' },
+					]}
+					confirmLabel="quit"
+					context="quit"
+					onConfirm={quit}
+					onCancel={onClose}
+					width={width}
+					height={height}
+				/>
+			);
+		}
+	}
+}

@@ -1,0 +1,147 @@
+// The phases this console runs (start, finalize, stop): each with listr2's live task tree,
+// drawn through the Ink task renderer, and how it ended. A phase's outcome lands in the state,
+// never thrown; the journal (the sessions slice) carries the same facts for everyone else.
+import type { StartProposal, StartRequest } from '../../restore/engine.ts';
+import type { Phase, SessionRecord } from '../../restore/session.ts';
+import { AbortedError } from '../../core/errors.ts';
+import { InkTaskRenderer, type InkTaskRendererOptions, type TaskNode } from '../task-renderer.ts';
+import { toUiError, type UiError } from '../model.ts';
+import type { EngineLink } from './engine-link.ts';
+import type { NoticesSlice } from './notices.ts';
+import type { SessionsSlice } from './sessions.ts';
+import { Slice, type ChangeFeed } from './slice.ts';
+
+/** A phase this console runs: its live listr2 tree, and how it ended. */
+export interface LiveRun {
+	sessionId: string;
+	phase: Phase;
+	vm: string;
+	tree: TaskNode[];
+	running: boolean;
+	/** Set when the phase failed; the session's lastError carries the same with its hint. */
+	error: UiError | null;
+	startedAt: number;
+}
+
+export interface RunsState {
+	live: Readonly<Record<string, LiveRun>>;
+}
+
+export interface RestoreActions {
+	/** Everything a start would do, checked; throws the engine's error (shown in the form). */
+	propose(request: StartRequest): Promise<StartProposal>;
+	/** Claims the VM, journals the session and runs steps 1–4 in the background; the session's id. */
+	start(proposal: StartProposal): Promise<string>;
+	/** `rateLimit`: bytes per second for the copy (spares production storage); default unlimited. */
+	finalize(sessionId: string, rateLimit?: number): void;
+	stop(sessionId: string): void;
+}
+
+/** Operations this console is running (quitting would stop waiting for them). */
+export function runningOperations(runs: RunsState): LiveRun[] {
+	return Object.values(runs.live).filter((live) => live.running);
+}
+
+export class RunsSlice extends Slice<RunsState> implements RestoreActions {
+	private readonly active = new Map<string, { controller: AbortController; done: Promise<void> }>();
+	private closed = false;
+
+	constructor(
+		feed: ChangeFeed,
+		private readonly link: EngineLink,
+		private readonly sessions: SessionsSlice,
+		private readonly notices: NoticesSlice,
+	) {
+		super(feed, { live: {} });
+	}
+
+	isLive(sessionId: string): boolean {
+		return this.active.has(sessionId);
+	}
+
+	async propose(request: StartRequest): Promise<StartProposal> {
+		// A key pressed in the first instants may come before the engine has loaded.
+		const engine = await this.link.ready;
+		return engine.proposeStart(request);
+	}
+
+	async start(proposal: StartProposal): Promise<string> {
+		const session = await this.link.engine.beginStart(proposal);
+		this.sessions.remember(session);
+		this.run(session, 'start');
+		return session.id;
+	}
+
+	finalize(sessionId: string, rateLimit?: number): void {
+		this.runById(sessionId, 'finalize', rateLimit);
+	}
+
+	stop(sessionId: string): void {
+		this.runById(sessionId, 'stop');
+	}
+
+	private runById(sessionId: string, phase: Phase, rateLimit?: number): void {
+		const record = this.sessions.record(sessionId);
+		if (!record) {
+			this.notices.notify({ level: 'error', text: `no session ${sessionId}`, hint: 'press r to refresh' });
+			return;
+		}
+		this.run(record, phase, rateLimit);
+	}
+
+	/** Runs a phase with the Ink task renderer; its outcome lands in the state, never thrown. */
+	run(record: SessionRecord, phase: Phase, rateLimit?: number): void {
+		const previous = this.active.get(record.id);
+		if (previous) {
+			// The previous phase has done its steps and is releasing the VM's locks: follow it.
+			void previous.done.then(() => {
+				const latest = this.sessions.record(record.id);
+				if (!this.closed && latest) this.run(latest, phase, rateLimit);
+			});
+			return;
+		}
+		const controller = new AbortController();
+		this.setLive({ sessionId: record.id, phase, vm: record.vm, tree: [], running: true, error: null, startedAt: Date.now() });
+		const rendererOptions: InkTaskRendererOptions = {
+			throttleMs: 50,
+			onUpdate: (tree) => {
+				const current = this.state.live[record.id];
+				if (current?.phase === phase) this.setLive({ ...current, tree }, false);
+			},
+		};
+		const done = this.link.engine
+			.runPhase(record.id, phase, { renderer: InkTaskRenderer, rendererOptions, signal: controller.signal, ...(rateLimit ? { rateLimit } : {}) })
+			.then(
+				(session) => {
+					this.sessions.remember(session);
+					this.finish(record.id, null);
+				},
+				(error: unknown) => this.finish(record.id, error instanceof AbortedError ? null : toUiError(error)),
+			)
+			.finally(() => {
+				this.active.delete(record.id);
+				this.sessions.forgetProgress(record.id);
+				this.sessions.publish();
+				void this.sessions.poll();
+			});
+		this.active.set(record.id, { controller, done });
+		this.sessions.publish();
+	}
+
+	private setLive(live: LiveRun, urgent = true): void {
+		this.update({ live: { ...this.state.live, [live.sessionId]: live } }, urgent);
+	}
+
+	private finish(sessionId: string, error: UiError | null): void {
+		const current = this.state.live[sessionId];
+		if (current) this.setLive({ ...current, running: false, error });
+		if (error) this.notices.notify({ level: 'error', text: error.message, hint: error.hint });
+	}
+
+	/** Stops waiting for this console's phases; the host carries on. Settles when they have let go. */
+	abort(): Promise<void>[] {
+		this.closed = true;
+		for (const run of this.active.values()) run.controller.abort();
+		return [...this.active.values()].map((run) => run.done);
+	}
+}

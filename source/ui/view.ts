@@ -1,0 +1,134 @@
+// The console's view state — focus, cursors, filter, marks, which dialog is open, what the
+// detail pane shows — and what is derived from it and a state snapshot. Domain state is the
+// store's (source/ui/store.ts); this is only how it is looked at.
+import { useReducer, useRef, type RefObject } from 'react';
+import type { RestorePoint } from '../catalog/catalog.ts';
+import type { DrillReport } from '../drill/index.ts';
+import type { DrillTarget } from './drills.ts';
+import type { Context, PaneContext } from './keymap.ts';
+import { backupRows, clamp, matchesFilter, type BackupRow, type SessionView, type VmBackups } from './model.ts';
+import type { ConsoleState } from './store.ts';
+import type { StyledLine } from './components/Line.tsx';
+import { historyLines, liveDrillLines, reportLines } from './components/DrillPane.tsx';
+
+export type Focus = 'backups' | 'sessions' | 'detail';
+export const FOCUS_ORDER: readonly Focus[] = ['backups', 'sessions', 'detail'];
+
+export type Modal = { kind: 'help' } | { kind: 'start'; point: RestorePoint } | { kind: 'drill'; targets: DrillTarget[] } | { kind: 'finalize'; sessionId: string } | { kind: 'stop'; sessionId: string } | { kind: 'quit' } | null;
+
+export interface ViewState {
+	focus: Focus;
+	modal: Modal;
+	filter: string;
+	editingFilter: boolean;
+	expanded: ReadonlySet<string>;
+	backupCursor: number;
+	selectedId: string | null;
+	detailScroll: number;
+	backupOffset: number;
+	sessionOffset: number;
+	/** VMs marked for a drill (Space): VM → restore point (`latest` or an id). */
+	marked: ReadonlyMap<string, string>;
+	/** What the detail pane shows: the selected session's task tree, this console's drill, past drills, or one drill's report. */
+	detailView: 'session' | 'drill' | 'history' | 'report';
+	historyCursor: number;
+	report: { report: DrillReport; evidence: Record<string, string[]> } | null;
+}
+
+export interface Derived {
+	rowsOfBackups: BackupRow[];
+	sessions: SessionView[];
+	cursor: number;
+	sessionCursor: number;
+	selected: SessionView | undefined;
+}
+
+export interface ViewHandle {
+	/** In a ref, not in useState: keys that arrive in one chunk are handled one after the other before React re-renders, and each must see what the previous one did. */
+	view: RefObject<ViewState>;
+	set(patch: Partial<ViewState>): void;
+	/** Derived from the latest view state and snapshot (not the last render's), for key handlers. */
+	derive(): Derived;
+}
+
+/** The backups tree is rebuilt only when its inputs change (5,000 rows cost a few ms). */
+function memoRows(): (backups: VmBackups[], expanded: ReadonlySet<string>, filter: string) => BackupRow[] {
+	let last: { backups: VmBackups[]; expanded: ReadonlySet<string>; filter: string; rows: BackupRow[] } | null = null;
+	return (backups, expanded, filter) => {
+		if (last?.backups !== backups || last.expanded !== expanded || last.filter !== filter) last = { backups, expanded, filter, rows: backupRows(backups, expanded, filter) };
+		return last.rows;
+	};
+}
+
+function memoSessions(): (sessions: SessionView[], filter: string) => SessionView[] {
+	let last: { sessions: SessionView[]; filter: string; result: SessionView[] } | null = null;
+	return (sessions, filter) => {
+		if (last?.sessions !== sessions || last.filter !== filter) last = { sessions, filter, result: sessions.filter((candidate) => matchesFilter(filter, candidate.record.vm, candidate.record.source.vm)) };
+		return last.result;
+	};
+}
+
+export function useView(getState: () => ConsoleState): ViewHandle {
+	const view = useRef<ViewState>({ focus: 'backups', modal: null, filter: '', editingFilter: false, expanded: new Set(), backupCursor: 0, selectedId: null, detailScroll: 0, backupOffset: 0, sessionOffset: 0, marked: new Map(), detailView: 'session', historyCursor: 0, report: null });
+	const [, rerender] = useReducer((count: number) => count + 1, 0);
+	const rows = useRef(memoRows());
+	const sessions = useRef(memoSessions());
+	return {
+		view,
+		set(patch) {
+			Object.assign(view.current, patch);
+			rerender();
+		},
+		derive() {
+			const current = view.current;
+			const latest = getState();
+			const rowsOfBackups = rows.current(latest.catalog.backups, current.expanded, current.filter);
+			const shown = sessions.current(latest.sessions.views, current.filter);
+			const cursor = clamp(current.backupCursor, 0, Math.max(0, rowsOfBackups.length - 1));
+			const found = shown.findIndex((candidate) => candidate.record.id === current.selectedId);
+			const sessionCursor = found >= 0 ? found : 0;
+			return { rowsOfBackups, sessions: shown, cursor, sessionCursor, selected: shown[sessionCursor] };
+		},
+	};
+}
+
+/** The keymap context of the panes: the focused pane, and for the detail pane what it shows. */
+export function paneContext(view: ViewState): PaneContext {
+	if (view.focus !== 'detail') return view.focus;
+	return view.detailView === 'history' ? 'history' : view.detailView === 'report' ? 'report' : 'detail';
+}
+
+/** Sessions found interrupted on open, still awaiting a choice, take the screen. */
+export function resuming(state: ConsoleState): boolean {
+	return state.interrupted.findings.some((finding) => finding.action !== 'busy');
+}
+
+/** Whose keys the footer names: the lab offer, the interrupted sessions, the dialog, the filter, or the panes. */
+export function screenContext(view: ViewState, state: ConsoleState): Context {
+	if (state.setup.phase === 'no-lab') return 'lab';
+	if (resuming(state)) return 'resume';
+	switch (view.modal?.kind) {
+		case 'drill':
+			return 'drill';
+		case 'help':
+			return 'help';
+		case 'start':
+			return 'start';
+		case 'finalize':
+			return 'finalize';
+		case 'stop':
+			return 'confirm-typed';
+		case 'quit':
+			return 'quit';
+		case undefined:
+			return view.editingFilter ? 'filter' : paneContext(view);
+	}
+}
+
+/** The detail pane's lines when it shows a drill, the drill history or a report. */
+export function drillViewLines(view: ViewState, state: ConsoleState, width: number): StyledLine[] {
+	const { current, history } = state.drills;
+	if (view.detailView === 'drill' && current) return liveDrillLines(current, width);
+	if (view.detailView === 'report' && view.report) return reportLines(view.report.report, view.report.evidence, width);
+	return historyLines(history, view.historyCursor, view.focus === 'detail');
+}
