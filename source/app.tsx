@@ -3,7 +3,8 @@
 // through the keymap (source/ui/keymap.ts) to the panes' commands (source/ui/pane-commands.ts)
 // or to the dialog shown (source/ui/components/Overlay.tsx). Exactly one screen of rows is
 // rendered, whatever the number of backups or sessions.
-import React, { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
+import type React from 'react';
+import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { Box, Text, useApp, useWindowSize } from 'ink';
 import type { ConsoleStore } from './ui/store.ts';
 import { KeyRouterProvider, useKeyRouter, useKeyTarget, useKeys } from './ui/keys.tsx';

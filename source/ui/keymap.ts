@@ -133,7 +133,7 @@ const byContext = new Map<Context, Map<string, Binding>>();
 for (const binding of BINDINGS as readonly Binding[]) {
 	for (const context of Object.keys(binding.contexts) as Context[]) {
 		let keys = byContext.get(context);
-		if (!keys) byContext.set(context, (keys = new Map()));
+		if (!keys) byContext.set(context, (keys = new Map<string, Binding>()));
 		for (const name of binding.keys) if (!keys.has(name)) keys.set(name, binding);
 	}
 }

@@ -5,7 +5,8 @@
 // takes keys as soon as it is drawn: a listener per component, attached after the frame,
 // would drop a key typed in that gap. Text fields (TextField) read keys their own way, but
 // through the same router (useTextInput), for the same reason.
-import React, { createContext, useContext, useLayoutEffect, useRef, useState } from 'react';
+import type React from 'react';
+import { createContext, useContext, useLayoutEffect, useRef, useState } from 'react';
 import { useInput, type Key } from 'ink';
 import { actionFor, type ActionId, type Context, type Handlers } from './keymap.ts';
 

@@ -24,12 +24,12 @@ export interface PaneLayout {
 }
 
 export interface PaneCommandsOptions extends ViewHandle {
-	getState(): ConsoleState;
+	getState: () => ConsoleState;
 	actions: ConsoleActions;
 	layout: PaneLayout;
-	quit(): void;
+	quit: () => void;
 	/** False while a dialog, the filter, the lab offer or the interrupted sessions take the keys. */
-	active(): boolean;
+	active: () => boolean;
 }
 
 type PaneHandlers = { readonly [C in PaneContext]: Handlers<C> };

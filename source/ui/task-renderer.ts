@@ -36,24 +36,21 @@ interface ListrTaskLike {
 	subtasks?: ListrTaskLike[];
 }
 
+/** listr2's task states, as the tree shows them; any other state is pending. */
+const TASK_STATES: Partial<Record<string, TaskState>> = {
+	[ListrTaskState.STARTED]: 'running',
+	[ListrTaskState.RETRY]: 'running',
+	[ListrTaskState.ROLLING_BACK]: 'running',
+	[ListrTaskState.PAUSED]: 'running',
+	[ListrTaskState.PROMPT]: 'running',
+	[ListrTaskState.COMPLETED]: 'done',
+	[ListrTaskState.FAILED]: 'failed',
+	[ListrTaskState.ROLLED_BACK]: 'failed',
+	[ListrTaskState.SKIPPED]: 'skipped',
+};
+
 function stateOf(state: string): TaskState {
-	switch (state) {
-		case ListrTaskState.STARTED:
-		case ListrTaskState.RETRY:
-		case ListrTaskState.ROLLING_BACK:
-		case ListrTaskState.PAUSED:
-		case ListrTaskState.PROMPT:
-			return 'running';
-		case ListrTaskState.COMPLETED:
-			return 'done';
-		case ListrTaskState.FAILED:
-		case ListrTaskState.ROLLED_BACK:
-			return 'failed';
-		case ListrTaskState.SKIPPED:
-			return 'skipped';
-		default:
-			return 'pending';
-	}
+	return TASK_STATES[state] ?? 'pending';
 }
 
 function lastLine(text: string | undefined): string | null {

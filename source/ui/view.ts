@@ -46,9 +46,9 @@ export interface Derived {
 export interface ViewHandle {
 	/** In a ref, not in useState: keys that arrive in one chunk are handled one after the other before React re-renders, and each must see what the previous one did. */
 	view: RefObject<ViewState>;
-	set(patch: Partial<ViewState>): void;
+	set: (patch: Partial<ViewState>) => void;
 	/** Derived from the latest view state and snapshot (not the last render's), for key handlers. */
-	derive(): Derived;
+	derive: () => Derived;
 }
 
 /** The backups tree is rebuilt only when its inputs change (5,000 rows cost a few ms). */

@@ -1,7 +1,6 @@
 // The console, rendered with ink-testing-library over the real Engine and an in-memory host:
 // navigation, filter, help, the start form and its confirmations, finalize/stop, errors,
 // sessions started elsewhere, and windowing of long lists.
-import React from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { render } from 'ink-testing-library';
 import App from '../../source/app.tsx';

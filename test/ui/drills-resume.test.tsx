@@ -2,7 +2,6 @@
 // the interrupted-sessions dialog it opens with (continue / roll back / leave — nothing without a
 // key), and finalize's copy-rate choice. ink-testing-library over the real Engine and drill code
 // on the in-memory host.
-import React from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { render } from 'ink-testing-library';
 import App from '../../source/app.tsx';

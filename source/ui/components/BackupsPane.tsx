@@ -1,6 +1,6 @@
 // The backups pane: VMs with their restore-point count, newest point and size; an expanded VM
 // lists its restore points. Only the visible window of rows is rendered, whatever the count.
-import React from 'react';
+import type React from 'react';
 import { formatBytes } from '../../core/format.ts';
 import { pad, shortTime, wrapText, type BackupRow } from '../model.ts';
 import { Lines, type StyledLine } from './Line.tsx';

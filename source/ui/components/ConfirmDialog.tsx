@@ -1,6 +1,7 @@
 // A confirmation that names exactly what will happen. Destructive ones need a name typed:
 // anything else, or Esc, does nothing.
-import React, { useState } from 'react';
+import type React from 'react';
+import { useState } from 'react';
 import { Box, Text } from 'ink';
 import { useKeys } from '../keys.tsx';
 import { TextField } from './TextField.tsx';

@@ -1,7 +1,7 @@
 // The detail pane: the selected session's task tree — live from listr2 while this console
 // runs a phase, from the journal otherwise (a phase run by another process, or one that has
 // ended) — with step durations, progress, errors and what to do next.
-import React from 'react';
+import type React from 'react';
 import { formatBytes, formatDuration } from '../../core/format.ts';
 import { PHASE_STEPS, allowedPhases, type Phase, type StepRecord } from '../../restore/session.ts';
 import { stepTitle } from '../../restore/steps.ts';

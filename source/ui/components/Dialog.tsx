@@ -1,6 +1,6 @@
 // The frame every dialog draws in: it takes the body's place (header and footer stay), so a
 // dialog can never push the frame past the terminal's height.
-import React from 'react';
+import type React from 'react';
 import { Box } from 'ink';
 import { Lines, type StyledLine } from './Line.tsx';
 

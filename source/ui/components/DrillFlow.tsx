@@ -3,7 +3,8 @@
 // names, nothing replaced, network isolated — with how many boot at once and how long each has
 // to show proof of life (←→ change them; they start at `rundirect drill`'s defaults). y starts
 // it; it runs in the background.
-import React, { useEffect, useState } from 'react';
+import type React from 'react';
+import { useEffect, useState } from 'react';
 import { Text } from 'ink';
 import type { PreparedDrill } from '../../drill/index.ts';
 import { useKeys } from '../keys.tsx';
@@ -46,8 +47,7 @@ export function DrillFlow({ actions, targets, width, height, onCancel, onStarted
 		return () => {
 			live = false;
 		};
-		// Checked once, when the dialog opens; the settings do not change what is checked.
-		// eslint-disable-next-line react-hooks/exhaustive-deps
+		// eslint-disable-next-line react-hooks/exhaustive-deps -- checked once, when the dialog opens; the settings do not change what is checked
 	}, []);
 
 	const start = (prepared: PreparedDrill, chosen: DrillSettings): void => {

@@ -1,7 +1,7 @@
 // The detail pane's drill views: the drill this console runs (listr2's live tree — a task per
 // VM, its steps as subtasks — and the measured times), the history of past drills (`H`), and
 // one past drill's report with its evidence (Enter on a drill of the history).
-import React from 'react';
+import type React from 'react';
 import { formatDuration, formatMs } from '../../core/format.ts';
 import type { DrillReport, DrillSummary } from '../../drill/index.ts';
 import type { TaskNode } from '../task-renderer.ts';

@@ -1,7 +1,7 @@
 // The bottom two rows: a status line (the latest notice or error with what to do next, or
 // the filter being typed) and the keymap's hints for whatever takes the keys: the focused
 // pane, the filter, or the dialog.
-import React from 'react';
+import type React from 'react';
 import { Box, Text } from 'ink';
 import { TextField } from './TextField.tsx';
 import { hintsFor, type Context } from '../keymap.ts';

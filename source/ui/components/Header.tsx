@@ -1,6 +1,6 @@
 // The header: host and accelerator, production space, destination, counts, and warnings
 // (the host's own, low space, sessions left running from backup for long).
-import React from 'react';
+import type React from 'react';
 import { Box } from 'ink';
 import { formatBytes } from '../../core/format.ts';
 import { isTerminal } from '../../restore/session.ts';

@@ -1,6 +1,6 @@
 // `?`: every key (the keymap's help rows), what a Run Direct restore does, and the current
 // warnings in full.
-import React from 'react';
+import type React from 'react';
 import { useKeys } from '../keys.tsx';
 import { helpRows } from '../keymap.ts';
 import { wrapText } from '../model.ts';

@@ -1,5 +1,5 @@
 // Shown when the lab host has no lab yet: offers `lab init` and shows its progress.
-import React from 'react';
+import type React from 'react';
 import { useKeys } from '../keys.tsx';
 import { bar, wrapText } from '../model.ts';
 import type { SetupProgress } from '../state/setup.ts';

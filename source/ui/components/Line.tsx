@@ -1,5 +1,5 @@
 // One pre-formatted row of text, never wrapped: a list that wraps grows taller than its pane.
-import React from 'react';
+import type React from 'react';
 import { Text } from 'ink';
 
 export interface LineStyle {

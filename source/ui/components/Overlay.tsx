@@ -1,7 +1,7 @@
 // What takes the panes' place: the offer to build the lab, the sessions found interrupted on
 // open, or the dialog a key opened (help, start, drill, finalize/stop, quit). Each gets the
 // slice it shows and the actions it may call.
-import React from 'react';
+import type React from 'react';
 import type { ConsoleActions, ConsoleState } from '../store.ts';
 import { runningOperations } from '../state/runs.ts';
 import { resuming, type Modal } from '../view.ts';

@@ -1,6 +1,6 @@
 // A bordered pane with a title row. The focused pane gets a double border and a "▶" marker:
 // focus must be visible without colour (SSH terminals, screen readers, tests).
-import React from 'react';
+import type React from 'react';
 import { Box, Text } from 'ink';
 import { truncate } from '../model.ts';
 

@@ -1,6 +1,7 @@
 // f and s ask first. Finalize needs a yes, and offers a copy rate limit (←→); stop discards
 // the VM's changes, so it needs the VM's name typed.
-import React, { useState } from 'react';
+import type React from 'react';
+import { useState } from 'react';
 import { formatBytes } from '../../core/format.ts';
 import { isTerminal } from '../../restore/session.ts';
 import type { SessionView } from '../model.ts';

@@ -3,7 +3,8 @@
 // until a key is pressed. Rolling back an ordinary session discards its changes, so it needs
 // the VM's name typed; a drill's VM is only ever thrown away. Sessions another live process
 // drives are only shown.
-import React, { useState } from 'react';
+import type React from 'react';
+import { useState } from 'react';
 import { Text } from 'ink';
 import type { Reconciliation } from '../../restore/engine.ts';
 import { useKeys } from '../keys.tsx';

@@ -1,6 +1,6 @@
 // The sessions pane: two rows per session — VM, state, current step and time from backup;
 // then the running step's progress bar (bytes, rate, ETA), or bytes changed and guest life.
-import React from 'react';
+import type React from 'react';
 import { formatBytes, formatDuration } from '../../core/format.ts';
 import { isTerminal } from '../../restore/session.ts';
 import { bar, fromBackupSeconds, guestLabel, pad, progressText, shortTime, stepLabel, type SessionView } from '../model.ts';

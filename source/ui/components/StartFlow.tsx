@@ -1,7 +1,8 @@
 // Starting a restore from a restore point: a short form (location, name, what happens to the
 // VM being replaced), then a confirmation built from the engine's own proposal — its
 // problems block, its `destroys` are named, and deleting a VM needs that VM's name typed.
-import React, { useState } from 'react';
+import type React from 'react';
+import { useState } from 'react';
 import { Box, Text } from 'ink';
 import { TextField } from './TextField.tsx';
 import type { RestorePoint } from '../../catalog/catalog.ts';

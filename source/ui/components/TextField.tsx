@@ -1,6 +1,7 @@
 // A one-line text input. Unlike ink-text-input it reads every character of a chunk in order:
 // over SSH "db01⏎" often arrives as one chunk, and Enter must submit what was typed before it.
-import React, { useRef } from 'react';
+import type React from 'react';
+import { useRef } from 'react';
 import { Text } from 'ink';
 import { useTextInput } from '../keys.tsx';
 
