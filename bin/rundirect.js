@@ -96,7 +96,8 @@ async function freshBundle() {
 							// From our sources: the UI's packages are bundled, others load from node_modules.
 							// From inside a bundled package: its dependencies come along (only Ink's optional
 							// devtools, absent here, stays out).
-							const fromPackage = args.importer.startsWith(join(root, 'node_modules') + sep);
+							// (By path segment, not by prefix: node_modules may be a symlink, and esbuild reports real paths.)
+							const fromPackage = args.importer.split(sep).includes('node_modules');
 							if (args.path === 'react-devtools-core') return { external: true };
 							if (fromPackage || BUNDLED.test(args.path)) return undefined;
 							return { external: true };
