@@ -1,6 +1,6 @@
 // A drill's report: what was restored, how fast it came back (time to running, time to proof
 // of life), the evidence, the outcome and the cleanup — as JSON for tools and Markdown for people.
-import { formatDuration } from '../core/format.ts';
+import { formatDuration, formatMs } from '../core/format.ts';
 
 export type DrillVmOutcome = 'pending' | 'running' | 'passed' | 'failed' | 'skipped' | 'interrupted';
 export type DrillOutcome = 'running' | 'passed' | 'failed' | 'interrupted';
@@ -78,9 +78,6 @@ export function overallOutcome(vms: DrillVmReport[]): DrillOutcome {
 	return vms.every((vm) => vm.outcome === 'passed') ? 'passed' : 'failed';
 }
 
-function seconds(ms: number | null): string {
-	return ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`;
-}
 
 function cell(text: string): string {
 	return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -104,14 +101,14 @@ export function renderMarkdown(report: DrillReport, evidenceText: Map<string, st
 	];
 	for (const vm of report.vms) {
 		lines.push(
-			`| ${cell(vm.vm)} | ${cell(vm.restorePoint ? vm.restorePoint.id : '—')} | ${cell(vm.drillName)} | ${seconds(vm.timeToRunningMs)} | ${seconds(vm.timeToProofMs)} | ${OUTCOME_MARK[vm.outcome]} | ${cell(vm.cleanup.state)} |`,
+			`| ${cell(vm.vm)} | ${cell(vm.restorePoint ? vm.restorePoint.id : '—')} | ${cell(vm.drillName)} | ${formatMs(vm.timeToRunningMs)} | ${formatMs(vm.timeToProofMs)} | ${OUTCOME_MARK[vm.outcome]} | ${cell(vm.cleanup.state)} |`,
 		);
 	}
 	for (const vm of report.vms) {
 		lines.push('', `## ${vm.vm} — ${OUTCOME_MARK[vm.outcome]}`, '');
 		lines.push(`- Restore point: ${vm.restorePoint ? `${vm.restorePoint.id} (taken ${vm.restorePoint.takenAt})` : '—'}`);
 		lines.push(`- Ran as ${vm.drillName} on ${vm.host}${vm.session ? `, session ${vm.session}` : ''}${vm.after.length > 0 ? `, after ${vm.after.join(', ')}` : ''}`);
-		lines.push(`- Started ${vm.startedAt ?? '—'}; running after ${seconds(vm.timeToRunningMs)}; proof of life (${vm.proof}) after ${seconds(vm.timeToProofMs)} (limit ${vm.timeoutSeconds} s)`);
+		lines.push(`- Started ${vm.startedAt ?? '—'}; running after ${formatMs(vm.timeToRunningMs)}; proof of life (${vm.proof}) after ${formatMs(vm.timeToProofMs)} (limit ${vm.timeoutSeconds} s)`);
 		if (vm.reason) lines.push(`- ${vm.outcome === 'skipped' ? 'Skipped' : 'Why'}: ${vm.reason}`);
 		lines.push(`- Cleanup: ${vm.cleanup.state}${vm.cleanup.at ? ` at ${vm.cleanup.at}` : ''}${vm.cleanup.error ? ` — ${vm.cleanup.error}` : ''}${vm.cleanup.hint ? ` — ${vm.cleanup.hint}` : ''}`);
 		if (vm.evidence) {

@@ -2,6 +2,7 @@
 // isolated, watched until the guest shows proof of life (timed: the measured recovery time),
 // its evidence kept, then stopped so nothing remains. One listr2 tree — a task per VM, its
 // steps as subtasks — rendered by listr2 headless, or by the console's own renderer class.
+import { formatMs } from '../core/format.ts';
 import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
 import os from 'node:os';
 import { drillNetworkOf, hasEvidence } from '../hosts/capabilities.ts';
@@ -211,9 +212,6 @@ interface Shared {
 	milestone: (run: VmRun, name: Extract<DrillEvent, { type: 'drill-vm' }>['milestone'], detail?: string | null) => void;
 }
 
-function seconds(ms: number | null): string {
-	return ms === null ? '?' : `${(ms / 1000).toFixed(2)} s`;
-}
 
 function elapsed(run: VmRun): number {
 	return run.t0 === null ? 0 : Math.round(performance.now() - run.t0);
@@ -291,7 +289,7 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 					run.session = await engine.runPhase(run.session.id, 'start', { signal });
 					report.timeToRunningMs = elapsed(run);
 					report.runningAt = new Date().toISOString();
-					task.title = `${report.drillName} runs from its backup (${point.id}) — after ${seconds(report.timeToRunningMs)}`;
+					task.title = `${report.drillName} runs from its backup (${point.id}) — after ${formatMs(report.timeToRunningMs)}`;
 					shared.milestone(run, 'running');
 				} catch (error) {
 					if (isAborted(error)) {
@@ -332,7 +330,7 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 					report.timeToProofMs = Math.round(result.at - run.t0);
 					report.aliveAt = new Date().toISOString();
 					report.outcome = 'passed';
-					task.title = `Proof of life (${report.proof}) after ${seconds(report.timeToProofMs)}`;
+					task.title = `Proof of life (${report.proof}) after ${formatMs(report.timeToProofMs)}`;
 					run.alive.settle(true);
 					// Kept up for its dependents, it no longer counts as booting: its slot goes to the next VM.
 					if (run.dependents.length > 0) {
@@ -429,11 +427,11 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 				run.release = null;
 				run.alive.settle(report.outcome === 'passed');
 				run.finished.settle();
-				const verdict = report.outcome === 'passed' ? `passed — proof of life after ${seconds(report.timeToProofMs)}` : report.outcome === 'interrupted' ? 'interrupted' : `${report.outcome.toUpperCase()} — ${report.reason ?? ''}`;
+				const verdict = report.outcome === 'passed' ? `passed — proof of life after ${formatMs(report.timeToProofMs)}` : report.outcome === 'interrupted' ? 'interrupted' : `${report.outcome.toUpperCase()} — ${report.reason ?? ''}`;
 				run.retitle?.(`${spec.vm} → ${report.drillName}: ${verdict}`);
 				if (report.outcome === 'interrupted') throw new AbortedError();
 				if (report.outcome === 'passed') {
-					task.title = `Passed: running after ${seconds(report.timeToRunningMs)}, proof of life after ${seconds(report.timeToProofMs)}`;
+					task.title = `Passed: running after ${formatMs(report.timeToRunningMs)}, proof of life after ${formatMs(report.timeToProofMs)}`;
 					return;
 				}
 				if (report.outcome === 'skipped') throw new Error(`Skipped: ${report.reason ?? ''}`);

@@ -35,13 +35,6 @@ export interface OperationInfo extends ProcessRef {
 	startedAt: string;
 }
 
-export class VmClaimedError extends Error {
-	override name = 'VmClaimedError';
-	constructor(readonly claim: ClaimInfo, message: string) {
-		super(message);
-	}
-}
-
 export class SessionBusyError extends RundirectError {
 	override name = 'SessionBusyError';
 	constructor(readonly holder: OperationInfo) {
