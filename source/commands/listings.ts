@@ -5,7 +5,7 @@ import { formatProblem } from '../catalog/catalog.ts';
 import type { RuntimeStatus } from '../hosts/host.ts';
 import { formatBytes, formatDuration } from '../core/format.ts';
 import { isTerminal, type SessionRecord } from '../restore/session.ts';
-import { nextActionHint } from '../restore/engine.ts';
+import { nextActionHint } from '../restore/reconcile.ts';
 import type { CommandContext } from './context.ts';
 
 function table(rows: string[][]): string {

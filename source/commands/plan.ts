@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import { hasRunbook } from '../hosts/capabilities.ts';
 import type { RunbookStep } from '../hosts/host.ts';
 import { EXIT, RundirectError } from '../core/errors.ts';
-import type { StartRequest } from '../restore/engine.ts';
+import type { StartRequest } from '../restore/start-request.ts';
 import type { CommandContext } from './context.ts';
 
 export function runbookText(steps: RunbookStep[]): string {

@@ -3,12 +3,9 @@
 // before and after every step so any interruption can be resumed.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import path from 'node:path';
 import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
-import { findRestorePoint, formatProblem, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
-import { vmNameSchema } from '../catalog/schema.ts';
-import { pathRulesOf } from '../hosts/capabilities.ts';
-import type { Host, ReplaceMode, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
+import { formatProblem, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
+import type { Host, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
 import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
 import { Journal } from './journal.ts';
 import { VmLocks, processAlive } from './lock.ts';
@@ -28,6 +25,8 @@ import {
 import { STEP_ACTIONS, stepTitle } from './steps.ts';
 import { maybeInjectFault } from './fault.ts';
 import type { RendererChoice } from './renderer.ts';
+import { checkTarget, resolveRestorePoint, type StartRequest } from './start-request.ts';
+import { nextActionHint, reconcileSessions, type Reconciliation } from './reconcile.ts';
 
 export type EngineEvent =
 	| { type: 'session'; session: SessionRecord }
@@ -35,19 +34,6 @@ export type EngineEvent =
 	| ({ type: 'progress'; session: string; step: StepId } & ProgressSnapshot)
 	| { type: 'warning'; session: string | null; message: string };
 
-export interface StartRequest {
-	/** The backed-up VM's name. */
-	vm: string;
-	/** `latest` (default) or a restore point id. */
-	point?: string;
-	/** Restore under a new name (alternate VM); default: the backed-up name, replacing the VM there. */
-	name?: string;
-	/** `original` (default) or an absolute folder on the host. */
-	location?: string;
-	replaceMode?: ReplaceMode;
-	/** A recovery drill's start: networking isolated, journaled as a drill (see source/drill/). */
-	drill?: { id: string; isolatedSwitch: string | null };
-}
 
 export interface StartProposal {
 	request: StartRequest;
@@ -132,34 +118,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 	/** Everything a start would do, checked, without changing anything. */
 	async proposeStart(request: StartRequest): Promise<StartProposal> {
 		const catalog = await this.catalog();
-		const pointRef = request.point ?? 'latest';
-		const point = findRestorePoint(catalog, request.vm, pointRef);
-		// Problems of the VM's folder itself or of anything in it.
-		const broken = catalog.problems.filter((problem) => path.relative(catalog.destination, problem.file).split(path.sep)[0] === request.vm);
-		if (!point) {
-			if (broken.length > 0) throw new RundirectError(`restore point ${pointRef} of ${request.vm} is not usable:\n${broken.map((problem) => `  - ${formatProblem(problem)}`).join('\n')}`, EXIT.usage);
-			const vmCheck = vmNameSchema.safeParse(request.vm);
-			if (!vmCheck.success) throw new RundirectError(`VM name ${JSON.stringify(request.vm)} ${vmCheck.error.issues[0]?.message ?? 'is invalid'}`, EXIT.usage);
-			const known = catalog.points.filter((candidate) => candidate.vm === request.vm).map((candidate) => candidate.id);
-			throw new RundirectError(
-				known.length === 0 ? `no backups of a VM named ${request.vm} in ${catalog.destination}` : `${request.vm} has no restore point ${pointRef}; it has: ${known.join(', ')}`,
-				EXIT.notFound,
-				'list them with "rundirect backups"',
-			);
-		}
-		const name = request.name ?? point.vm;
-		const nameCheck = vmNameSchema.safeParse(name);
-		if (!nameCheck.success) throw new RundirectError(`VM name ${JSON.stringify(name)} ${nameCheck.error.issues[0]?.message ?? 'is invalid'}`, EXIT.usage);
-		const location = request.location ?? 'original';
-		// The location is a folder on the host, in the host's own path rules (D:\VMs on Hyper-V).
-		const rules = pathRulesOf(this.host);
-		const hostPath = rules.style === 'win32' ? path.win32 : path.posix;
-		if (location !== 'original' && !hostPath.isAbsolute(location)) throw new RundirectError(`location must be "original" or an absolute folder, not ${JSON.stringify(location)}`, EXIT.usage);
-		// Only a host whose paths are this machine's can be compared with the destination here.
-		const fromDestination = location === 'original' || !rules.local ? '..' : path.relative(catalog.destination, path.resolve(location));
-		if (fromDestination !== '..' && !fromDestination.startsWith(`..${path.sep}`) && !path.isAbsolute(fromDestination)) {
-			throw new RundirectError(`location ${location} is inside the backup destination ${catalog.destination}: production storage must be outside the backup`, EXIT.usage);
-		}
+		const { point, broken, pointRef } = resolveRestorePoint(catalog, request);
+		const { name, location } = checkTarget(catalog, this.host, request, point);
 
 		const resume = await this.claimedBy(name, point);
 		const sessionId = resume?.id ?? newSessionId();
@@ -429,55 +389,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 	 */
 	async reconcile(): Promise<Reconciliation[]> {
 		const { sessions } = await this.sessions();
-		const result: Reconciliation[] = [];
-		for (const session of sessions.filter((candidate) => !isTerminal(candidate))) {
-			const holder = await this.locks.readOperation(this.host.id, session.vm);
-			if (holder && holder.session === session.id && processAlive(holder) !== false) {
-				const doing = { start: 'started', finalize: 'finalized', stop: 'stopped' }[holder.operation] ?? holder.operation;
-				result.push({ session, action: 'busy', detail: `being ${doing} by pid ${holder.pid} on ${holder.hostname} since ${holder.startedAt}` });
-				continue;
-			}
-			const interrupted = session.steps.find((step) => step.status === 'running');
-			const where = interrupted ? ` (in ${interrupted.number === null ? '' : `step ${interrupted.number}, `}${interrupted.id})` : '';
-			switch (session.state) {
-				case 'starting':
-					result.push({ session, action: 'start', rollback: 'stop', detail: `start was interrupted${where}; continue it, or roll back with stop` });
-					break;
-				case 'finalizing':
-					result.push({
-						session,
-						action: 'finalize',
-						rollback: allowedPhases(session).includes('stop') ? 'stop' : undefined,
-						detail: `finalize was interrupted${where}; continue it${stepOf(session, 'apply-changes').status === 'done' ? ' (the VM already runs on production: only forward is safe)' : ', or roll back with stop'}`,
-					});
-					break;
-				case 'stopping':
-					result.push({ session, action: 'stop', detail: `stop was interrupted${where}; continue it` });
-					break;
-				case 'failed':
-					result.push({ session, action: 'none', detail: `failed in ${session.lastError?.step ?? session.failedPhase ?? 'a step'}: ${session.lastError?.message ?? 'unknown error'} — ${nextActionHint(session)}` });
-					break;
-				case 'running': {
-					const status = await this.host.status(session.plan).catch(() => null);
-					if (status && (status.vm === 'off' || status.vm === 'missing')) {
-						result.push({ session, action: 'restart-vm', detail: `${session.vm} should be running from its backup but its VM is ${status.vm}: restart it on its snapshot layer (no write is lost: the layer holds them)` });
-					} else {
-						result.push({ session, action: 'none', detail: `running from backup${status ? ` (VM ${status.vm})` : ''}; finalize or stop it when ready` });
-					}
-					break;
-				}
-				default:
-					result.push({ session, action: 'none', detail: session.state });
-			}
-			const last = result[result.length - 1];
-			if (session.purpose === 'drill' && last && last.action !== 'busy') {
-				// A drill's VM only ever goes away: rolling back (stop) is the way out from any state it can be left in.
-				if (allowedPhases(session).includes('stop')) last.rollback = 'stop';
-				const drill = session.drillId ? `recovery drill ${session.drillId}` : 'recovery drill';
-				last.detail = `${drill}: clean it up with "rundirect resume --rollback" or "rundirect stop ${session.id}" (${last.detail})`;
-			}
-		}
-		return result;
+		return reconcileSessions(sessions, { host: this.host, locks: this.locks });
 	}
 
 	/** Restarts the VM of a session running from backup whose VM stopped (host reboot, crash). */
@@ -497,24 +409,4 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 	async close(): Promise<void> {
 		await this.host.close();
 	}
-}
-
-export interface Reconciliation {
-	session: SessionRecord;
-	/** What resuming does: run a phase, restart the VM, nothing (needs a choice), or wait (busy). */
-	action: Phase | 'restart-vm' | 'none' | 'busy';
-	/** The safe way back instead, when there is one. */
-	rollback?: Phase;
-	detail: string;
-}
-
-/** What the user can do next with a session, as a command line. */
-export function nextActionHint(session: SessionRecord): string {
-	const phases = allowedPhases(session);
-	const commands = phases.map((phase) => {
-		if (phase === 'start') return `"rundirect start ${session.source.vm} --point ${session.source.pointId}${session.vm !== session.source.vm ? ` --name ${session.vm}` : ''}" to retry`;
-		return `"rundirect ${phase} ${session.id}"${session.state === 'failed' && phase === session.failedPhase ? ' to retry' : ''}`;
-	});
-	if (commands.length === 0) return 'nothing left to do';
-	return `run ${commands.join(' or ')}`;
 }

@@ -1,7 +1,7 @@
 // View-model of the console's recovery drills and of the sessions it finds interrupted on
 // open: plain types and pure helpers (no React, no I/O). The store runs them; components draw them.
 import type { DrillEvent, DrillSpec, DrillSummary, DrillVmReport, DrillReport } from '../drill/index.ts';
-import type { Reconciliation } from '../restore/engine.ts';
+import type { Reconciliation } from '../restore/reconcile.ts';
 import { allowedPhases, type Phase } from '../restore/session.ts';
 import type { TaskNode } from './task-renderer.ts';
 import type { UiError } from './model.ts';

@@ -6,7 +6,7 @@
 import type React from 'react';
 import { useState } from 'react';
 import { Text } from 'ink';
-import type { Reconciliation } from '../../restore/engine.ts';
+import type { Reconciliation } from '../../restore/reconcile.ts';
 import { useKeys } from '../keys.tsx';
 import { hintsFor } from '../keymap.ts';
 import { clamp, wrapText } from '../model.ts';

@@ -1,6 +1,6 @@
 // Sessions found interrupted when the console opens (engine.reconcile(), what `rundirect resume`
 // would do). Nothing runs until the user chooses: continue, roll back (stop) or leave each one.
-import type { Reconciliation } from '../../restore/engine.ts';
+import type { Reconciliation } from '../../restore/reconcile.ts';
 import { interruptedOf, rollbackPhase } from '../drills.ts';
 import { toUiError } from '../model.ts';
 import type { EngineLink } from './engine-link.ts';

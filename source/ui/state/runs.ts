@@ -1,7 +1,8 @@
 // The phases this console runs (start, finalize, stop): each with listr2's live task tree,
 // drawn through the Ink task renderer, and how it ended. A phase's outcome lands in the state,
 // never thrown; the journal (the sessions slice) carries the same facts for everyone else.
-import type { StartProposal, StartRequest } from '../../restore/engine.ts';
+import type { StartProposal } from '../../restore/engine.ts';
+import type { StartRequest } from '../../restore/start-request.ts';
 import type { Phase, SessionRecord } from '../../restore/session.ts';
 import { AbortedError } from '../../core/errors.ts';
 import { InkTaskRenderer, type InkTaskRendererOptions, type TaskNode } from '../task-renderer.ts';
