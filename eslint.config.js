@@ -86,4 +86,18 @@ export default defineConfig([
 			'react-hooks/exhaustive-deps': 'error',
 		},
 	},
+	{
+		// Outside the drivers, code asks a host's capabilities (source/hosts/capabilities.ts), never
+		// which driver it is: no `host.kind` tests, no `instanceof SomeHost`.
+		files: ['source/**/*.ts', 'source/**/*.tsx', 'cli.tsx'],
+		ignores: ['source/hosts/**'],
+		rules: {
+			'no-restricted-syntax': [
+				'error',
+				{ selector: "MemberExpression[property.name='kind'][object.name=/^host$/i]", message: 'Ask a capability (source/hosts/capabilities.ts) instead of testing which host this is.' },
+				{ selector: "MemberExpression[property.name='kind'][object.property.name=/^host$/i]", message: 'Ask a capability (source/hosts/capabilities.ts) instead of testing which host this is.' },
+				{ selector: "BinaryExpression[operator='instanceof'][right.name=/Host$/]", message: 'Ask a capability (source/hosts/capabilities.ts) instead of testing which driver this is.' },
+			],
+		},
+	},
 ]);
