@@ -14,7 +14,8 @@ import { LabError } from '../../source/hosts/lab/errors.ts';
 import { qemuVersion } from '../../source/hosts/lab/qemu-img.ts';
 import { runningPid, runtimeFiles } from '../../source/hosts/lab/runtime.ts';
 import { ensureProbeGuestImage } from '../../source/lab-builder/guest.ts';
-import { TEST_CACHE } from '../support/lab-env.ts';
+import { createLabEnv, TEST_CACHE } from '../support/lab-env.ts';
+import { writeManifest } from '../support/restore-points.ts';
 import { destroyEnv, makeEnv, planInput, type TestEnv } from './helpers.ts';
 
 let env: TestEnv;
@@ -138,4 +139,26 @@ it('the verdict is proven by a real kernel, not only a boot sector: a boot-secto
 	// Conclusive: cached and not probed again.
 	expect(await detectAccelerator({ cacheDir, probeGuest: async () => ((asked += 1), guest) })).toMatchObject({ accel: verdict.accel, source: 'cache', probe: 'guest' });
 	expect(asked).toBe(1);
+});
+
+it('rundirect start of a VM that dies fails, and the journal and `sessions` agree: never "running"', async () => {
+	const lab = await createLabEnv();
+	try {
+		const dir = path.join(lab.root, 'dest', 'halt01', 'p1');
+		await fs.mkdir(dir, { recursive: true });
+		await fs.copyFile(await bootCodeBackup('halt', HALT), path.join(dir, 'disk0.qcow2'));
+		await writeManifest(dir, { disks: [{ file: 'disk0.qcow2', format: 'qcow2', virtualSize: 1024 * 1024 }] });
+		const start = await lab.cli(['--destination', path.join(lab.root, 'dest'), 'start', 'halt01', '--yes', '--json'], { env: { RUNDIRECT_ACCEL: 'tcg' } });
+		expect(start.exitCode, start.stderr).not.toBe(0);
+		expect(`${start.stdout}${start.stderr}`).toMatch(/halted with interrupts disabled/);
+		expect(start.events.some((event) => event.type === 'session' && (event as { session?: { state?: string } }).session?.state === 'running')).toBe(false);
+		const listed = await lab.cli(['--destination', path.join(lab.root, 'dest'), 'sessions', '--json'], { env: { RUNDIRECT_ACCEL: 'tcg' } });
+		const sessions = (listed.events.find((event) => event.type === 'sessions') as { sessions: Array<{ state: string; status: { vm: string } | null; lastError: { message: string } | null; problem: string | null }> }).sessions;
+		expect(sessions).toHaveLength(1);
+		expect(sessions[0]).toMatchObject({ state: 'failed', status: { vm: 'off' }, problem: null });
+		expect(sessions[0]!.lastError?.message).toMatch(/VM halt01 did not keep running/);
+		expect(await lab.qemuPids()).toEqual([]);
+	} finally {
+		await lab.cleanup();
+	}
 });
