@@ -10,6 +10,7 @@ import { initLab } from '../source/lab-builder/init.ts';
 import { LabHost } from '../source/hosts/lab/driver.ts';
 import { launch, powerOff, runtimeFiles } from '../source/hosts/lab/runtime.ts';
 import { detectAccelerator } from '../source/hosts/lab/accel.ts';
+import { legacyHardware } from '../source/hosts/lab/hardware.ts';
 import { Engine, type EngineEvent } from '../source/restore/engine.ts';
 import { GUEST_MARKER } from '../source/hosts/lab/serial.ts';
 import { formatBytes } from '../source/core/format.ts';
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
 			await dropCaches();
 			const began = performance.now();
 			await execa('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', backup, target]);
-			const { pid, files } = await launch(path.join(root, 'run-full'), { name: `${vm}-full`, memoryMiB: 256, firmware: 'bios', accel: accel.accel, disks: [{ index: 0, kind: 'production', path: target, format: 'qcow2' }] });
+			const { pid, files } = await launch(path.join(root, 'run-full'), { name: `${vm}-full`, memoryMiB: 256, hardware: legacyHardware(1, 1), accel: accel.accel, disks: [{ index: 0, kind: 'production', path: target, format: 'qcow2' }], network: 'user' });
 			started.push(pid);
 			const markerAt = await waitForMarker(files.serialFile, 120_000);
 			await powerOff(files, null);

@@ -20,6 +20,8 @@ const SYSTEM_NEEDS = [
 	['xz', 'xz-utils'],
 	['zstd', 'zstd'],
 	['tmux', 'tmux'],
+	// UEFI firmware for generation 2 restore points (a file, not a program: `command -v` finds it by path).
+	['/usr/share/OVMF/OVMF_CODE_4M.fd', 'ovmf'],
 ];
 
 function run(command, args, options = {}) {

@@ -51,8 +51,19 @@ export function sessionsText(sessions: SessionRecord[], statuses: Map<string, Ru
 	const lines = ['Sessions:', table(rows)];
 	for (const session of sessions) {
 		if (session.lastError) lines.push(`  ! ${session.id}: ${session.lastError.message} — ${session.lastError.hint}`);
+		const disagreement = vmDisagreement(session, statuses.get(session.id));
+		if (disagreement) lines.push(`  ! ${session.id}: ${disagreement}`);
 	}
 	return lines.join('\n');
+}
+
+/**
+ * A session the journal says runs from its backup whose VM does not run: said, never shown as
+ * running. Null when they agree (or the host could not be asked).
+ */
+export function vmDisagreement(session: SessionRecord, status: RuntimeStatus | string | undefined): string | null {
+	if (session.state !== 'running' || typeof status !== 'object' || status.vm === 'running' || status.vm === 'paused') return null;
+	return `the journal says ${session.vm} runs from its backup, but its VM is ${status.vm}: "rundirect resume" restarts it on its snapshot layer, or "rundirect stop ${session.id}" discards it`;
 }
 
 /** Host status of every unfinished session; a host error is shown in its row, not thrown. */
@@ -85,7 +96,12 @@ export async function sessionsCommand(context: CommandContext): Promise<number> 
 	const statuses = await liveStatuses(context, sessions);
 	context.emit({
 		type: 'sessions',
-		sessions: sessions.map((session) => ({ ...session, status: statuses.get(session.id) ?? null, next: isTerminal(session) ? null : nextActionHint(session) })),
+		sessions: sessions.map((session) => ({
+			...session,
+			status: statuses.get(session.id) ?? null,
+			next: isTerminal(session) ? null : nextActionHint(session),
+			problem: vmDisagreement(session, statuses.get(session.id)),
+		})),
 		problems,
 	});
 	context.say(sessionsText(sessions, statuses));

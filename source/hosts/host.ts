@@ -207,8 +207,8 @@ export interface Host {
 	createDisks(plan: RestorePlan, options?: StepOptions): Promise<void>;
 	// Step 3
 	createSnapshotLayer(plan: RestorePlan, options?: StepOptions): Promise<void>;
-	// Step 4
-	startVm(plan: RestorePlan, options?: StepOptions): Promise<void>;
+	// Step 4: resolves once the VM is proven to run (not just started); may return a note for the journal (e.g. an accelerator fallback).
+	startVm(plan: RestorePlan, options?: StepOptions): Promise<string | void>;
 	// Step 5
 	copyData(plan: RestorePlan, options?: StepOptions): Promise<void>;
 	// Step 6

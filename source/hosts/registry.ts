@@ -12,12 +12,14 @@ export function defaultHostSpec(): string {
 export async function openHost(spec: string, paths: Paths): Promise<Host> {
 	if (spec === 'lab') {
 		const { LabHost } = await import('./lab/driver.ts');
-		const { findBuiltGuestImage } = await import('../lab-builder/guest.ts');
-		// Only the real lab guest tells whether KVM runs guests here; without it a boot sector decides.
-		const probeImage = (await findBuiltGuestImage(labPaths(paths).cache)) ?? undefined;
+		const { ensureProbeGuestImage, findBuiltGuestImage } = await import('../lab-builder/guest.ts');
+		// Only a real kernel tells whether KVM runs guests here: the lab guest, built when missing.
+		const cache = labPaths(paths).cache;
+		const probeImage = (await findBuiltGuestImage(cache)) ?? undefined;
 		return new LabHost({
 			paths,
 			probeImage,
+			probeGuest: () => ensureProbeGuestImage(cache),
 			// The lab builder (guest image, sample destination, lab VMs) is no part of the driver: it
 			// is handed in, and loaded only when a lab is built.
 			provision: async (options) => (await import('../lab-builder/init.ts')).initLab(paths, options),

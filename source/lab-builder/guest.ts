@@ -1,6 +1,7 @@
 // Builds the lab guest: a FAT "superfloppy" disk image holding a Debian kernel, a busybox
-// initramfs and syslinux, made with mtools (no loop mounts, no root), and a small FAT data
-// disk. Built once per set of inputs into <cache>/lab/guest/<inputs-hash>/.
+// initramfs, syslinux (BIOS) and a startup.nsh (UEFI: OVMF's shell starts the kernel's EFI
+// stub), made with mtools (no loop mounts, no root), and a small FAT data disk. Built once
+// per set of inputs into <cache>/lab/guest/<inputs-hash>/.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -11,7 +12,7 @@ import { buildInitrd, collectModules, GUEST_LOG, GUEST_MODULES, INIT_SCRIPT } fr
 import { resolveMtools, type Mtools } from './tools.ts';
 
 /** Bump when the way the image is built changes, so cached images are rebuilt. */
-export const GUEST_BUILD_VERSION = 1;
+export const GUEST_BUILD_VERSION = 2;
 export const GUEST_DISK_BYTES = 64 * 2 ** 20;
 export const DATA_DISK_BYTES = 32 * 2 ** 20;
 
@@ -23,6 +24,19 @@ LABEL linux
 	KERNEL vmlinuz
 	INITRD initrd.gz
 	APPEND console=ttyS0 quiet
+`;
+
+/**
+ * UEFI boots the same disk: OVMF finds no boot loader on it and runs its shell, which runs
+ * startup.nsh (after its 5 s countdown): the kernel is an EFI application (EFI stub).
+ */
+export const STARTUP_NSH = `@echo -off
+for %d in fs0 fs1 fs2 fs3
+  if exist %d:\\vmlinuz then
+    %d:
+    \\vmlinuz initrd=\\initrd.gz console=ttyS0 quiet
+  endif
+endfor
 `;
 
 /** Files on the data disk a two-disk sample VM gets (names are 8.3 so FAT needs no long-name entries). */
@@ -59,6 +73,7 @@ function inputsHash(packages: GuestPackages): string {
 		init: INIT_SCRIPT,
 		modules: GUEST_MODULES,
 		syslinux: SYSLINUX_CFG,
+		uefi: STARTUP_NSH,
 		data: DATA_DISK_FILES,
 		sizes: [GUEST_DISK_BYTES, DATA_DISK_BYTES],
 	};
@@ -117,10 +132,12 @@ async function build(packages: GuestPackages, mtools: Mtools, staging: string, o
 	const image = path.join(staging, 'guest.raw');
 	await formatFat(mtools, image, GUEST_DISK_BYTES, 'RDGUEST');
 	await fs.writeFile(path.join(staging, 'syslinux.cfg'), SYSLINUX_CFG);
+	await fs.writeFile(path.join(staging, 'startup.nsh'), STARTUP_NSH.replace(/\n/g, '\r\n'));
 	await copyIntoFat(mtools, image, [
 		{ from: path.join(packages.kernel.root, 'boot', `vmlinuz-${release}`), as: 'vmlinuz' },
 		{ from: path.join(staging, 'initrd.gz'), as: 'initrd.gz' },
 		{ from: path.join(staging, 'syslinux.cfg'), as: 'syslinux.cfg' },
+		{ from: path.join(staging, 'startup.nsh'), as: 'startup.nsh' },
 	]);
 	// The mtools flavour of the installer: it runs mcopy/mattrib itself (found through PATH),
 	// so it works on an image file without mounting it.
@@ -132,6 +149,7 @@ async function build(packages: GuestPackages, mtools: Mtools, staging: string, o
 	await writeFilesIntoFat(mtools, dataImage, DATA_DISK_FILES);
 	await fs.rm(path.join(staging, 'initrd.gz'));
 	await fs.rm(path.join(staging, 'syslinux.cfg'));
+	await fs.rm(path.join(staging, 'startup.nsh'));
 	return release;
 }
 
@@ -220,4 +238,16 @@ export async function findBuiltGuestImage(labCache: string): Promise<string | nu
 		}
 	}
 	return newest?.image ?? null;
+}
+
+/**
+ * The lab guest to prove an accelerator with, on a host where `lab init` never ran: found in
+ * the cache, or built there (its Debian packages downloaded once). A boot sector alone does
+ * not show that a real kernel runs under KVM.
+ */
+export async function ensureProbeGuestImage(labCache: string): Promise<string> {
+	const built = await findBuiltGuestImage(labCache);
+	if (built) return built;
+	const { fetchGuestPackages } = await import('./debs.ts');
+	return (await buildGuestImage(labCache, await fetchGuestPackages(labCache))).image;
 }

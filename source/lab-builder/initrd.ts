@@ -1,5 +1,6 @@
-// The lab guest's initramfs: a static busybox, the kernel modules that reach a virtio-blk
-// disk and read FAT, and an /init script that proves the guest runs and writes to its disks.
+// The lab guest's initramfs: a static busybox, the kernel modules that reach its disk on any
+// bus the lab host gives a restore point (virtio-blk, virtio-scsi, PIIX IDE) and read FAT, and
+// an /init script that proves the guest runs and writes to its disks.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -11,9 +12,11 @@ import { writeCpio, type CpioEntry } from './cpio.ts';
 export const GUEST_LOG = 'guest.log';
 
 /**
- * Modules for a virtio-blk-pci disk on q35 and a FAT file system on it. Listed in load
- * order for readability; dependencies found in the modules themselves are loaded first.
- * Missing ones are skipped (built in, or absent in that kernel: virtio_pci_legacy_dev).
+ * Modules for a disk on virtio-blk, on virtio-scsi or on a PC's PIIX IDE (generation 1), and
+ * a FAT file system on it. Listed in load order for readability; dependencies found in the
+ * modules themselves are loaded first. Missing ones are skipped (built in, or absent in that
+ * kernel: virtio_pci_legacy_dev; the cloud kernel has no ahci, and the lab gives a
+ * generation 2 VM no IDE, as Hyper-V does not).
  */
 export const GUEST_MODULES = [
 	'virtio',
@@ -22,6 +25,11 @@ export const GUEST_MODULES = [
 	'virtio_pci_modern_dev',
 	'virtio_pci',
 	'virtio_blk',
+	'scsi_mod',
+	'virtio_scsi',
+	'libata',
+	'ata_piix',
+	'sd_mod',
 	'fat',
 	'vfat',
 	'nls_cp437',
@@ -42,15 +50,23 @@ exec </dev/console >/dev/console 2>&1
 for module in $(cat /lib/modules/load-order); do
 	insmod "/lib/modules/$module.ko" || echo "rundirect-guest: insmod $module failed"
 done
-# virtio-blk probes asynchronously enough that /dev/vda may lag the insmod a little.
+# The disks are /dev/vd* (virtio-blk) or /dev/sd* (virtio-scsi, IDE); they are probed
+# asynchronously, so they may lag the insmod a little. The boot disk is the one labelled
+# RDGUEST (the first disk when none is), the data disk RDDATA (else the next one).
+disks() { ls /dev/vd[a-z] /dev/sd[a-z] 2>/dev/null; }
 tries=0
-while [ ! -b /dev/vda ] && [ $tries -lt 100 ]; do usleep 100000; tries=$((tries + 1)); done
-if ! mount -t vfat -o rw /dev/vda /mnt; then
-	echo "RUNDIRECT-GUEST-ERROR cannot mount /dev/vda"
+while [ -z "$(disks)" ] && [ $tries -lt 100 ]; do usleep 100000; tries=$((tries + 1)); done
+usleep 300000
+root=$(findfs LABEL=RDGUEST 2>/dev/null)
+[ -n "$root" ] || root=$(disks | head -n 1)
+if [ -z "$root" ] || ! mount -t vfat -o rw "$root" /mnt; then
+	echo "RUNDIRECT-GUEST-ERROR cannot mount the boot disk $root"
 	while true; do sleep 3600; done
 fi
+data=$(findfs LABEL=RDDATA 2>/dev/null)
+[ -n "$data" ] || data=$(disks | grep -vx "$root" | head -n 1)
 second=
-if [ -b /dev/vdb ] && mount -t vfat -o rw /dev/vdb /mnt2; then second=/mnt2; fi
+if [ -n "$data" ] && [ -b "$data" ] && mount -t vfat -o rw "$data" /mnt2; then second=/mnt2; fi
 boot=$(cat /proc/sys/kernel/random/uuid)
 echo "${GUEST_MARKER} boot=$boot"
 n=0
@@ -139,7 +155,7 @@ export async function collectModules(kernelRoot: string): Promise<{ release: str
 		order.push(name);
 	};
 	for (const name of GUEST_MODULES) await add(canonical(name));
-	for (const required of ['virtio_blk', 'vfat']) {
+	for (const required of ['virtio_blk', 'virtio_scsi', 'ata_piix', 'sd_mod', 'vfat']) {
 		if (!files.has(required) && !available.has(required)) {
 			// Not a module: fine only if built in.
 			const builtin = await fs.readFile(path.join(modulesRoot, release, 'modules.builtin'), 'utf8').catch(() => '');

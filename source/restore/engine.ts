@@ -398,8 +398,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		if (!session || session.state !== 'running') throw new RundirectError(`session ${sessionId} is not running from backup`, EXIT.refused);
 		const operation = await this.locks.beginOperation(this.host.id, session.vm, session.id, 'start');
 		try {
-			await this.host.startVm(session.plan);
-			this.emitEvent({ type: 'warning', session: session.id, message: `restarted ${session.vm} on its snapshot layer: its VM was not running` });
+			const note = await this.host.startVm(session.plan);
+			this.emitEvent({ type: 'warning', session: session.id, message: `restarted ${session.vm} on its snapshot layer: its VM was not running${note ? ` (${note})` : ''}` });
 		} finally {
 			await this.host.close(session.plan).catch(() => undefined);
 			await operation.release();

@@ -56,8 +56,10 @@ export const STEP_ACTIONS: Record<StepId, StepAction> = {
 	'create-disks': ({ host, session, options }) => host.createDisks(session.plan, options),
 	'snapshot-layer': ({ host, session, options }) => host.createSnapshotLayer(session.plan, options),
 	'start-vm': async ({ host, session, options }) => {
-		await host.startVm(session.plan, options);
+		const note = await host.startVm(session.plan, options);
 		session.runningFromBackupSince ??= new Date().toISOString();
+		// What the host had to do to get the VM running (e.g. fall back to TCG) belongs in the journal.
+		return note ?? undefined;
 	},
 	'copy-data': ({ host, session, options }) => host.copyData(session.plan, options),
 	'apply-changes': async ({ host, session, options }) => {

@@ -20,14 +20,20 @@ export interface AcceleratorVerdict {
 	/** Why, in words a user can act on. */
 	reason: string;
 	source: 'env' | 'cache' | 'probe';
-	/** What the KVM probe booted: the lab guest (conclusive) or the built-in boot sector. */
-	probe: 'guest' | 'boot-sector' | null;
+	/**
+	 * What decided: the lab guest's real kernel (conclusive), a session's VM that died under KVM
+	 * and ran under TCG (conclusive), or only the built-in boot sector (provisional: step 4
+	 * still falls back to TCG when a VM dies under KVM).
+	 */
+	probe: ProbeKind | null;
 }
+
+export type ProbeKind = 'guest' | 'vm' | 'boot-sector';
 
 interface CachedVerdict {
 	qemuVersion: string;
 	kernel: string;
-	probe: 'guest' | 'boot-sector' | null;
+	probe: ProbeKind | null;
 	accel: Accelerator;
 	reason: string;
 	checkedAt: string;
@@ -37,6 +43,12 @@ export interface DetectOptions {
 	cacheDir: string;
 	/** A raw bootable disk (the lab guest) that prints RUNDIRECT-GUEST-ALIVE on COM1. */
 	probeImage?: string;
+	/**
+	 * Finds or builds the lab guest when no probeImage is given (a destination without `lab
+	 * init`): a boot sector alone does not prove that a real kernel runs. Null or a failure
+	 * leaves the boot sector to decide, provisionally.
+	 */
+	probeGuest?: () => Promise<string | null>;
 	/** At most 8 s: the probe must never hold up the console for long. */
 	timeoutMs?: number;
 }
@@ -56,23 +68,38 @@ export async function detectAccelerator(options: DetectOptions): Promise<Acceler
 
 	const version = await qemuVersion();
 	const kernel = os.release();
-	const probe = options.probeImage ? 'guest' : 'boot-sector';
 	const cacheFile = path.join(options.cacheDir, 'accel.json');
 	const cached = await readCache(cacheFile);
-	// A verdict from the boot sector is upgraded once the real guest is available to probe with.
-	if (cached && cached.qemuVersion === version && cached.kernel === kernel && (cached.probe === probe || cached.probe === 'guest')) {
-		return { accel: cached.accel, reason: cached.reason, source: 'cache', probe: cached.probe };
-	}
+	const current = cached && cached.qemuVersion === version && cached.kernel === kernel ? cached : null;
+	if (current && (current.probe === 'guest' || current.probe === 'vm')) return { accel: current.accel, reason: current.reason, source: 'cache', probe: current.probe };
+
+	// A verdict from the boot sector is upgraded as soon as a real guest can be had to probe with.
+	const image = options.probeImage ?? (await options.probeGuest?.().catch(() => null)) ?? undefined;
+	const probe: ProbeKind = image ? 'guest' : 'boot-sector';
+	if (current && current.probe === probe) return { accel: current.accel, reason: current.reason, source: 'cache', probe: current.probe };
 
 	const timeoutMs = Math.min(options.timeoutMs ?? MAX_PROBE_MS, MAX_PROBE_MS);
-	const result = await probeAccelerator('kvm', { image: options.probeImage, timeoutMs });
+	const result = await probeAccelerator('kvm', { image, timeoutMs });
 	const verdict: AcceleratorVerdict = result.ok
 		? { accel: 'kvm', reason: `KVM ran the ${probe === 'guest' ? 'lab guest' : 'probe boot sector'} in ${result.ms} ms`, source: 'probe', probe }
 		: { accel: 'tcg', reason: `KVM is present but cannot run guest code (${result.reason}): using TCG`, source: 'probe', probe };
-	await fs.mkdir(options.cacheDir, { recursive: true });
-	const record: CachedVerdict = { qemuVersion: version, kernel, probe, accel: verdict.accel, reason: verdict.reason, checkedAt: new Date().toISOString() };
-	await writeFileAtomic(cacheFile, `${JSON.stringify(record, null, 2)}\n`);
+	await writeCache(options.cacheDir, { qemuVersion: version, kernel, probe, accel: verdict.accel, reason: verdict.reason, checkedAt: new Date().toISOString() });
 	return verdict;
+}
+
+/**
+ * A session's VM died under KVM and ran under TCG: that is a real guest's verdict, so it is
+ * remembered (until QEMU or the host kernel changes) and no VM is started under KVM again.
+ */
+export async function rememberKvmFailure(cacheDir: string, reason: string): Promise<AcceleratorVerdict> {
+	const verdict: AcceleratorVerdict = { accel: 'tcg', reason: `KVM is present but cannot run guest code (${reason}): using TCG`, source: 'probe', probe: 'vm' };
+	await writeCache(cacheDir, { qemuVersion: await qemuVersion(), kernel: os.release(), probe: 'vm', accel: 'tcg', reason: verdict.reason, checkedAt: new Date().toISOString() });
+	return verdict;
+}
+
+async function writeCache(cacheDir: string, record: CachedVerdict): Promise<void> {
+	await fs.mkdir(cacheDir, { recursive: true });
+	await writeFileAtomic(path.join(cacheDir, 'accel.json'), `${JSON.stringify(record, null, 2)}\n`);
 }
 
 async function readCache(file: string): Promise<CachedVerdict | null> {

@@ -36,7 +36,8 @@ export async function disksOnProduction(qmp: QmpClient): Promise<Set<number>> {
 	const blocks = await qmp.execute<BlockInfo[]>('query-block');
 	const result = new Set<number>();
 	for (const block of blocks) {
-		const match = /^\/machine\/peripheral\/vd(\d+)\//.exec(block.qdev ?? '');
+		// virtio-blk shows its backend's QOM path; ide-hd and scsi-hd show their id.
+		const match = /^(?:\/machine\/peripheral\/)?vd(\d+)(?:\/|$)/.exec(block.qdev ?? '');
 		const index = match?.[1] === undefined ? NaN : Number(match[1]);
 		if (!Number.isNaN(index) && block.inserted?.['node-name'] === nodeNames(index).prod) result.add(index);
 	}

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { nicSchema } from '../../catalog/schema.ts';
 import { readTextIfExists } from '../../core/files.ts';
 import { LabError } from './errors.ts';
+import { labHardwareSchema } from './hardware.ts';
 
 export const labDiskSchema = z.strictObject({
 	/** The image QEMU opens for the device (the overlay while running from backup). */
@@ -23,6 +24,8 @@ export const labVmDefinitionSchema = z.strictObject({
 	memoryMiB: z.number().int().min(32),
 	disks: z.array(labDiskSchema),
 	nics: z.array(nicSchema),
+	/** The restore point's hardware (hardware.ts); absent in definitions written before it was kept: q35, BIOS, virtio-blk. */
+	hardware: labHardwareSchema.optional(),
 	/** Session id while the VM runs from a backup (set in step 4, cleared in step 7). */
 	runningFromBackup: z.string().nullable(),
 	/** Session id that set this VM aside in step 1 (the file is then named "<name>~<session>.json"). */

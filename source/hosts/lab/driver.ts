@@ -21,7 +21,7 @@ import type {
 import type { CanProvision, DescribesDrillNetwork, HasEvidence, HasPower, HasProofOfLife, PathRules, ProofOfLife, ProvisionOptions, ProvisionSummary } from '../capabilities.ts';
 import { exists } from '../../core/files.ts';
 import { labPaths, type LabPaths, type Paths } from '../../core/paths.ts';
-import { type AcceleratorVerdict, detectAccelerator } from './accel.ts';
+import { type AcceleratorVerdict, detectAccelerator, rememberKvmFailure } from './accel.ts';
 import type { LabContext } from './context.ts';
 import { definitionPath, readDefinition } from './definition.ts';
 import { LabError } from './errors.ts';
@@ -44,6 +44,8 @@ export interface LabHostOptions {
 	accel?: Accelerator;
 	/** The lab guest image, for a conclusive KVM probe (see accel.ts). */
 	probeImage?: string;
+	/** Finds or builds the lab guest when there is no probeImage (given by the registry: the driver never imports the lab builder). */
+	probeGuest?: () => Promise<string | null>;
 	/** Builds the sample lab (`lab init`); given by the registry, so the driver never imports the lab builder. Without it the host cannot provision. */
 	provision?: LabBuilder;
 }
@@ -81,7 +83,7 @@ export class LabHost implements Host, HasEvidence, HasProofOfLife, DescribesDril
 		this.#options = options;
 		this.lab = labPaths(options.paths);
 		this.#monitors = new Monitors(this.lab.run);
-		this.#context = { lab: this.lab, monitors: this.#monitors, accelerator: () => this.accelerator() };
+		this.#context = { lab: this.lab, monitors: this.#monitors, accelerator: () => this.accelerator(), kvmFailed: (reason) => this.#kvmFailed(reason) };
 		const build = options.provision;
 		if (build) this.provision = (provisionOptions) => this.#provision(build, provisionOptions);
 	}
@@ -89,7 +91,7 @@ export class LabHost implements Host, HasEvidence, HasProofOfLife, DescribesDril
 	// ---------------------------------------------------------------- drills, provisioning
 
 	drillNetwork(): string {
-		return 'none (lab VMs run without a network device)';
+		return "isolated: each NIC on a restricted user-mode network that reaches nothing outside the VM (none when the restore point has no NIC)";
 	}
 
 	get sampleDestination(): string {
@@ -122,11 +124,21 @@ export class LabHost implements Host, HasEvidence, HasProofOfLife, DescribesDril
 			const forced = this.#options.accel;
 			this.#verdict = forced
 				? Promise.resolve({ accel: forced, reason: 'chosen by the caller', source: 'env', probe: null })
-				: detectAccelerator({ cacheDir: this.lab.cache, ...(this.#options.probeImage ? { probeImage: this.#options.probeImage } : {}) });
+				: detectAccelerator({
+						cacheDir: this.lab.cache,
+						...(this.#options.probeImage ? { probeImage: this.#options.probeImage } : {}),
+						...(this.#options.probeGuest ? { probeGuest: this.#options.probeGuest } : {}),
+					});
 			// A failed detection must not stick: the next call probes again.
 			this.#verdict.catch(() => (this.#verdict = null));
 		}
 		return this.#verdict;
+	}
+
+	/** From now on TCG, here and (through the cache) for every later controller. */
+	async #kvmFailed(reason: string): Promise<void> {
+		const verdict = await rememberKvmFailure(this.lab.cache, reason);
+		this.#verdict = Promise.resolve(verdict);
 	}
 
 	/** The VM's QMP connection, or null when it does not run. */
@@ -202,7 +214,7 @@ export class LabHost implements Host, HasEvidence, HasProofOfLife, DescribesDril
 		return createSnapshotLayer(this.#context, plan);
 	}
 
-	startVm(plan: RestorePlan, _options?: StepOptions): Promise<void> {
+	startVm(plan: RestorePlan, _options?: StepOptions): Promise<string | undefined> {
 		return startVm(this.#context, plan);
 	}
 

@@ -19,6 +19,8 @@ export type LabErrorCode =
 	| 'QEMU_WONT_EXIT'
 	/** QEMU status internal-error: the accelerator cannot run the guest. */
 	| 'QEMU_INTERNAL_ERROR'
+	/** Step 4: the VM did not keep running (internal-error, shutdown, a reset loop, halted for good); the message holds the evidence. */
+	| 'VM_DIED'
 	| 'FLUSH_FAILED'
 	| 'NO_SPACE'
 	| 'COPY_FAILED'

@@ -29,7 +29,7 @@ export async function planRestore(lab: LabPaths, hostId: string, input: PlanInpu
 			overlay: path.join(workDir, `disk${index}-overlay.qcow2`),
 		})),
 		settings: input.settings,
-		// Lab VMs always run with `-nic none`: a drill is isolated as it is; kept so the journal says so.
+		// A drill runs its NICs on a restricted user-mode network (runtime.ts); kept so the journal says so.
 		...(input.drill ? { drill: input.drill } : {}),
 	};
 }

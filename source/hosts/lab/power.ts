@@ -2,6 +2,7 @@
 // connection, a stopped one leaves none behind.
 import type { LabContext } from './context.ts';
 import type { LabVmDefinition } from './definition.ts';
+import { legacyHardware } from './hardware.ts';
 import { LabError } from './errors.ts';
 import type { QmpClient } from './qmp.ts';
 import { type LaunchSpec, launch, powerOff, runtimeFiles } from './runtime.ts';
@@ -15,13 +16,14 @@ export async function launchVm(context: LabContext, spec: LaunchSpec): Promise<Q
 }
 
 /** Starts VM `name` on its own (production) disks, as its definition names them. */
-export async function launchOnOwnDisks(context: LabContext, name: string, definition: Pick<LabVmDefinition, 'memoryMiB' | 'disks'>): Promise<QmpClient> {
+export async function launchOnOwnDisks(context: LabContext, name: string, definition: Pick<LabVmDefinition, 'memoryMiB' | 'cpus' | 'disks' | 'hardware'>): Promise<QmpClient> {
 	return launchVm(context, {
 		name,
 		memoryMiB: definition.memoryMiB,
-		firmware: 'bios',
+		hardware: definition.hardware ?? legacyHardware(definition.disks.length, definition.cpus),
 		accel: (await context.accelerator()).accel,
 		disks: definition.disks.map((disk, index) => ({ index, kind: 'production', path: disk.path, format: disk.format })),
+		network: 'user',
 	});
 }
 

@@ -10,7 +10,7 @@ import type { LabPaths } from '../../core/paths.ts';
 import type { DiskPlacement, RestorePlan } from '../host.ts';
 import { definitionPath, type LabVmDefinition, listDefinitions } from './definition.ts';
 import { checkImage, imageInfo, measureQcow2, QEMU_IMG, QEMU_SYSTEM } from './qemu-img.ts';
-import { OVMF_IMAGE } from './runtime.ts';
+import { firmwareImages, hardwareProblems } from './hardware.ts';
 import { dedicatedFolder, remapPath } from './set-aside.ts';
 import { deviceOf, existingAncestor, freeBytes } from './space.ts';
 
@@ -22,7 +22,11 @@ export async function preflight(lab: LabPaths, plan: RestorePlan): Promise<strin
 	}
 	if (problems.length > 0) return problems;
 	if (plan.disks.length === 0) problems.push('The restore point has no disks');
-	if (plan.settings.firmware === 'uefi' && !(await exists(OVMF_IMAGE))) problems.push(`VM ${plan.vmName} needs UEFI firmware but ${OVMF_IMAGE} is missing; install the ovmf package`);
+	problems.push(...hardwareProblems(plan.settings, plan.disks));
+	const firmware = firmwareImages(plan.settings);
+	for (const image of firmware ? [firmware.code, firmware.vars] : []) {
+		if (!(await exists(image))) problems.push(`VM ${plan.vmName} needs UEFI firmware${plan.settings.secureBoot ? ' with Secure Boot' : ''} (vm.firmware${plan.settings.secureBoot ? ', vm.secureBoot' : ''}), but ${image} is missing: install Debian's ovmf package`);
+	}
 
 	let required = 0;
 	for (const disk of plan.disks) {

@@ -10,8 +10,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { QEMU_SYSTEM } from './qemu-img.ts';
 import type { QmpClient } from './qmp.ts';
-import { readTextIfExists } from '../../core/files.ts';
+import { exists, readTextIfExists } from '../../core/files.ts';
 import { LabError } from './errors.ts';
+import { type DiskBus, firmwareImages, type LabHardware, qemuMac } from './hardware.ts';
 
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -117,36 +118,78 @@ export type LaunchDisk =
 export interface LaunchSpec {
 	name: string;
 	memoryMiB: number;
-	firmware: 'bios' | 'uefi';
+	/** Machine, firmware, buses, CPUs and MACs (hardware.ts). */
+	hardware: LabHardware;
 	accel: Accelerator;
 	disks: LaunchDisk[];
+	/** Each NIC on a user-mode network; `isolated` (a drill) restricts it to the VM itself. */
+	network: 'user' | 'isolated';
 }
-
-export const OVMF_IMAGE = '/usr/share/qemu/OVMF.fd';
 
 function blockdev(options: Record<string, unknown>): string[] {
 	return ['-blockdev', JSON.stringify(options)];
 }
 
+/** UEFI: the firmware read-only, the VM's own variable store writable (it persists boot entries). */
+function firmwareArgs(hardware: LabHardware): { machine: string[]; args: string[] } {
+	const images = firmwareImages(hardware);
+	if (!images) return { machine: [], args: [] };
+	if (!hardware.firmwareVars) throw new LabError('LAUNCH_FAILED', 'a UEFI VM needs its own firmware variable store, and none is named');
+	return {
+		machine: ['pflash0=fw-code', 'pflash1=fw-vars', ...(hardware.secureBoot ? ['smm=on'] : [])],
+		args: [
+			...blockdev({ driver: 'file', filename: images.code, 'node-name': 'fw-code-file', 'read-only': true }),
+			...blockdev({ driver: 'raw', file: 'fw-code-file', 'node-name': 'fw-code', 'read-only': true }),
+			...blockdev({ driver: 'file', filename: hardware.firmwareVars, 'node-name': 'fw-vars-file' }),
+			...blockdev({ driver: 'raw', file: 'fw-vars-file', 'node-name': 'fw-vars' }),
+			// Secure Boot's variables are only safe from the guest OS when flash writes need SMM.
+			...(hardware.secureBoot ? ['-global', 'driver=cfi.pflash01,property=secure,value=on'] : []),
+		],
+	};
+}
+
+/** The disk's device on its bus: IDE channel/unit, a virtio-scsi controller's target, or virtio-blk. */
+function diskDevice(bus: DiskBus | undefined, root: string, index: number): string {
+	const id = `drive=${root},id=${nodeNames(index).device}${index === 0 ? ',bootindex=0' : ''}`;
+	switch (bus?.controller) {
+		case 'ide':
+			return `ide-hd,${id},bus=ide.${bus.controllerNumber},unit=${bus.location}`;
+		case 'scsi':
+			return `scsi-hd,${id},bus=scsi${bus.controllerNumber}.0,channel=0,scsi-id=${bus.location},lun=0`;
+		default:
+			return `virtio-blk-pci,${id}`;
+	}
+}
+
 /** The command line; disks on the backup get the fixed four-node chain, production disks two nodes. */
 export function launchArgs(spec: LaunchSpec, files: RuntimeFiles): string[] {
+	const { hardware } = spec;
+	const firmware = firmwareArgs(hardware);
 	const args = [
 		'-name', spec.name,
-		'-machine', 'q35',
+		'-machine', [hardware.machine, ...firmware.machine].join(','),
 		'-accel', spec.accel,
 		...(spec.accel === 'kvm' ? ['-cpu', 'qemu64,-pni'] : []),
 		'-m', String(spec.memoryMiB),
-		'-smp', '1',
+		'-smp', String(hardware.cpus),
 		'-nodefaults',
 		'-display', 'none',
-		'-nic', 'none',
-		...(spec.firmware === 'uefi' ? ['-bios', OVMF_IMAGE] : []),
+		...firmware.args,
 		// ONE -serial: a second one would move the console to COM2.
 		'-serial', `file:${files.serialFile}`,
 		'-qmp', `unix:${files.qmpSocket},server=on,wait=off`,
 		'-pidfile', files.pidFile,
 		'-daemonize',
 	];
+	hardware.macs.forEach((mac, index) => {
+		// restrict=on: the guest reaches nothing outside the VM (no host, no outside network).
+		args.push('-netdev', `user,id=net${index}${spec.network === 'isolated' ? ',restrict=on' : ''}`);
+		// No option ROM: a lab VM boots from its disk, never from the network.
+		args.push('-device', `e1000,netdev=net${index},id=nic${index},romfile=${mac ? `,mac=${qemuMac(mac)}` : ''}`);
+	});
+	if (hardware.macs.length === 0) args.push('-nic', 'none');
+	const scsiControllers = [...new Set(hardware.disks.filter((disk) => disk.controller === 'scsi').map((disk) => disk.controllerNumber))].sort((a, b) => a - b);
+	for (const number of scsiControllers) args.push('-device', `virtio-scsi-pci,id=scsi${number}`);
 	for (const disk of spec.disks) {
 		const names = nodeNames(disk.index);
 		let root: string;
@@ -165,9 +208,20 @@ export function launchArgs(spec: LaunchSpec, files: RuntimeFiles): string[] {
 			);
 			root = names.prod;
 		}
-		args.push('-device', `virtio-blk-pci,drive=${root},id=${names.device}${disk.index === 0 ? ',bootindex=0' : ''}`);
+		args.push('-device', diskDevice(hardware.disks[disk.index], root, disk.index));
 	}
 	return args;
+}
+
+/** A UEFI VM's variable store starts as the firmware's template and is the VM's from then on. */
+async function ensureFirmwareVars(hardware: LabHardware): Promise<void> {
+	const images = firmwareImages(hardware);
+	if (!images || !hardware.firmwareVars || (await exists(hardware.firmwareVars))) return;
+	await fs.mkdir(path.dirname(hardware.firmwareVars), { recursive: true });
+	const partial = `${hardware.firmwareVars}.partial-${process.pid}`;
+	await fs.copyFile(images.vars, partial);
+	await fs.chmod(partial, 0o600);
+	await fs.rename(partial, hardware.firmwareVars);
 }
 
 /** Starts QEMU detached; -daemonize returns once QEMU has started (or failed to). */
@@ -176,6 +230,7 @@ export async function launch(runDir: string, spec: LaunchSpec): Promise<{ pid: n
 	await prepareRunFolders(runDir, files);
 	await fs.rm(files.qmpSocket, { force: true });
 	await fs.rm(files.pidFile, { force: true });
+	await ensureFirmwareVars(spec.hardware);
 	const result = await execa(QEMU_SYSTEM, launchArgs(spec, files), { timeout: 60_000, reject: false, stdin: 'ignore' });
 	if (result.failed) {
 		const reason = (result.stderr || result.shortMessage || '').trim();

@@ -9,10 +9,11 @@ import { namedNodes } from './block-nodes.ts';
 import type { LabContext } from './context.ts';
 import { definitionPath, readDefinition, writeDefinition } from './definition.ts';
 import { LabError } from './errors.ts';
+import { hardwareFor } from './hardware.ts';
 import { powerOffVm } from './power.ts';
 import { createOverlay, createQcow2, imageInfo } from './qemu-img.ts';
 import { nodeNames, runningPid, runtimeFiles } from './runtime.ts';
-import { copiedMarker, ensureRunning, ownDefinition, owns } from './session-vm.ts';
+import { copiedMarker, ownDefinition, owns, runProven } from './session-vm.ts';
 import { completeSetAside, dedicatedFolder, prepareSetAside, readRecord, recordFile } from './set-aside.ts';
 
 /** Step 1 (set-aside mode). */
@@ -86,8 +87,12 @@ export async function createSnapshotLayer(context: LabContext, plan: RestorePlan
 	}
 }
 
-/** Step 4: the VM's definition names its snapshot layers; it runs from the backup. */
-export async function startVm(context: LabContext, plan: RestorePlan): Promise<void> {
+/**
+ * Step 4: the VM's definition names its snapshot layers and the restore point's hardware; it
+ * runs from the backup — proven, not just launched (session-vm.ts). Returns a note for the
+ * journal (e.g. that KVM failed and TCG runs the VM).
+ */
+export async function startVm(context: LabContext, plan: RestorePlan): Promise<string | undefined> {
 	const file = definitionPath(context.lab.vms, plan.vmName);
 	let definition = await readDefinition(file);
 	if (definition && !owns(plan, definition)) {
@@ -102,11 +107,12 @@ export async function startVm(context: LabContext, plan: RestorePlan): Promise<v
 			memoryMiB: plan.settings.memoryMiB,
 			disks: plan.disks.map((disk) => ({ path: disk.overlay, format: 'qcow2' as const })),
 			nics: plan.settings.nics,
+			hardware: hardwareFor(plan.settings, plan.disks, plan.productionDir),
 			runningFromBackup: plan.sessionId,
 			setAsideBy: null,
 			createdAt: new Date().toISOString(),
 		};
 		await writeDefinition(file, definition);
 	}
-	await ensureRunning(context, plan, definition);
+	return (await runProven(context, plan, definition)).note ?? undefined;
 }

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import type { RestorePlan, SetAsideRecord } from '../host.ts';
 import type { LabContext } from './context.ts';
 import { definitionPath, readDefinition } from './definition.ts';
+import { firmwareVarsFile } from './hardware.ts';
 import { launchOnOwnDisks, powerOffVm } from './power.ts';
 import { runningPid, runtimeFiles } from './runtime.ts';
 import { owns } from './session-vm.ts';
@@ -19,6 +20,7 @@ export async function discard(context: LabContext, plan: RestorePlan): Promise<v
 		await fs.rm(disk.production, { force: true });
 	}
 	await fs.rm(plan.workDir, { recursive: true, force: true });
+	if (ours) await fs.rm(firmwareVarsFile(plan.productionDir), { force: true });
 	// Only the folder we filled: anything else in it is not the session's to delete.
 	await fs.rmdir(plan.productionDir).catch(() => undefined);
 	if (definition && ours) await fs.rm(file, { force: true });
