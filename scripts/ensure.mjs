@@ -18,6 +18,8 @@ const SYSTEM_NEEDS = [
 	['xz', 'xz-utils'],
 	['zstd', 'zstd'],
 	['tmux', 'tmux'],
+	['virsh', 'libvirt-clients'],
+	['libvirtd', 'libvirt-daemon-system'],
 ];
 
 function run(command, args, options = {}) {
