@@ -20,6 +20,7 @@ const SYSTEM_NEEDS = [
 	['tmux', 'tmux'],
 	['virsh', 'libvirt-clients'],
 	['libvirtd', 'libvirt-daemon-system'],
+	['getfattr', 'attr'],
 ];
 
 function run(command, args, options = {}) {

@@ -5,7 +5,7 @@
 // what is still missing, so a step interrupted by a crash can simply be run again.
 import type { DiskFormat, NicManifest } from '../catalog/schema.ts';
 
-export type HostKind = 'lab' | 'hyperv';
+export type HostKind = 'lab' | 'hyperv' | 'libvirt';
 
 /** Progress of a long operation, in bytes. `total` may grow (a mirror chases the guest). */
 export interface ProgressReport {
