@@ -69,11 +69,11 @@ export class LibvirtHost implements Host {
 	readonly pathRules: PathRules;
 	readonly proofOfLife: ProofOfLife = { name: 'serial marker', pollMs: 1000 };
 	readonly evidenceSource = 'the serial console';
-	readonly #options: LibvirtHostOptions;
+	readonly options: LibvirtHostOptions;
 	#verdict: Promise<DomainTypeVerdict> | null = null;
 
 	constructor(options: LibvirtHostOptions) {
-		this.#options = options;
+		this.options = options;
 		this.id = `libvirt:${options.uri}`;
 		this.virsh = new Virsh(options.uri);
 		this.domains = new Domains(this.virsh);
@@ -84,7 +84,7 @@ export class LibvirtHost implements Host {
 
 	domainType(): Promise<DomainTypeVerdict> {
 		if (!this.#verdict) {
-			const forced = this.#options.domainType;
+			const forced = this.options.domainType;
 			this.#verdict = forced ? Promise.resolve({ type: forced, reason: 'chosen by the caller' }) : detectDomainType(this.virsh, { cacheDir: this.layout.cache, local: this.pathRules.local });
 			this.#verdict.catch(() => (this.#verdict = null));
 		}
@@ -104,7 +104,7 @@ export class LibvirtHost implements Host {
 	async describe(): Promise<HostDescription> {
 		const warnings: string[] = [];
 		let summary = `libvirt at ${this.virsh.uri} (not answering)`;
-		const version = await this.virsh.tryRun(['version'], { timeoutMs: 60_000 });
+		const version = await this.virsh.tryRun(['version'], { timeoutMs: 60_000, reconnectMs: 5_000 });
 		if (version.ok) {
 			const library = /Using library: libvirt (\S+)/.exec(version.stdout)?.[1] ?? '?';
 			const hypervisor = /Running hypervisor: (.+)/.exec(version.stdout)?.[1]?.trim() ?? 'QEMU';
@@ -337,7 +337,6 @@ export class LibvirtHost implements Host {
 				done.set(disk.index, disk.virtualSize);
 				continue;
 			}
-			report();
 			for (let attempt = 1; ; attempt++) {
 				// A convert still running (an earlier controller's) is adopted, not restarted.
 				const running = (await fillProcesses(disk.production)).length > 0;

@@ -37,7 +37,7 @@ function formatSize(bytes: number): string {
 
 export async function preflightProblems(domains: Domains, plan: RestorePlan, local: boolean): Promise<string[]> {
 	const virsh = domains.virsh;
-	const version = await virsh.tryRun(['version'], { timeoutMs: 60_000 });
+	const version = await virsh.tryRun(['version'], { timeoutMs: 60_000, reconnectMs: 5_000 });
 	if (!version.ok) return [`libvirt at ${virsh.uri} does not answer (${version.stderr.replace(/^error:\s*/gm, '').split('\n').join('; ')}): check that libvirtd runs and that you may connect to it`];
 	if (!local) {
 		return [`${virsh.uri} is a remote libvirt: this version creates the overlays and production images with local file operations, so it runs only against a libvirt on this machine (qemu:///system)`];

@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import type { PlanInput } from '../../../source/hosts/host.ts';
 import { LibvirtHost } from '../../../source/hosts/libvirt/driver.ts';
 import { labPaths, type Paths } from '../../../source/core/paths.ts';
+import { libvirtTestHostOptions } from './host-options.ts';
 import { fetchGuestPackages } from '../../../source/lab/debs.ts';
 import { buildGuestImage } from '../../../source/lab/guest.ts';
 import { sha256, TEST_CACHE } from '../../support/lab-env.ts';
@@ -29,8 +30,8 @@ export async function makeLibvirtEnv(daemon: PrivateLibvirtd): Promise<LibvirtTe
 	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-lvt-'));
 	// QEMU runs as root here, but keep the tree traversable as a real libvirt-qemu user needs.
 	await fs.chmod(root, 0o755);
-	const paths: Paths = { state: path.join(root, 'state'), data: path.join(root, 'data'), cache: path.join(TEST_CACHE, 'rundirect') };
-	const host = new LibvirtHost({ uri: daemon.uri, paths, layout: { images: path.join(root, 'images'), state: path.join(root, 'libvirt') }, domainType: 'qemu' });
+	const host = new LibvirtHost(libvirtTestHostOptions(daemon.uri, root));
+	const paths = host.options.paths;
 	return {
 		root,
 		paths,
