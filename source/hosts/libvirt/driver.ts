@@ -22,7 +22,8 @@ import type {
 	SetAsideRecord,
 	StepOptions,
 } from '../host.ts';
-import type { PathRules, ProofOfLife } from '../capabilities.ts';
+import type { BackupResult, PathRules, ProofOfLife } from '../capabilities.ts';
+import { backupDomain } from './backup.ts';
 import { HostError } from '../../core/errors.ts';
 import type { Paths } from '../../core/paths.ts';
 import { detectDomainType, type DomainTypeVerdict } from './accel.ts';
@@ -160,6 +161,11 @@ export class LibvirtHost implements Host {
 		const aside = await this.asideRecords.read(name);
 		if (aside) throw new HostError('SET_ASIDE', `${name} is set aside for the restore of ${aside.name}; it comes back if that session is stopped`);
 		return facts;
+	}
+
+	/** `rundirect backup <domain>`: a restore point of one of this host's domains. */
+	backup(vmName: string, destination: string, options?: StepOptions): Promise<BackupResult> {
+		return backupDomain(this.domains, vmName, destination, options);
 	}
 
 	// ---------------------------------------------------------------- plan, preflight
