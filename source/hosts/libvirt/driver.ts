@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type {
 	ApplyResult,
-	DiskPlacement,
+	RunbookStep,
 	Evidence,
 	Host,
 	HostDescription,
@@ -27,23 +27,22 @@ import { backupDomain } from './backup.ts';
 import { HostError } from '../../core/errors.ts';
 import type { Paths } from '../../core/paths.ts';
 import { detectDomainType, type DomainTypeVerdict } from './accel.ts';
-import { copyDestinationXml, diskTargets, type DomainDisk, domainXml, type DomainType } from './domain-xml.ts';
+import { domainXml, type DomainType } from './domain-xml.ts';
 import { type DomainFacts, Domains } from './domains.ts';
-import { endFills, fillFiles, fillFraction, fillProcesses, makeDurable, startFill, waitFill } from './fill.ts';
+import { endFills, fillFiles, fillProcesses } from './fill.ts';
 import { type LayoutOverrides, type LibvirtLayout, libvirtLayout, serialFileOf } from './layout.ts';
 import { freeBytes, preflightProblems } from './preflight.ts';
 import { createOverlay, createQcow2, imageInfo } from './qemu-img.ts';
 import { AsideRecords, deleteReplaced, purgeAside, restoreAside, setAside } from './set-aside.ts';
+import { libvirtRunbook, libvirtRunbookScript } from './runbook.ts';
+import { applyChanges } from './apply.ts';
+import { copyData } from './copy.ts';
+import { ownsDomain, onProduction, SessionDomain } from './session-domain.ts';
+import { serialEvidence, sessionStatus } from './status.ts';
 import { pathRulesOfUri } from './uri.ts';
 import { Virsh } from './virsh.ts';
 
-/** What the lab guest prints on its serial console once booted (source/lab/initrd.ts). */
-export const GUEST_MARKER = 'RUNDIRECT-GUEST-ALIVE';
-const SERIAL_SCAN_BYTES = 1 << 20;
-const EVIDENCE_TAIL_BYTES = 16 * 1024;
-const EVIDENCE_TAIL_LINES = 60;
-/** A block copy that neither moves nor becomes ready for this long has failed. */
-const APPLY_STALL_MS = 5 * 60_000;
+export { GUEST_MARKER } from './status.ts';
 
 export interface LibvirtHostOptions {
 	uri: string;
@@ -67,11 +66,15 @@ export class LibvirtHost implements Host {
 	readonly domains: Domains;
 	readonly layout: LibvirtLayout;
 	readonly asideRecords: AsideRecords;
+	readonly session: SessionDomain;
 	readonly pathRules: PathRules;
 	readonly proofOfLife: ProofOfLife = { name: 'serial marker', pollMs: 1000 };
 	readonly evidenceSource = 'the serial console';
 	readonly options: LibvirtHostOptions;
 	#verdict: Promise<DomainTypeVerdict> | null = null;
+	/** The verdict once known, for what must be answered without waiting (the runbook). */
+	#knownType: DomainType | null = null;
+	readonly runbookScriptExtension = '.sh';
 
 	constructor(options: LibvirtHostOptions) {
 		this.options = options;
@@ -80,6 +83,7 @@ export class LibvirtHost implements Host {
 		this.domains = new Domains(this.virsh);
 		this.layout = libvirtLayout(options.paths, options.layout);
 		this.asideRecords = new AsideRecords(this.layout.aside);
+		this.session = new SessionDomain(this.domains, this.layout);
 		this.pathRules = pathRulesOfUri(options.uri);
 	}
 
@@ -87,7 +91,10 @@ export class LibvirtHost implements Host {
 		if (!this.#verdict) {
 			const forced = this.options.domainType;
 			this.#verdict = forced ? Promise.resolve({ type: forced, reason: 'chosen by the caller' }) : detectDomainType(this.virsh, { cacheDir: this.layout.cache, local: this.pathRules.local });
-			this.#verdict.catch(() => (this.#verdict = null));
+			this.#verdict.then(
+				(verdict) => (this.#knownType = verdict.type),
+				() => (this.#verdict = null),
+			);
 		}
 		return this.#verdict;
 	}
@@ -168,6 +175,15 @@ export class LibvirtHost implements Host {
 		return backupDomain(this.domains, vmName, destination, options);
 	}
 
+	/** Every command the phases of `plan` run, for review (`start --plan`). */
+	runbook(plan: RestorePlan): RunbookStep[] {
+		return libvirtRunbook(plan, { uri: this.virsh.uri, domainType: this.#knownType ?? this.options.domainType ?? 'qemu', serialFile: serialFileOf(this.layout, plan.sessionId) });
+	}
+
+	runbookScript(steps: RunbookStep[], meta: { plan: RestorePlan; generatedAt: string }): string {
+		return libvirtRunbookScript(steps, meta);
+	}
+
 	// ---------------------------------------------------------------- plan, preflight
 
 	async plan(input: PlanInput): Promise<RestorePlan> {
@@ -207,8 +223,11 @@ export class LibvirtHost implements Host {
 		};
 	}
 
-	preflight(plan: RestorePlan): Promise<string[]> {
-		return preflightProblems(this.domains, plan, this.pathRules.local);
+	async preflight(plan: RestorePlan): Promise<string[]> {
+		const problems = await preflightProblems(this.domains, plan, this.pathRules.local);
+		// Known before step 4 (and before a runbook is shown); a failed detection means TCG.
+		if (problems.length === 0) await this.domainType().catch(() => undefined);
+		return problems;
 	}
 
 	// ---------------------------------------------------------------- step 1
@@ -233,12 +252,12 @@ export class LibvirtHost implements Host {
 
 	async createDisks(plan: RestorePlan, options: StepOptions = {}): Promise<void> {
 		await fs.mkdir(plan.productionDir, { recursive: true });
-		const own = await this.#own(plan);
+		const own = await this.session.own(plan);
 		const total = plan.disks.reduce((sum, disk) => sum + disk.virtualSize, 0);
 		let done = 0;
 		for (const disk of plan.disks) {
 			// Once step 5 filled it, or the domain runs on it, the production image is no longer empty: keep it.
-			const inUse = (await exists(fillFiles(plan.workDir, disk.index).done)) || this.#onProduction(own, plan, disk) || (await fillProcesses(disk.production)).length > 0;
+			const inUse = (await exists(fillFiles(plan.workDir, disk.index).done)) || onProduction(own, plan, disk) || (await fillProcesses(disk.production)).length > 0;
 			if (!inUse) {
 				await fs.rm(disk.production, { force: true });
 				await createQcow2(disk.production, disk.virtualSize);
@@ -260,7 +279,7 @@ export class LibvirtHost implements Host {
 
 	async createSnapshotLayer(plan: RestorePlan, _options?: StepOptions): Promise<void> {
 		await fs.mkdir(plan.workDir, { recursive: true });
-		const own = await this.#own(plan);
+		const own = await this.session.own(plan);
 		for (const disk of plan.disks) {
 			if (await exists(disk.overlay)) {
 				// An overlay the guest may have written to is the only copy of those writes: never recreate it.
@@ -277,189 +296,33 @@ export class LibvirtHost implements Host {
 
 	async startVm(plan: RestorePlan, _options?: StepOptions): Promise<void> {
 		const current = await this.domains.facts(plan.vmName);
-		if (current && !this.#owns(plan, current)) throw new HostError('NAME_TAKEN', `Domain ${plan.vmName} already exists and is not this session's: step 1 must set it aside first`);
+		if (current && !ownsDomain(plan, current)) throw new HostError('NAME_TAKEN', `Domain ${plan.vmName} already exists and is not this session's: step 1 must set it aside first`);
 		if (!current) {
 			await fs.mkdir(this.layout.serial, { recursive: true });
 			const file = path.join(plan.workDir, 'domain.xml');
 			await fs.writeFile(file, domainXml({ plan, type: (await this.domainType()).type, serialFile: serialFileOf(this.layout, plan.sessionId) }));
 			await this.virsh.run(['define', file]);
 		}
-		await this.#ensureRunning(plan);
+		await this.session.ensureRunning(plan);
 	}
 
-	/** The session's domain runs (started again on its persistent definition if QEMU died). */
-	async #ensureRunning(plan: RestorePlan): Promise<DomainFacts> {
-		let facts = await this.#own(plan);
-		if (!facts) throw new HostError('NO_DOMAIN', `Domain ${plan.vmName} of session ${plan.sessionId} does not exist: step 4 has not run`);
-		if (facts.state === 'off') {
-			await this.virsh.run(['start', plan.vmName]);
-			facts = await this.#own(plan);
-			if (!facts) throw new HostError('NO_DOMAIN', `Domain ${plan.vmName} vanished right after it started`);
-		}
-		if (facts.state !== 'running') {
-			throw new HostError(
-				'DOMAIN_NOT_RUNNING',
-				`Domain ${plan.vmName} is ${facts.stateText}${/crash/.test(facts.stateText) ? ': the hypervisor could not run this guest (set RUNDIRECT_ACCEL=tcg if KVM cannot run guests here)' : ''}`,
-			);
-		}
-		return facts;
-	}
 
-	async #own(plan: RestorePlan): Promise<DomainFacts | null> {
-		const facts = await this.domains.facts(plan.vmName);
-		return facts && this.#owns(plan, facts) ? facts : null;
-	}
-
-	/** Ours: marked with this session, or (after step 7 removed the mark) running only on its files. */
-	#owns(plan: RestorePlan, facts: DomainFacts): boolean {
-		if (facts.restoreSession !== null) return facts.restoreSession === plan.sessionId;
-		const ours = new Set(plan.disks.flatMap((disk) => [disk.overlay, disk.production]));
-		const disks = facts.disks.filter((disk) => disk.device === 'disk');
-		return disks.length > 0 && disks.every((disk) => disk.source !== null && ours.has(disk.source));
-	}
-
-	#diskOf(facts: DomainFacts | null, plan: RestorePlan, disk: DiskPlacement): DomainDisk | undefined {
-		const target = diskTargets(plan.disks)[disk.index]?.dev;
-		return facts?.disks.find((candidate) => candidate.target === target);
-	}
-
-	#onProduction(facts: DomainFacts | null, plan: RestorePlan, disk: DiskPlacement): boolean {
-		const live = this.#diskOf(facts, plan, disk);
-		return live?.source === disk.production && live.mirror === null;
-	}
-
-	// ---------------------------------------------------------------- step 5
-
-	async copyData(plan: RestorePlan, options: StepOptions = {}): Promise<void> {
-		const facts = await this.#ensureRunning(plan);
-		const done = new Map<number, number>();
-		const report = () => {
-			const bytes = plan.disks.reduce((sum, disk) => sum + (done.get(disk.index) ?? 0), 0);
-			options.onProgress?.({ done: bytes, total: plan.disks.reduce((sum, disk) => sum + disk.virtualSize, 0), detail: `${plan.disks.length} disk${plan.disks.length === 1 ? '' : 's'}` });
-		};
-		for (const disk of plan.disks) {
-			const files = fillFiles(plan.workDir, disk.index);
-			if (this.#onProduction(facts, plan, disk) || (await exists(files.done))) {
-				done.set(disk.index, disk.virtualSize);
-				continue;
-			}
-			for (let attempt = 1; ; attempt++) {
-				// A convert still running (an earlier controller's) is adopted, not restarted.
-				const running = (await fillProcesses(disk.production)).length > 0;
-				const finished = !running && (await fs.readFile(files.rc, 'utf8').catch(() => null))?.trim() === '0';
-				if (!running && !finished) {
-					// Whatever an interrupted copy left is unknown: start from a fresh empty image.
-					await endFills(disk.production);
-					await fs.mkdir(plan.productionDir, { recursive: true });
-					await fs.rm(disk.production, { force: true });
-					await createQcow2(disk.production, disk.virtualSize);
-					await startFill(disk, files, options.rateLimit);
-				}
-				const outcome = await waitFill(disk, files, {
-					onFraction: (fraction) => {
-						done.set(disk.index, Math.round(fraction * disk.virtualSize));
-						report();
-					},
-					...(options.signal ? { signal: options.signal } : {}),
-				});
-				if (outcome.ok === true) break;
-				if (outcome.ok === false) {
-					if (/no space left/i.test(outcome.reason)) throw new HostError('NO_SPACE', `Production storage ${plan.productionDir} is full; the VM keeps running from the backup: free space there and finalize again (${outcome.reason})`);
-					throw new HostError('COPY_FAILED', `Copying backup disk ${disk.index} to ${disk.production} failed: ${outcome.reason}`);
-				}
-				if (attempt >= 2) throw new HostError('COPY_FAILED', `The copy of disk ${disk.index} to ${disk.production} stopped twice without an exit code`);
-				await fs.rm(files.rc, { force: true });
-			}
-			// Durable before it is journaled done: a crash after this must not lose the copy.
-			await makeDurable(disk.production);
-			await fs.writeFile(files.done, `${new Date().toISOString()}\n`);
-			await makeDurable(files.done);
-			done.set(disk.index, disk.virtualSize);
-			report();
-		}
+	copyData(plan: RestorePlan, options?: StepOptions): Promise<void> {
+		return copyData(this.session, plan, options);
 	}
 
 	// ---------------------------------------------------------------- step 6
 
-	async applyChanges(plan: RestorePlan, options: StepOptions = {}): Promise<ApplyResult> {
-		let facts = await this.#own(plan);
-		if (!facts) throw new HostError('NO_DOMAIN', `Domain ${plan.vmName} of session ${plan.sessionId} does not exist: step 4 has not run`);
-		const pending = (current: DomainFacts | null) => plan.disks.filter((disk) => !this.#onProduction(current, plan, disk));
-		if (pending(facts).length > 0) {
-			for (const disk of pending(facts)) {
-				if (!(await exists(fillFiles(plan.workDir, disk.index).done))) throw new HostError('NOT_COPIED', `Disk ${disk.index} of ${plan.vmName} has not been copied to production yet: step 5 must complete first`);
-			}
-			facts = await this.#ensureRunning(plan);
-		}
-		const targets = diskTargets(plan.disks);
-		const switching = pending(facts);
-		for (const disk of switching) {
-			const target = targets[disk.index]?.dev ?? '';
-			// A copy job an earlier controller started is still running: adopt it.
-			if (this.#diskOf(facts, plan, disk)?.mirror) continue;
-			const destination = path.join(plan.workDir, `disk${disk.index}-copy.xml`);
-			await fs.writeFile(destination, copyDestinationXml(disk.production));
-			const bandwidth = options.rateLimit && options.rateLimit > 0 ? ['--bandwidth', String(Math.round(options.rateLimit)), '--bytes'] : [];
-			await this.virsh.run(['blockcopy', plan.vmName, target, '--xml', destination, '--shallow', '--reuse-external', '--transient-job', '--synchronous-writes', ...bandwidth]);
-		}
-		let pauseMs = 0;
-		if (switching.length > 0) {
-			await this.#waitReady(plan, switching, options);
-			// The switch. libvirt does not pause the guest; the pivot drains its I/O, so its duration is the pause.
-			for (const disk of switching) {
-				const started = process.hrtime.bigint();
-				await this.virsh.run(['blockjob', plan.vmName, targets[disk.index]?.dev ?? '', '--pivot']);
-				pauseMs += Number(process.hrtime.bigint() - started) / 1e6;
-			}
-		}
-		const after = await this.#own(plan);
-		const notSwitched = pending(after);
-		if (notSwitched.length > 0) throw new HostError('NOT_SWITCHED', `Disk(s) ${notSwitched.map((disk) => disk.index).join(', ')} of ${plan.vmName} did not switch to production`);
-		// --transient-job: libvirt rewrites the persistent definition at the pivot. Prove it did.
-		const persistent = await this.domains.persistentDisks(plan.vmName);
-		for (const disk of plan.disks) {
-			const defined = persistent.find((candidate) => candidate.target === targets[disk.index]?.dev);
-			if (defined?.source !== disk.production || defined.hasBacking) {
-				throw new HostError('DEFINITION_NOT_SWITCHED', `The persistent definition of ${plan.vmName} still names ${defined?.source ?? 'no image'}${defined?.hasBacking ? ' with a backing store' : ''} for disk ${disk.index}, not ${disk.production}`);
-			}
-		}
-		return { pauseMs };
-	}
-
-	async #waitReady(plan: RestorePlan, disks: DiskPlacement[], options: StepOptions): Promise<void> {
-		const targets = diskTargets(plan.disks);
-		let signature = '';
-		let lastChange = Date.now();
-		while (true) {
-			options.signal?.throwIfAborted();
-			const facts = await this.#own(plan);
-			if (!facts || facts.state === 'off') throw new HostError('DOMAIN_STOPPED', `Domain ${plan.vmName} stopped while its changes were being applied: finalize again (it restarts on the snapshot layer)`);
-			let done = 0;
-			let total = 0;
-			for (const disk of disks) {
-				const raw = await this.virsh.tryRun(['blockjob', plan.vmName, targets[disk.index]?.dev ?? '', '--raw']);
-				done += Number(/cur=(\d+)/.exec(raw.stdout)?.[1] ?? 0);
-				total += Number(/end=(\d+)/.exec(raw.stdout)?.[1] ?? 0);
-			}
-			options.onProgress?.({ done, total, detail: 'applying the changes made while running from backup' });
-			const mirrors = disks.map((disk) => this.#diskOf(facts, plan, disk)?.mirror ?? null);
-			if (mirrors.some((mirror) => mirror === null)) throw new HostError('COPY_JOB_GONE', `The block copy of ${plan.vmName} ended before it was ready: finalize again`);
-			if (mirrors.every((mirror) => mirror?.ready)) return;
-			const now = `${done}/${total}`;
-			if (now !== signature) {
-				signature = now;
-				lastChange = Date.now();
-			} else if (Date.now() - lastChange > APPLY_STALL_MS) throw new HostError('COPY_STALLED', `The block copy of ${plan.vmName} made no progress for ${APPLY_STALL_MS / 1000} s`);
-			await new Promise((resolve) => setTimeout(resolve, 100));
-		}
+	applyChanges(plan: RestorePlan, options?: StepOptions): Promise<ApplyResult> {
+		return applyChanges(this.session, plan, options);
 	}
 
 	// ---------------------------------------------------------------- step 7
 
 	async deleteSnapshotLayer(plan: RestorePlan, _options?: StepOptions): Promise<void> {
-		const facts = await this.#own(plan);
+		const facts = await this.session.own(plan);
 		if (!facts) throw new HostError('NO_DOMAIN', `Domain ${plan.vmName} of session ${plan.sessionId} does not exist`);
-		if (!plan.disks.every((disk) => this.#onProduction(facts, plan, disk) || facts.state === 'off')) throw new HostError('NOT_SWITCHED', `Domain ${plan.vmName} still runs on its snapshot layer: step 6 must complete first`);
+		if (!plan.disks.every((disk) => onProduction(facts, plan, disk) || facts.state === 'off')) throw new HostError('NOT_SWITCHED', `Domain ${plan.vmName} still runs on its snapshot layer: step 6 must complete first`);
 		for (const disk of plan.disks) await fs.rm(disk.overlay, { force: true });
 		await fs.rm(plan.workDir, { recursive: true, force: true });
 		// From here it is a plain production domain.
@@ -469,7 +332,7 @@ export class LibvirtHost implements Host {
 	// ---------------------------------------------------------------- stop
 
 	async discard(plan: RestorePlan, _options?: StepOptions): Promise<void> {
-		const facts = await this.#own(plan);
+		const facts = await this.session.own(plan);
 		if (facts) {
 			if (facts.state !== 'off') await this.virsh.run(['destroy', plan.vmName]);
 			await this.domains.undefine(plan.vmName);
@@ -487,72 +350,12 @@ export class LibvirtHost implements Host {
 
 	// ---------------------------------------------------------------- status, evidence
 
-	async status(plan: RestorePlan): Promise<RuntimeStatus> {
-		const facts = await this.#own(plan);
-		let bytesChanged: number | null = null;
-		for (const disk of plan.disks) {
-			const stats = await fs.stat(disk.overlay).catch(() => null);
-			if (stats) bytesChanged = (bytesChanged ?? 0) + stats.blocks * 512;
-		}
-		const first = plan.disks[0];
-		const live = first ? this.#diskOf(facts, plan, first) : undefined;
-		const runsOn = live?.source === first?.production && !live?.mirror ? 'production' : live?.source === first?.overlay ? 'backup' : 'unknown';
-		if (!facts) return { vm: 'missing', runsOn: 'unknown', guestAlive: null, bytesChanged, job: null };
-		if (facts.state === 'off') return { vm: 'off', runsOn, guestAlive: null, bytesChanged, job: null };
-		const guestAlive = (await this.#serialHead(plan)).includes(GUEST_MARKER);
-		return { vm: facts.state, runsOn, guestAlive, bytesChanged, job: await this.#job(plan, facts) };
-	}
-
-	async #job(plan: RestorePlan, facts: DomainFacts): Promise<RuntimeStatus['job']> {
-		const targets = diskTargets(plan.disks);
-		const copying = plan.disks.filter((disk) => this.#diskOf(facts, plan, disk)?.mirror);
-		if (copying.length > 0) {
-			let done = 0;
-			let total = 0;
-			for (const disk of copying) {
-				const raw = await this.virsh.tryRun(['blockjob', plan.vmName, targets[disk.index]?.dev ?? '', '--raw']);
-				done += Number(/cur=(\d+)/.exec(raw.stdout)?.[1] ?? 0);
-				total += Number(/end=(\d+)/.exec(raw.stdout)?.[1] ?? 0);
-			}
-			const ready = copying.every((disk) => this.#diskOf(facts, plan, disk)?.mirror?.ready);
-			return { id: copying.map((disk) => `blockcopy:${targets[disk.index]?.dev}`).join(','), kind: 'apply', status: ready ? 'ready' : 'running', done, total, error: null };
-		}
-		const filling = [];
-		for (const disk of plan.disks) if ((await fillProcesses(disk.production)).length > 0) filling.push(disk);
-		if (filling.length === 0) return null;
-		let done = 0;
-		for (const disk of filling) done += Math.round((await fillFraction(fillFiles(plan.workDir, disk.index))) * disk.virtualSize);
-		return { id: filling.map((disk) => `fill:disk${disk.index}`).join(','), kind: 'copy', status: 'running', done, total: filling.reduce((sum, disk) => sum + disk.virtualSize, 0), error: null };
-	}
-
-	/** The head of the serial log (truncated at each start): the marker comes early in boot. */
-	async #serialHead(plan: RestorePlan): Promise<string> {
-		const handle = await fs.open(serialFileOf(this.layout, plan.sessionId), 'r').catch(() => null);
-		if (!handle) return '';
-		try {
-			const buffer = Buffer.alloc(SERIAL_SCAN_BYTES);
-			const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-			return buffer.subarray(0, bytesRead).toString('latin1');
-		} finally {
-			await handle.close();
-		}
+	status(plan: RestorePlan): Promise<RuntimeStatus> {
+		return sessionStatus(this.session, plan);
 	}
 
 	/** The serial console's last lines: what the guest printed (or did not) — a drill's evidence. */
-	async captureEvidence(plan: RestorePlan): Promise<Evidence> {
-		const file = serialFileOf(this.layout, plan.sessionId);
-		const handle = await fs.open(file, 'r').catch(() => null);
-		if (!handle) return { kind: 'serial-tail', text: '', file };
-		try {
-			const { size } = await handle.stat();
-			const length = Math.min(size, EVIDENCE_TAIL_BYTES);
-			const buffer = Buffer.alloc(length);
-			const { bytesRead } = await handle.read(buffer, 0, length, size - length);
-			const lines = buffer.subarray(0, bytesRead).toString('latin1').split(/\r?\n/);
-			if (size > length && lines.length > 1) lines.shift();
-			return { kind: 'serial-tail', text: lines.slice(-EVIDENCE_TAIL_LINES).join('\n'), file };
-		} finally {
-			await handle.close();
-		}
+	captureEvidence(plan: RestorePlan): Promise<Evidence> {
+		return serialEvidence(this.layout, plan);
 	}
 }
