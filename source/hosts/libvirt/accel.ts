@@ -1,8 +1,10 @@
 // Which domain type this libvirt host can really run: `kvm` only where KVM runs guest code,
 // else `qemu` (TCG). Some machines expose /dev/kvm and libvirt lists kvm, yet a guest dies with
-// "KVM internal error" or hangs; so a tiny boot sector is booted under kvm (a transient domain,
-// bounded to 8 s, always destroyed) and must print its marker on the serial console.
-// The verdict is cached per URI, libvirt version and kernel.
+// "KVM internal error" or hangs; so a guest is booted under kvm (a transient domain, bounded to
+// 8 s, always destroyed) and must print its marker on the serial console. Only a real kernel
+// is conclusive: on this project's machines a boot sector ran under a KVM that real guests die
+// on. So the lab guest is the probe when it has been built (`lab init`); without it a boot sector
+// decides, and the verdict says it is inconclusive. Cached per URI, libvirt version, kernel and probe.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -16,10 +18,14 @@ export interface DomainTypeVerdict {
 	type: DomainType;
 	/** Why, in words a user can act on. */
 	reason: string;
+	/** What the KVM probe booted: the lab guest (conclusive) or a boot sector; null = no probe. */
+	probe?: 'guest' | 'boot-sector' | null;
 }
 
 const PROBE_MS = 8_000;
 const PROBE_MARKER = 'RUNDIRECT-PROBE-ALIVE';
+/** What the lab guest prints once its kernel runs (source/lab/initrd.ts). */
+const GUEST_PROBE_MARKER = 'RUNDIRECT-GUEST-ALIVE';
 
 // Real mode → long mode, then the marker on COM1 and hlt: an accelerator that cannot run this
 // cannot run any x86-64 kernel. The same 512-byte program as the lab host's probe (its assembly
@@ -41,7 +47,15 @@ function probeImage(): Buffer {
 	return image;
 }
 
-export async function detectDomainType(virsh: Virsh, options: { cacheDir: string; local: boolean }): Promise<DomainTypeVerdict> {
+export interface DetectOptions {
+	cacheDir: string;
+	/** False for a remote libvirt: a probe image here is not there. */
+	local: boolean;
+	/** The lab guest's raw image: a conclusive probe. */
+	probeImage?: string;
+}
+
+export async function detectDomainType(virsh: Virsh, options: DetectOptions): Promise<DomainTypeVerdict> {
 	const forced = process.env.RUNDIRECT_ACCEL;
 	if (forced === 'kvm') return { type: 'kvm', reason: 'RUNDIRECT_ACCEL=kvm' };
 	if (forced === 'tcg') return { type: 'qemu', reason: 'RUNDIRECT_ACCEL=tcg' };
@@ -51,27 +65,31 @@ export async function detectDomainType(virsh: Virsh, options: { cacheDir: string
 	if (!options.local) return { type: 'kvm', reason: 'the remote libvirt offers KVM (not probed with a guest)' };
 
 	const version = (await virsh.tryRun(['version'])).stdout.replace(/\s+/g, ' ').trim();
-	const key = createHash('sha256').update(JSON.stringify([virsh.uri, version, os.release()])).digest('hex').slice(0, 16);
+	const probe: 'guest' | 'boot-sector' = options.probeImage ? 'guest' : 'boot-sector';
+	const key = createHash('sha256').update(JSON.stringify([virsh.uri, version, os.release(), probe])).digest('hex').slice(0, 16);
 	const cacheFile = path.join(options.cacheDir, `domain-type-${key}.json`);
 	const cached = await fs.readFile(cacheFile, 'utf8').then((text) => JSON.parse(text) as DomainTypeVerdict, () => null);
 	if (cached && (cached.type === 'kvm' || cached.type === 'qemu') && typeof cached.reason === 'string') return cached;
+	// (A boot-sector verdict is not reused once the lab guest can probe: the key names the probe.)
 
-	const verdict = await probeKvm(virsh);
+	const verdict = { ...(await probeKvm(virsh, options.probeImage)), probe };
 	await fs.mkdir(options.cacheDir, { recursive: true });
 	await writeFileAtomic(cacheFile, `${JSON.stringify(verdict)}\n`);
 	return verdict;
 }
 
-async function probeKvm(virsh: Virsh): Promise<DomainTypeVerdict> {
+async function probeKvm(virsh: Virsh, guestImage: string | undefined): Promise<DomainTypeVerdict> {
 	const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-lvprobe-'));
 	const name = `rundirect-probe-${process.pid}-${Date.now()}`;
 	const started = Date.now();
 	try {
 		// QEMU may run as another user (libvirt-qemu): it must be able to read the image.
 		await fs.chmod(dir, 0o755);
-		const image = path.join(dir, 'probe.img');
+		const image = guestImage ?? path.join(dir, 'probe.img');
+		const marker = guestImage ? GUEST_PROBE_MARKER : PROBE_MARKER;
+		const what = guestImage ? 'the lab guest' : 'a boot sector (inconclusive: run `lab init` so the lab guest confirms it)';
 		const serial = path.join(dir, 'serial.log');
-		await fs.writeFile(image, probeImage(), { mode: 0o644 });
+		if (!guestImage) await fs.writeFile(image, probeImage(), { mode: 0o644 });
 		await fs.writeFile(
 			path.join(dir, 'probe.xml'),
 			`<domain type='kvm'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
@@ -82,12 +100,12 @@ async function probeKvm(virsh: Virsh): Promise<DomainTypeVerdict> {
 		const created = await virsh.tryRun(['create', path.join(dir, 'probe.xml')], { timeoutMs: PROBE_MS });
 		if (!created.ok) return { type: 'qemu', reason: `KVM is offered but a guest does not start under it (${created.stderr.split('\n')[0]}): using TCG` };
 		while (Date.now() - started < PROBE_MS) {
-			if ((await fs.readFile(serial, 'latin1').catch(() => '')).includes(PROBE_MARKER)) return { type: 'kvm', reason: `KVM ran the probe guest in ${Date.now() - started} ms` };
+			if ((await fs.readFile(serial, 'latin1').catch(() => '')).includes(marker)) return { type: 'kvm', reason: `KVM ran ${what} in ${Date.now() - started} ms` };
 			const state = await virsh.tryRun(['domstate', name, '--reason'], { timeoutMs: 5_000 });
-			if (state.ok && !/running/.test(state.stdout)) return { type: 'qemu', reason: `KVM is present but cannot run guest code (the probe guest is ${state.stdout.trim()}): using TCG` };
+			if (state.ok && !/running/.test(state.stdout)) return { type: 'qemu', reason: `KVM is present but cannot run guest code (${what} is ${state.stdout.trim()}): using TCG` };
 			await sleep(100);
 		}
-		return { type: 'qemu', reason: `KVM is present but the probe guest printed nothing within ${PROBE_MS / 1000} s: using TCG` };
+		return { type: 'qemu', reason: `KVM is present but ${what} printed nothing within ${PROBE_MS / 1000} s: using TCG` };
 	} finally {
 		// Never leave a probe behind.
 		await virsh.tryRun(['destroy', name], { timeoutMs: 15_000 });

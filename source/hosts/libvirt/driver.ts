@@ -39,7 +39,7 @@ import { applyChanges } from './apply.ts';
 import { copyData } from './copy.ts';
 import { ownsDomain, onProduction, SessionDomain } from './session-domain.ts';
 import { serialEvidence, sessionStatus } from './status.ts';
-import { pathRulesOfUri } from './uri.ts';
+import { isLocalUri, pathRulesOfUri } from './uri.ts';
 import { Virsh } from './virsh.ts';
 
 export { GUEST_MARKER } from './status.ts';
@@ -50,6 +50,13 @@ export interface LibvirtHostOptions {
 	layout?: LayoutOverrides;
 	/** Skips detection (tests, or a user who knows). */
 	domainType?: DomainType;
+	/**
+	 * A remote libvirt whose storage this machine sees at the same paths (NFS or a cluster file
+	 * system mounted alike on both): the file steps then run here. Without it a remote URI is refused.
+	 */
+	sharedStorage?: boolean;
+	/** The lab guest image, for a conclusive KVM probe (see accel.ts). */
+	probeImage?: string;
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -84,13 +91,13 @@ export class LibvirtHost implements Host {
 		this.layout = libvirtLayout(options.paths, options.layout);
 		this.asideRecords = new AsideRecords(this.layout.aside);
 		this.session = new SessionDomain(this.domains, this.layout);
-		this.pathRules = pathRulesOfUri(options.uri);
+		this.pathRules = { style: 'posix', local: pathRulesOfUri(options.uri).local || options.sharedStorage === true };
 	}
 
 	domainType(): Promise<DomainTypeVerdict> {
 		if (!this.#verdict) {
 			const forced = this.options.domainType;
-			this.#verdict = forced ? Promise.resolve({ type: forced, reason: 'chosen by the caller' }) : detectDomainType(this.virsh, { cacheDir: this.layout.cache, local: this.pathRules.local });
+			this.#verdict = forced ? Promise.resolve({ type: forced, reason: 'chosen by the caller' }) : detectDomainType(this.virsh, { cacheDir: this.layout.cache, local: isLocalUri(this.virsh.uri), ...(this.options.probeImage ? { probeImage: this.options.probeImage } : {}) });
 			this.#verdict.then(
 				(verdict) => (this.#knownType = verdict.type),
 				() => (this.#verdict = null),
@@ -119,10 +126,11 @@ export class LibvirtHost implements Host {
 			const verdict = await this.domainType().catch((error: Error) => ({ type: 'qemu' as const, reason: error.message }));
 			summary = `libvirt ${library}, ${hypervisor}, ${verdict.type === 'kvm' ? 'KVM' : 'TCG'} (${this.virsh.uri})`;
 			if (verdict.type === 'qemu' && /KVM is present|KVM is offered/.test(verdict.reason)) warnings.push(verdict.reason);
+			if (verdict.type === 'kvm' && verdict.probe === 'boot-sector') warnings.push('KVM was only probed with a boot sector: run `lab init` so the lab guest confirms it can run guests');
 		} else {
 			warnings.push(version.stderr);
 		}
-		if (!this.pathRules.local) warnings.push('a remote libvirt: restores need a libvirt on this machine in this version');
+		if (!this.pathRules.local) warnings.push('a remote libvirt without shared storage: restores need a libvirt on this machine, or RUNDIRECT_LIBVIRT_SHARED_STORAGE=1 where its storage is mounted here at the same paths');
 		const free = await freeBytes(this.layout.images).catch(() => null);
 		return { kind: 'libvirt', id: this.id, summary, productionStorage: this.layout.images, freeBytes: free, warnings };
 	}

@@ -6,6 +6,12 @@ import { uriOfSpec } from './uri.ts';
 
 export { isLibvirtSpec } from './uri.ts';
 
-export function openLibvirtHost(spec: string, paths: Paths): LibvirtHost {
-	return new LibvirtHost({ uri: uriOfSpec(spec), paths });
+/** `probeImage`: the lab guest image when it is built, for a conclusive KVM probe (as the lab host gets it). */
+export function openLibvirtHost(spec: string, paths: Paths, options: { probeImage?: string } = {}): LibvirtHost {
+	return new LibvirtHost({
+		uri: uriOfSpec(spec),
+		paths,
+		sharedStorage: process.env.RUNDIRECT_LIBVIRT_SHARED_STORAGE === '1',
+		...(options.probeImage ? { probeImage: options.probeImage } : {}),
+	});
 }

@@ -40,7 +40,9 @@ export async function preflightProblems(domains: Domains, plan: RestorePlan, loc
 	const version = await virsh.tryRun(['version'], { timeoutMs: 60_000, reconnectMs: 5_000 });
 	if (!version.ok) return [`libvirt at ${virsh.uri} does not answer (${version.stderr.replace(/^error:\s*/gm, '').split('\n').join('; ')}): check that libvirtd runs and that you may connect to it`];
 	if (!local) {
-		return [`${virsh.uri} is a remote libvirt: this version creates the overlays and production images with local file operations, so it runs only against a libvirt on this machine (qemu:///system)`];
+		return [
+			`${virsh.uri} is a remote libvirt: the overlays and production images are made with file operations on this machine, so restores need a libvirt here (qemu:///system), or its storage mounted here at the same paths (set RUNDIRECT_LIBVIRT_SHARED_STORAGE=1)`,
+		];
 	}
 	const problems: string[] = [];
 	const qemuImg = await execa(QEMU_IMG, ['--version'], { reject: false, timeout: 10_000 });

@@ -8,6 +8,7 @@
 // root-only makes libvirt re-probe QEMU on almost every call (a `virsh create` took ~70 s).
 // Everything it starts is ended by pid in `stop()`.
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -17,6 +18,8 @@ export interface PrivateLibvirtd {
 	readonly root: string;
 	/** The URI every test passes to the driver. */
 	readonly uri: string;
+	/** With `{ tcp: true }`: qemu+tcp on loopback (no authentication), a remote URI to the same daemon. */
+	readonly tcpUri: string | null;
 	libvirtdPid(): Promise<number | null>;
 	/** SIGKILLs libvirtd only (its QEMUs and virtlogd go on) and starts it again on the same state. */
 	restart(): Promise<void>;
@@ -92,7 +95,17 @@ async function endProcess(pid: number | null, program: string): Promise<void> {
 	await waitGone(pid, 5_000);
 }
 
-export async function startPrivateLibvirtd(): Promise<PrivateLibvirtd> {
+/** A TCP port nobody listens on right now, on loopback. */
+async function freePort(): Promise<number> {
+	const server = net.createServer();
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	const port = (server.address() as net.AddressInfo).port;
+	await new Promise((resolve) => server.close(resolve));
+	return port;
+}
+
+export async function startPrivateLibvirtd(options: { tcp?: boolean } = {}): Promise<PrivateLibvirtd> {
+	const port = options.tcp ? await freePort() : null;
 	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-lv-'));
 	for (const [local] of BINDS) await fs.mkdir(path.join(root, local), { recursive: true });
 	await fs.mkdir(path.join(root, 'run', 'libvirt'), { recursive: true });
@@ -100,7 +113,8 @@ export async function startPrivateLibvirtd(): Promise<PrivateLibvirtd> {
 	// No default network: it needs dnsmasq, and no test needs it.
 	await fs.rm(path.join(root, 'etc', 'qemu', 'networks', 'autostart'), { recursive: true, force: true });
 	await fs.appendFile(path.join(root, 'etc', 'qemu.conf'), '\nuser = "+0"\ngroup = "+0"\n');
-	await fs.writeFile(path.join(root, 'etc', 'libvirtd.conf'), LIBVIRTD_CONF);
+	const tcpConf = port === null ? '' : `listen_tls = 0\nlisten_tcp = 1\nlisten_addr = "127.0.0.1"\ntcp_port = "${port}"\nauth_tcp = "none"\n`;
+	await fs.writeFile(path.join(root, 'etc', 'libvirtd.conf'), LIBVIRTD_CONF + tcpConf);
 	await fs.writeFile(path.join(root, 'etc', 'virtlogd.conf'), 'log_outputs = "3:file:/var/log/libvirt/virtlogd.log"\n');
 	const socket = path.join(root, 'run', 'libvirt', 'libvirt-sock');
 	const uri = `qemu+unix:///system?socket=${socket}`;
@@ -110,7 +124,7 @@ export async function startPrivateLibvirtd(): Promise<PrivateLibvirtd> {
 
 	/** libvirtd (and virtlogd the first time) in a fresh namespace over the same folders. */
 	const launch = async (withVirtlogd: boolean): Promise<void> => {
-		const daemons = `${withVirtlogd ? 'virtlogd -d -p /run/libvirt/virtlogd.pid && ' : ''}exec libvirtd -d -p /run/libvirt/libvirtd.pid -f /etc/libvirt/libvirtd.conf`;
+		const daemons = `${withVirtlogd ? 'virtlogd -d -p /run/libvirt/virtlogd.pid && ' : ''}exec libvirtd -d ${port === null ? '' : '-l '}-p /run/libvirt/libvirtd.pid -f /etc/libvirt/libvirtd.conf`;
 		await execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${mounts} && ${daemons}`], { timeout: 30_000, stdin: 'ignore' });
 		// Answering is the condition, not a delay: the first call waits for libvirt's QEMU probe.
 		const deadline = Date.now() + 60_000;
@@ -127,6 +141,7 @@ export async function startPrivateLibvirtd(): Promise<PrivateLibvirtd> {
 	const daemon: PrivateLibvirtd = {
 		root,
 		uri,
+		tcpUri: port === null ? null : `qemu+tcp://127.0.0.1:${port}/system`,
 		libvirtdPid: () => readPid(libvirtdPidFile),
 		async restart() {
 			const pid = await readPid(libvirtdPidFile);
