@@ -131,4 +131,31 @@ describe.skipIf(unavailable !== null)('Run Direct on the libvirt host', () => {
 		expect(await sha256(old.disk)).toBe(diskBefore);
 		expect(await fingerprint(backup.file)).toEqual(before);
 	});
+	it('a second restore over the first one (same place): its images go beside the replaced ones, finalize purges the old with its serial log', async () => {
+		const { host } = env;
+		const backup = await guestBackup(path.join(env.root, 'dest', 'app01', 'p1'));
+		const restore = async (session: string) => {
+			const plan = await host.plan(planInput(session, 'app01', 'original', [{ backup: backup.file, virtualSize: backup.virtualSize }]));
+			expect(await host.preflight(plan)).toEqual([]);
+			const record = await host.setAsideVm(plan);
+			await host.createDisks(plan);
+			await host.createSnapshotLayer(plan);
+			await host.startVm(plan);
+			await host.copyData(plan);
+			await host.applyChanges(plan);
+			await host.deleteSnapshotLayer(plan);
+			if (record) await host.purgeSetAside(plan, record);
+			return plan;
+		};
+		const first = await restore('s3');
+		expect(first.disks[0]?.production).toBe(path.join(host.layout.images, 'app01', 'disk0.qcow2'));
+		const second = await restore('s4');
+		expect(second.replaces).toBe('app01');
+		expect(second.disks[0]?.production).toBe(path.join(host.layout.images, 'app01', 'disk0-s4.qcow2'));
+		expect(await fs.readdir(path.join(host.layout.images, 'app01'))).toEqual(['disk0-s4.qcow2']);
+		expect(await fs.readdir(host.layout.serial)).not.toContain('s3.log');
+		expect((await host.domains.names()).filter((name) => name.startsWith('app01'))).toEqual(['app01']);
+		await host.virsh.run(['destroy', 'app01']);
+		await host.domains.undefine('app01');
+	});
 });

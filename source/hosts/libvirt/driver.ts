@@ -212,6 +212,11 @@ export class LibvirtHost implements Host {
 		else throw new HostError('BAD_LOCATION', `Target location must be "original", pool:<name> or an absolute folder, not ${location}`);
 		const workDir = path.join(this.layout.work, input.sessionId);
 		const existing = await this.domains.facts(vmName);
+		// The replaced domain keeps its disks while set aside (stop brings it back on them): where
+		// one already sits at a production path (an earlier restore's), this restore's goes beside it.
+		const taken = new Set(existing ? [...existing.disks, ...(await this.domains.persistentDisks(vmName).catch(() => []))].flatMap((disk) => (disk.source ? [disk.source] : [])) : []);
+		const defaultName = fileName;
+		fileName = (index) => (taken.has(path.join(productionDir, defaultName(index))) ? defaultName(index).replace(/\.qcow2$/, `-${input.sessionId}.qcow2`) : defaultName(index));
 		return {
 			sessionId: input.sessionId,
 			host: this.id,
@@ -249,7 +254,7 @@ export class LibvirtHost implements Host {
 	}
 
 	purgeSetAside(plan: RestorePlan, record: SetAsideRecord): Promise<void> {
-		return purgeAside(this.domains, this.asideRecords, plan, record);
+		return purgeAside(this.domains, this.asideRecords, plan, record, this.layout.serial);
 	}
 
 	restoreSetAside(_plan: RestorePlan, record: SetAsideRecord): Promise<void> {

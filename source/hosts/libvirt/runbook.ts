@@ -31,9 +31,12 @@ function commandLine(argv: string[]): string {
 
 export function libvirtRunbook(plan: RestorePlan, context: RunbookContext): RunbookStep[] {
 	const steps: RunbookStep[] = [];
-	const add = (phase: RunbookStep['phase'], step: string, title: string, argv: string[], extra: { params?: unknown; repeatUntil?: string } = {}) => {
+	const add = (phase: RunbookStep['phase'], step: string, title: string, argv: string[], extra: { params?: { file: string; xml: string }; repeatUntil?: string } = {}) => {
 		const program = argv[0] === VIRSH ? 'virsh' : argv[0] === QEMU_IMG ? 'qemu-img' : 'sh';
-		steps.push({ phase, step, title, language: 'shell', scriptName: program, script: PROGRAMS[program] ?? program, params: extra.params ?? { argv }, invocation: commandLine(argv), ...(extra.repeatUntil ? { repeatUntil: extra.repeatUntil } : {}) });
+		const invocation = commandLine(argv);
+		// The command line itself is what an administrator reviews; a file it reads is shown beside it.
+		const params = { command: invocation, ...extra.params };
+		steps.push({ phase, step, title, language: 'shell', scriptName: program, script: PROGRAMS[program] ?? program, params, invocation, ...(extra.repeatUntil ? { repeatUntil: extra.repeatUntil } : {}) });
 	};
 	const virsh = (...args: string[]) => [VIRSH, '--connect', context.uri, ...args];
 	const targets = diskTargets(plan.disks);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { readTextIfExists } from '../../core/files.ts';
 import type { RestorePlan, SetAsideRecord } from '../host.ts';
+import { parseDisks, unescapeXml } from './domain-xml.ts';
 import type { Domains } from './domains.ts';
 
 export function asideNameOf(name: string, sessionId: string): string {
@@ -81,11 +82,19 @@ export async function restoreAside(domains: Domains, records: AsideRecords, reco
 	await records.remove(record.asideName);
 }
 
+/** Serial logs of an earlier restore's domain that lie in our serial folder: they go with it. */
+function ownSerialLogs(xml: string, serialDir: string): string[] {
+	return [...xml.matchAll(/<serial type='file'>\s*<source path='([^']+)'/g)].map((match) => unescapeXml(match[1] ?? '')).filter((file) => path.dirname(file) === serialDir);
+}
+
 /** Deletes a domain's disk files (local hosts) except those `keep` names, then undefines it. */
-async function removeDomain(domains: Domains, name: string, keep: ReadonlySet<string>): Promise<void> {
+async function removeDomain(domains: Domains, name: string, keep: ReadonlySet<string>, serialDir?: string): Promise<void> {
 	const facts = await domains.facts(name);
 	if (!facts) return;
-	const files = (await domains.persistentDisks(name).catch(() => facts.disks)).filter((disk) => disk.device === 'disk' && disk.source !== null).map((disk) => disk.source as string);
+	const definition = await domains.virsh.run(['dumpxml', name, '--inactive']).catch(() => '');
+	const disks = definition ? parseDisks(definition) : facts.disks;
+	const files = disks.filter((disk) => disk.device === 'disk' && disk.source !== null).map((disk) => disk.source as string);
+	if (serialDir) files.push(...ownSerialLogs(definition, serialDir));
 	if (facts.state !== 'off') await domains.destroy(name);
 	for (const file of files) if (!keep.has(file)) await fs.rm(file, { force: true });
 	// Last, so a rerun still knows which files were the domain's.
@@ -96,8 +105,8 @@ function sessionFiles(plan: RestorePlan): Set<string> {
 	return new Set(plan.disks.flatMap((disk) => [disk.backup, disk.overlay, disk.production]));
 }
 
-export async function purgeAside(domains: Domains, records: AsideRecords, plan: RestorePlan, record: SetAsideRecord): Promise<void> {
-	await removeDomain(domains, record.asideName, sessionFiles(plan));
+export async function purgeAside(domains: Domains, records: AsideRecords, plan: RestorePlan, record: SetAsideRecord, serialDir: string): Promise<void> {
+	await removeDomain(domains, record.asideName, sessionFiles(plan), serialDir);
 	await records.remove(record.asideName);
 }
 
