@@ -271,7 +271,10 @@ export class LibvirtHost implements Host {
 		for (const disk of plan.disks) {
 			// Once step 5 filled it, or the domain runs on it, the production image is no longer empty: keep it.
 			const inUse = (await exists(fillFiles(plan.workDir, disk.index).done)) || onProduction(own, plan, disk) || (await fillProcesses(disk.production)).length > 0;
-			if (!inUse) {
+			// Step 2 alone only ever makes an empty image: one of the right kind is this step's own, done.
+			const info = inUse ? null : await imageInfo(disk.production).catch(() => null);
+			const made = info?.format === 'qcow2' && info.virtualSize === disk.virtualSize && info.backingFile === null && info.dataFile === null;
+			if (!inUse && !made) {
 				await fs.rm(disk.production, { force: true });
 				await createQcow2(disk.production, disk.virtualSize);
 			}
