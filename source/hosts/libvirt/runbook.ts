@@ -57,6 +57,7 @@ export function libvirtRunbook(plan: RestorePlan, context: RunbookContext): Runb
 	for (const disk of plan.disks) add('start', 'create-disks', `Empty production image of disk ${disk.index}`, [QEMU_IMG, 'create', '-q', '-f', 'qcow2', disk.production, String(disk.virtualSize)]);
 	add('start', 'snapshot-layer', 'Create the work folder', ['mkdir', '-p', plan.workDir]);
 	for (const disk of plan.disks) add('start', 'snapshot-layer', `Snapshot layer of disk ${disk.index} over its read-only backup`, [QEMU_IMG, 'create', '-q', '-f', 'qcow2', '-b', disk.backup, '-F', disk.format, disk.overlay]);
+	add('start', 'start-vm', 'Create the folder of the serial console log', ['mkdir', '-p', path.dirname(context.serialFile)]);
 	const xmlFile = path.join(plan.workDir, 'domain.xml');
 	add('start', 'start-vm', `Define ${name} (its disks: the snapshot layers, backing stores relabel='no')`, virsh('define', xmlFile), { params: { file: xmlFile, xml: domainXml({ plan, type: context.domainType, serialFile: context.serialFile }) } });
 	add('start', 'start-vm', `Start ${name}`, virsh('start', name));
@@ -75,7 +76,8 @@ export function libvirtRunbook(plan: RestorePlan, context: RunbookContext): Runb
 	}
 	for (const disk of plan.disks) add('finalize', 'apply-changes', `Switch ${targets[disk.index]?.dev} to production (pivot)`, virsh('blockjob', name, targets[disk.index]?.dev ?? '', '--pivot'));
 	add('finalize', 'delete-layer', 'Delete the snapshot layers', ['rm', '-rf', plan.workDir]);
-	add('finalize', 'delete-layer', `Remove the session mark from ${name}`, virsh('metadata', name, METADATA_NS, '--remove', '--config'));
+	add('finalize', 'delete-layer', `Remove the session mark from ${name}'s definition`, virsh('metadata', name, METADATA_NS, '--remove', '--config'));
+	add('finalize', 'delete-layer', `Remove it from the running domain too (if it runs)`, virsh('metadata', name, METADATA_NS, '--remove', '--live'));
 	if (plan.replaces !== null && plan.replaceMode === 'set-aside') {
 		const aside = asideNameOf(plan.replaces, plan.sessionId);
 		add('finalize', 'purge-replaced', `Delete ${aside}'s disk files`, ['sh', '-c', `${VIRSH} --connect "$1" domblklist "$2" --details | awk '$2 == "disk" { print $4 }' | xargs -r rm -f`, 'sh', context.uri, aside]);
