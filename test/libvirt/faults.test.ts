@@ -214,4 +214,23 @@ describe.skipIf(unavailable !== null)('faults on the libvirt host', () => {
 		expect(await host.domains.names()).toContain('race01');
 		expect(await host.domains.names()).not.toContain(`race01~${sessionOf(winner)}`);
 	});
+	it('stop after a controller died in the middle of step 5: the running copy ends, nothing of the session remains, the replaced domain is back', async () => {
+		await restorePoint('fault04');
+		const definitionBefore = await host.virsh.run(['dumpxml', 'fault04', '--inactive']);
+		const started = await run(['start', 'fault04']);
+		expect(started.exitCode, started.stderr).toBe(0);
+		const id = sessionOf(started);
+		const session = await journal(id);
+		const production = session.plan.disks[0]?.production ?? '';
+		const killed = await run(['finalize', id], { fault: 'kill-during:copy-data', rate: 2 * 2 ** 20 });
+		expect(killed.signal).toBe('SIGKILL');
+		expect((await fillProcesses(production)).length).toBe(1);
+		const stop = await run(['stop', id]);
+		expect(stop.exitCode, stop.stderr + JSON.stringify(stop.events)).toBe(0);
+		expect((await journal(id)).state).toBe('stopped');
+		expect(await fillProcesses(production)).toEqual([]);
+		for (const file of [session.plan.workDir, ...session.plan.disks.flatMap((disk) => [disk.overlay, disk.production])]) await expect(fs.access(file)).rejects.toThrow();
+		expect((await host.domains.names()).filter((name) => name.startsWith('fault04'))).toEqual(['fault04']);
+		expect(await host.virsh.run(['dumpxml', 'fault04', '--inactive'])).toBe(definitionBefore);
+	});
 });
