@@ -104,7 +104,12 @@ async function freePort(): Promise<number> {
 	return port;
 }
 
-export async function startPrivateLibvirtd(options: { tcp?: boolean } = {}): Promise<PrivateLibvirtd> {
+/**
+ * `tcp`: also listen on a loopback port. `network`: a network namespace of its own too, so the
+ * bridges of libvirt networks a test defines never touch the machine's (no TCP then, and no restart).
+ */
+export async function startPrivateLibvirtd(options: { tcp?: boolean; network?: boolean } = {}): Promise<PrivateLibvirtd> {
+	if (options.tcp && options.network) throw new Error('a private network namespace cannot be reached over TCP from outside');
 	const port = options.tcp ? await freePort() : null;
 	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-lv-'));
 	for (const [local] of BINDS) await fs.mkdir(path.join(root, local), { recursive: true });
@@ -125,7 +130,9 @@ export async function startPrivateLibvirtd(options: { tcp?: boolean } = {}): Pro
 	/** libvirtd (and virtlogd the first time) in a fresh namespace over the same folders. */
 	const launch = async (withVirtlogd: boolean): Promise<void> => {
 		const daemons = `${withVirtlogd ? 'virtlogd -d -p /run/libvirt/virtlogd.pid && ' : ''}exec libvirtd -d ${port === null ? '' : '-l '}-p /run/libvirt/libvirtd.pid -f /etc/libvirt/libvirtd.conf`;
-		await execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${mounts} && ${daemons}`], { timeout: 30_000, stdin: 'ignore' });
+		const namespaces = options.network ? ['-m', '-n'] : ['-m'];
+		const up = options.network ? 'ip link set lo up && ' : '';
+		await execa('unshare', [...namespaces, '--propagation', 'private', 'sh', '-c', `${up}${mounts} && ${daemons}`], { timeout: 30_000, stdin: 'ignore' });
 		// Answering is the condition, not a delay: the first call waits for libvirt's QEMU probe.
 		const deadline = Date.now() + 60_000;
 		let last = '';
@@ -144,6 +151,7 @@ export async function startPrivateLibvirtd(options: { tcp?: boolean } = {}): Pro
 		tcpUri: port === null ? null : `qemu+tcp://127.0.0.1:${port}/system`,
 		libvirtdPid: () => readPid(libvirtdPidFile),
 		async restart() {
+			if (options.network) throw new Error('a libvirtd with its own network namespace cannot be restarted into it');
 			const pid = await readPid(libvirtdPidFile);
 			if (pid !== null && (await cmdline(pid)).includes('libvirtd')) {
 				process.kill(pid, 'SIGKILL');
