@@ -53,6 +53,7 @@ describe('the domain XML', () => {
 		expect(xml).toContain("<controller type='scsi' index='1' model='virtio-scsi'/>");
 		expect(xml).toContain("<source network='prod-net'/><mac address='00:15:5d:01:02:03'/>");
 		expect(restoreSessionOf(xml)).toBe('s1');
+		expect(xml).toContain("<target type='virtio' name='org.qemu.guest_agent.0'/>");
 		const disks = parseDisks(xml);
 		expect(disks.map((disk) => [disk.target, disk.source, disk.hasBacking])).toEqual([
 			['vda', '/work/s1/disk0-overlay.qcow2', true],

@@ -117,6 +117,8 @@ export function domainXml({ plan, type, serialFile, onProduction = new Set() }: 
 			(nic) => `    <interface type='network'><source network='${escapeXml(nic.switch)}'/>${nic.mac ? `<mac address='${macOf(nic.mac)}'/>` : ''}<model type='virtio'/></interface>`,
 		),
 		`    <serial type='file'><source path='${escapeXml(serialFile)}' append='off'/><target port='0'/></serial>`,
+		// Where the guest has a QEMU guest agent, libvirt reaches it here (proof of life without QMP).
+		"    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>",
 		"    <graphics type='vnc' autoport='yes' listen='127.0.0.1'/>",
 		"    <controller type='usb' model='none'/>",
 		"    <memballoon model='none'/>",

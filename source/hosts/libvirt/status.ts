@@ -1,6 +1,7 @@
 // What the libvirt host says about a session while it runs: the domain's state, which storage
 // it runs on, the bytes the guest changed (overlay allocation), the copy or apply job's progress,
-// and proof of life from the lab guest's serial marker; a drill's evidence is the serial tail.
+// and proof of life: the lab guest's serial marker, or the QEMU guest agent where there is one.
+// A drill's evidence is the serial console's tail.
 import fs from 'node:fs/promises';
 import type { Evidence, RestorePlan, RuntimeStatus } from '../host.ts';
 import { diskTargets } from './domain-xml.ts';
@@ -27,8 +28,14 @@ export async function sessionStatus(session: SessionDomain, plan: RestorePlan): 
 	const runsOn = live?.source === first?.production && !live?.mirror ? 'production' : live?.source === first?.overlay ? 'backup' : 'unknown';
 	if (!facts) return { vm: 'missing', runsOn: 'unknown', guestAlive: null, bytesChanged, job: null };
 	if (facts.state === 'off') return { vm: 'off', runsOn, guestAlive: null, bytesChanged, job: null };
-	const guestAlive = (await serialHead(session.layout, plan)).includes(GUEST_MARKER);
+	const guestAlive = (await serialHead(session.layout, plan)).includes(GUEST_MARKER) || (await agentAnswers(session, plan));
 	return { vm: facts.state, runsOn, guestAlive, bytesChanged, job: await jobOf(session, plan, facts) };
+}
+
+/** The guest's QEMU guest agent answers libvirt (its own API, not a passthrough that taints the domain). */
+async function agentAnswers(session: SessionDomain, plan: RestorePlan): Promise<boolean> {
+	const result = await session.virsh.tryRun(['guestinfo', plan.vmName, '--hostname'], { timeoutMs: 3_000, reconnectMs: 0 });
+	return result.ok;
 }
 
 async function jobOf(session: SessionDomain, plan: RestorePlan, facts: DomainFacts): Promise<RuntimeStatus['job']> {
