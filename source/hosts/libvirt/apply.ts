@@ -14,6 +14,18 @@ import { diskOf, onProduction, type SessionDomain } from './session-domain.ts';
 /** A block copy that neither moves nor becomes ready for this long has failed. */
 const APPLY_STALL_MS = 5 * 60_000;
 
+/**
+ * Runs a call that changes the domain; if it fails (libvirtd restarting under it may lose the
+ * answer of a call it did carry out), the domain is asked whether the change happened after all.
+ */
+async function settled(session: SessionDomain, plan: RestorePlan, call: () => Promise<unknown>, happened: (facts: DomainFacts | null) => boolean): Promise<void> {
+	try {
+		await call();
+	} catch (error) {
+		if (!happened(await session.own(plan))) throw error;
+	}
+}
+
 async function exists(file: string): Promise<boolean> {
 	return fs.access(file).then(
 		() => true,
@@ -40,7 +52,7 @@ export async function applyChanges(session: SessionDomain, plan: RestorePlan, op
 		const destination = path.join(plan.workDir, `disk${disk.index}-copy.xml`);
 		await fs.writeFile(destination, copyDestinationXml(disk.production));
 		const bandwidth = options.rateLimit && options.rateLimit > 0 ? ['--bandwidth', String(Math.round(options.rateLimit)), '--bytes'] : [];
-		await session.virsh.run(['blockcopy', plan.vmName, target, '--xml', destination, '--shallow', '--reuse-external', '--transient-job', '--synchronous-writes', ...bandwidth]);
+		await settled(session, plan, () => session.virsh.run(['blockcopy', plan.vmName, target, '--xml', destination, '--shallow', '--reuse-external', '--transient-job', '--synchronous-writes', ...bandwidth]), (facts) => diskOf(facts, plan, disk)?.mirror != null);
 	}
 	let pauseMs = 0;
 	if (switching.length > 0) {
@@ -48,7 +60,7 @@ export async function applyChanges(session: SessionDomain, plan: RestorePlan, op
 		// The switch. libvirt does not pause the guest; the pivot drains its I/O, so its duration is the pause.
 		for (const disk of switching) {
 			const started = process.hrtime.bigint();
-			await session.virsh.run(['blockjob', plan.vmName, targets[disk.index]?.dev ?? '', '--pivot']);
+			await settled(session, plan, () => session.virsh.run(['blockjob', plan.vmName, targets[disk.index]?.dev ?? '', '--pivot']), (facts) => onProduction(facts, plan, disk));
 			pauseMs += Number(process.hrtime.bigint() - started) / 1e6;
 		}
 	}

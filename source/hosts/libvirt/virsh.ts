@@ -11,7 +11,7 @@ const DEFAULT_TIMEOUT_MS = 90_000;
 const RECONNECT_MS = 60_000;
 
 /** libvirtd is not there (yet): nothing was done, so any call may be tried again. */
-const NOT_CONNECTED = /Failed to connect socket|failed to connect to the hypervisor|no connection driver available|Connection refused/i;
+const NOT_CONNECTED = /Failed to connect socket|failed to connect to the hypervisor|no connection driver available|Connection refused|no valid connection/i;
 /** libvirtd went away during the call: only a call that changes nothing may be repeated. */
 const CONNECTION_LOST = /End of file while reading data|Cannot recv data|Cannot write data|Connection reset by peer|Broken pipe|client socket is closed|connection is closed/i;
 const READ_ONLY = new Set(['version', 'list', 'domstate', 'dominfo', 'dumpxml', 'domuuid', 'domblklist', 'net-info', 'pool-list', 'pool-dumpxml', 'snapshot-list', 'domcapabilities', 'capabilities']);
