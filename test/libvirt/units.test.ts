@@ -16,10 +16,10 @@ function plan(overrides: Partial<RestorePlan> = {}): RestorePlan {
 		replaces: 'web01',
 		replaceMode: 'set-aside',
 		productionDir: '/prod/web01',
-		workDir: '/work/s1',
+		workDir: '/srv/rd/s1',
 		disks: [
-			{ index: 0, backup: '/dest/web01/p1/disk0.qcow2', format: 'qcow2', virtualSize: 1 << 26, production: '/prod/web01/disk0.qcow2', overlay: '/work/s1/disk0-overlay.qcow2', controller: 'virtio', controllerNumber: 0, location: 0 },
-			{ index: 1, backup: "/dest/web01/p1/it's.vhdx", format: 'vhdx', virtualSize: 1 << 25, production: '/prod/web01/disk1.qcow2', overlay: '/work/s1/disk1-overlay.qcow2', controller: 'scsi', controllerNumber: 1, location: 3 },
+			{ index: 0, backup: '/dest/web01/p1/disk0.qcow2', format: 'qcow2', virtualSize: 1 << 26, production: '/prod/web01/disk0.qcow2', overlay: '/srv/rd/s1/disk0-overlay.qcow2', controller: 'virtio', controllerNumber: 0, location: 0 },
+			{ index: 1, backup: "/dest/web01/p1/it's.vhdx", format: 'vhdx', virtualSize: 1 << 25, production: '/prod/web01/disk1.qcow2', overlay: '/srv/rd/s1/disk1-overlay.qcow2', controller: 'scsi', controllerNumber: 1, location: 3 },
 		],
 		settings: { generation: 2, firmware: 'uefi', secureBoot: false, secureBootTemplate: null, cpus: 2, memoryMiB: 512, nics: [{ switch: 'prod-net', mac: '00-15-5D-01-02-03', vlan: null }] },
 		...overrides,
@@ -56,8 +56,8 @@ describe('the domain XML', () => {
 		expect(xml).toContain("<target type='virtio' name='org.qemu.guest_agent.0'/>");
 		const disks = parseDisks(xml);
 		expect(disks.map((disk) => [disk.target, disk.source, disk.hasBacking])).toEqual([
-			['vda', '/work/s1/disk0-overlay.qcow2', true],
-			['sda', '/work/s1/disk1-overlay.qcow2', true],
+			['vda', '/srv/rd/s1/disk0-overlay.qcow2', true],
+			['sda', '/srv/rd/s1/disk1-overlay.qcow2', true],
 		]);
 		// What a backup of this domain would record is what it was made from.
 		expect(vmSettingsOf(xml)).toEqual(expect.objectContaining({ firmware: 'uefi', generation: 2, cpus: 2, memoryMiB: 512, nics: [{ switch: 'prod-net', mac: '00:15:5d:01:02:03', vlan: null }] }));
@@ -104,14 +104,14 @@ describe('the runbook', () => {
 		const steps = libvirtRunbook(plan(), { uri: 'qemu:///system', domainType: 'qemu', serialFile: '/serial/s1.log' });
 		const lines = steps.map((step) => step.invocation);
 		expect(lines).toContain("virsh --connect qemu:///system domrename web01 'web01~s1'");
-		expect(lines).toContain("qemu-img create -q -f qcow2 -b '/dest/web01/p1/it'\\''s.vhdx' -F vhdx /work/s1/disk1-overlay.qcow2");
-		expect(lines).toContain('virsh --connect qemu:///system blockcopy web01 vda --xml /work/s1/disk0-copy.xml --shallow --reuse-external --transient-job --synchronous-writes');
+		expect(lines).toContain("qemu-img create -q -f qcow2 -b '/dest/web01/p1/it'\\''s.vhdx' -F vhdx /srv/rd/s1/disk1-overlay.qcow2");
+		expect(lines).toContain('virsh --connect qemu:///system blockcopy web01 vda --xml /srv/rd/s1/disk0-copy.xml --shallow --reuse-external --transient-job --synchronous-writes');
 		expect(lines).toContain('virsh --connect qemu:///system blockjob web01 sda --pivot');
 		expect(lines).toContain("virsh --connect qemu:///system domrename 'web01~s1' web01");
 		expect(new Set(steps.map((step) => step.phase))).toEqual(new Set(['start', 'finalize', 'stop']));
 		const script = libvirtRunbookScript(steps, { plan: plan(), generatedAt: '2026-12-01T00:00:00Z' });
 		expect(script).toMatch(/^#!\/bin\/sh\n/);
-		expect(script).toContain("cat > /work/s1/domain.xml <<'RUNDIRECT_XML'");
+		expect(script).toContain("cat > /srv/rd/s1/domain.xml <<'RUNDIRECT_XML'");
 		expect(script).toContain("relabel='no'");
 		expect(shellQuote("a b'c")).toBe("'a b'\\''c'");
 	});
