@@ -28,7 +28,7 @@ async function withContext(options: GlobalOptions, run: (context: CommandContext
 
 const program = new Command('rundirect')
 	.description('Restore VMs instantly by running them straight from their backup files, then finalize or stop the restore.')
-	.addOption(new Option('--host <host>', 'lab (QEMU/KVM), hyperv or hyperv://<server>').env('RUNDIRECT_HOST'))
+	.addOption(new Option('--host <host>', 'lab (QEMU/KVM), hyperv, hyperv://<server>, libvirt or libvirt:<uri>').env('RUNDIRECT_HOST'))
 	.option('--destination <path>', 'backup destination folder (default: the lab\'s sample destination)')
 	.option('--state-dir <path>', 'journal and locks (default: $XDG_STATE_HOME/rundirect)')
 	.option('--data-dir <path>', 'lab host data (default: $XDG_DATA_HOME/rundirect)')

@@ -22,6 +22,10 @@ const SYSTEM_NEEDS = [
 	['tmux', 'tmux'],
 	// UEFI firmware for generation 2 restore points (a file, not a program: `command -v` finds it by path).
 	['/usr/share/OVMF/OVMF_CODE_4M.fd', 'ovmf'],
+	// The libvirt host (and its tests, which start a private libvirtd; getfattr compares xattrs).
+	['virsh', 'libvirt-clients'],
+	['libvirtd', 'libvirt-daemon-system'],
+	['getfattr', 'attr'],
 ];
 
 function run(command, args, options = {}) {

@@ -1,5 +1,6 @@
 // The one place that names the drivers: turns `--host` into a Host — `lab` (QEMU/KVM, the
-// default where there is no Hyper-V) or `hyperv` / `hyperv://<server>`. Everything else asks a
+// default where there is no Hyper-V), `hyperv` / `hyperv://<server>`, or `libvirt` /
+// `libvirt:<uri>` / a bare libvirt URI. Everything else asks a
 // Host, and its capabilities (capabilities.ts), what it can do.
 import { labPaths, type Paths } from '../core/paths.ts';
 import type { Host } from './host.ts';
@@ -29,5 +30,12 @@ export async function openHost(spec: string, paths: Paths): Promise<Host> {
 		const { HypervHost, parseHostSpec } = await import('./hyperv/driver.ts');
 		return new HypervHost({ computer: parseHostSpec(spec) });
 	}
-	throw new RundirectError(`unknown host ${JSON.stringify(spec)}`, EXIT.usage, 'use --host lab, --host hyperv or --host hyperv://<server>');
+	const { isLibvirtSpec, openLibvirtHost } = await import('./libvirt/open.ts');
+	if (isLibvirtSpec(spec)) {
+		const { findBuiltGuestImage } = await import('../lab-builder/guest.ts');
+		// The lab guest, where built, is the real kernel that tells whether KVM runs guests.
+		const probeImage = (await findBuiltGuestImage(labPaths(paths).cache)) ?? undefined;
+		return openLibvirtHost(spec, paths, probeImage ? { probeImage } : {});
+	}
+	throw new RundirectError(`unknown host ${JSON.stringify(spec)}`, EXIT.usage, 'use --host lab, --host hyperv, --host hyperv://<server>, --host libvirt or --host libvirt:<uri>');
 }

@@ -1,0 +1,132 @@
+// Step 5: fills a production image from its read-only backup while the guest runs on the
+// overlay (QEMU does not hold the production image yet, so this is an ordinary qemu-img
+// convert; libvirt has no job that copies one file into another). The convert runs detached,
+// its progress and exit code going to files in the session's work folder, so — like a QEMU
+// block job — it goes on when the controller dies and the next controller adopts it. The
+// running process is found by its command line (the host's truth), not by a pid file that a
+// crash could leave unwritten.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DiskPlacement } from '../host.ts';
+import { QEMU_IMG } from './qemu-img.ts';
+
+export interface FillFiles {
+	/** qemu-img's -p output. */
+	log: string;
+	/** Its exit code, written (atomically) when it ends. */
+	rc: string;
+	/** Written once the image is complete and durable: step 5 is done for this disk. */
+	done: string;
+}
+
+export function fillFiles(workDir: string, index: number): FillFiles {
+	const base = path.join(workDir, `disk${index}`);
+	return { log: `${base}.fill.log`, rc: `${base}.fill.rc`, done: `${base}.copied` };
+}
+
+/**
+ * The copy, in QEMU's own words. `-n --target-is-zero` fills step 2's empty image without
+ * writing its zeros; `-t writeback` makes qemu-img flush when it closes the image (its default
+ * cache mode, unsafe, never flushes); `-r` is the rate limit in bytes per second.
+ */
+export function fillCommand(disk: Pick<DiskPlacement, 'backup' | 'format' | 'production'>, rateLimit?: number): string[] {
+	const rate = rateLimit && rateLimit > 0 ? ['-r', String(Math.round(rateLimit))] : [];
+	return [QEMU_IMG, 'convert', '-p', '-t', 'writeback', '-f', disk.format, '-O', 'qcow2', '-n', '--target-is-zero', ...rate, disk.backup, disk.production];
+}
+
+async function argvOf(pid: string): Promise<string[] | null> {
+	const raw = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
+	if (raw === null || raw === '') return null;
+	const parts = raw.split('\0');
+	if (parts[parts.length - 1] === '') parts.pop();
+	return parts;
+}
+
+/** Pids of the qemu-img converts writing `production` right now. */
+export async function fillProcesses(production: string): Promise<number[]> {
+	const pids: number[] = [];
+	for (const entry of await fs.readdir('/proc').catch(() => [] as string[])) {
+		if (!/^\d+$/.test(entry)) continue;
+		const argv = await argvOf(entry);
+		if (argv && path.basename(argv[0] ?? '') === QEMU_IMG && argv[1] === 'convert' && argv[argv.length - 1] === production) pids.push(Number(entry));
+	}
+	return pids;
+}
+
+/** Ends every convert writing `production` (a step 5 being redone, or a stop), and waits for it. */
+export async function endFills(production: string): Promise<void> {
+	for (const pid of await fillProcesses(production)) {
+		try {
+			process.kill(pid, 'SIGKILL');
+		} catch {
+			// already gone
+		}
+	}
+	for (let i = 0; i < 200 && (await fillProcesses(production)).length > 0; i++) await sleep(25);
+}
+
+export async function startFill(disk: DiskPlacement, files: FillFiles, rateLimit?: number): Promise<void> {
+	await fs.rm(files.rc, { force: true });
+	await fs.rm(files.log, { force: true });
+	const script = 'log=$1; rc=$2; shift 2; "$@" >"$log" 2>&1; echo $? >"$rc.tmp" && mv "$rc.tmp" "$rc"';
+	const child = spawn('sh', ['-c', script, 'rundirect-fill', files.log, files.rc, ...fillCommand(disk, rateLimit)], { detached: true, stdio: 'ignore' });
+	await new Promise<void>((resolve, reject) => {
+		child.once('spawn', resolve);
+		child.once('error', reject);
+	});
+	child.unref();
+}
+
+/** The fraction done, from the last progress line qemu-img printed. */
+export async function fillFraction(files: FillFiles): Promise<number> {
+	const log = await fs.readFile(files.log, 'latin1').catch(() => '');
+	const matches = [...log.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)];
+	const last = matches[matches.length - 1]?.[1];
+	return last === undefined ? 0 : Math.min(Number(last) / 100, 1);
+}
+
+export type FillOutcome = { ok: true } | { ok: false; reason: string } | { ok: 'gone' };
+
+/**
+ * Waits until the convert of `disk` ends. `gone` = no convert runs and none left an exit code
+ * (a crash of the host or of the convert itself): the image is in an unknown state.
+ */
+export async function waitFill(
+	disk: DiskPlacement,
+	files: FillFiles,
+	options: { onFraction?: (fraction: number) => void; signal?: AbortSignal; intervalMs?: number },
+): Promise<FillOutcome> {
+	let missingSince: number | null = null;
+	while (true) {
+		options.signal?.throwIfAborted();
+		options.onFraction?.(await fillFraction(files));
+		const rc = await fs.readFile(files.rc, 'utf8').catch(() => null);
+		if (rc !== null) {
+			if (rc.trim() === '0') return { ok: true };
+			const log = (await fs.readFile(files.log, 'latin1').catch(() => '')).replace(/\s*\(\d+(?:\.\d+)?\/100%\)\s*/g, ' ').trim();
+			return { ok: false, reason: `qemu-img convert exited with ${rc.trim()}${log ? `: ${log.slice(-500)}` : ''}` };
+		}
+		if ((await fillProcesses(disk.production)).length === 0) {
+			// The wrapper writes the exit code right after qemu-img ends: give it a moment.
+			missingSince ??= Date.now();
+			if (Date.now() - missingSince > 2_000) return { ok: 'gone' };
+		} else {
+			missingSince = null;
+		}
+		await sleep(options.intervalMs ?? 200, undefined, options.signal ? { signal: options.signal } : undefined).catch(() => options.signal?.throwIfAborted());
+	}
+}
+
+/** fsync of the image and its folder: step 5 is journaled done only once the copy is durable. */
+export async function makeDurable(file: string): Promise<void> {
+	for (const target of [file, path.dirname(file)]) {
+		const handle = await fs.open(target, 'r');
+		try {
+			await handle.sync();
+		} finally {
+			await handle.close();
+		}
+	}
+}
