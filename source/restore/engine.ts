@@ -25,7 +25,7 @@ import {
 import { STEP_ACTIONS, stepTitle } from './steps.ts';
 import { maybeInjectFault } from './fault.ts';
 import type { RendererChoice } from './renderer.ts';
-import { checkTarget, resolveRestorePoint, type StartRequest } from './start-request.ts';
+import { checkTarget, planInputFor, resolveRestorePoint, type StartRequest } from './start-request.ts';
 import { nextActionHint, reconcileSessions, type Reconciliation } from './reconcile.ts';
 
 export type EngineEvent =
@@ -125,28 +125,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		const sessionId = resume?.id ?? newSessionId();
 		const plan =
 			resume?.plan ??
-			(await this.host.plan({
-				sessionId,
-				target: { name, location, replaceMode: request.replaceMode ?? 'set-aside' },
-				disks: point.disks.map((disk) => ({
-					backup: disk.path,
-					format: disk.format,
-					virtualSize: disk.virtualSize,
-					controller: disk.controller,
-					controllerNumber: disk.controllerNumber,
-					location: disk.location,
-				})),
-				settings: {
-					generation: point.manifest.vm.generation,
-					firmware: point.manifest.vm.firmware,
-					secureBoot: point.manifest.vm.secureBoot,
-					secureBootTemplate: point.manifest.vm.secureBootTemplate,
-					cpus: point.manifest.vm.cpus,
-					memoryMiB: point.manifest.vm.memoryMiB,
-					nics: point.manifest.vm.nics,
-				},
-				...(request.drill ? { drill: { isolatedSwitch: request.drill.isolatedSwitch } } : {}),
-			}));
+			(await this.host.plan(planInputFor(point, sessionId, { name, location, replaceMode: request.replaceMode ?? 'set-aside' }, request.drill)));
 		const problems = resume ? [] : await this.host.preflight(plan);
 		if (!resume && plan.replaces && name !== point.vm) {
 			problems.push(`a VM named ${name} already exists on ${this.host.id}; choose another name, or restore under the original name ${point.vm} to replace that VM`);

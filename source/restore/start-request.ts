@@ -5,7 +5,7 @@ import { findRestorePoint, formatProblem, type Catalog, type CatalogProblem, typ
 import { vmNameSchema } from '../catalog/schema.ts';
 import { EXIT, RundirectError } from '../core/errors.ts';
 import { pathRulesOf } from '../hosts/capabilities.ts';
-import type { Host, ReplaceMode } from '../hosts/host.ts';
+import type { Host, PlanInput, ReplaceMode, RestoreTarget } from '../hosts/host.ts';
 
 export interface StartRequest {
 	/** The backed-up VM's name. */
@@ -57,4 +57,23 @@ export function checkTarget(catalog: Catalog, host: Host, request: StartRequest,
 		throw new RundirectError(`location ${location} is inside the backup destination ${catalog.destination}: production storage must be outside the backup`, EXIT.usage);
 	}
 	return { name, location };
+}
+
+/** What `Host.plan` is asked for a restore point: its disks and the VM's settings, as the manifest records them. */
+export function planInputFor(point: RestorePoint, sessionId: string, target: RestoreTarget, drill?: StartRequest['drill']): PlanInput {
+	const { vm } = point.manifest;
+	return {
+		sessionId,
+		target,
+		disks: point.disks.map((disk) => ({
+			backup: disk.path,
+			format: disk.format,
+			virtualSize: disk.virtualSize,
+			controller: disk.controller,
+			controllerNumber: disk.controllerNumber,
+			location: disk.location,
+		})),
+		settings: { generation: vm.generation, firmware: vm.firmware, secureBoot: vm.secureBoot, secureBootTemplate: vm.secureBootTemplate, cpus: vm.cpus, memoryMiB: vm.memoryMiB, nics: vm.nics },
+		...(drill ? { drill: { isolatedSwitch: drill.isolatedSwitch } } : {}),
+	};
 }

@@ -3,23 +3,11 @@
 import path from 'node:path';
 import type { RestorePoint } from '../../source/catalog/catalog.ts';
 import type { HostVm, PlanInput } from '../../source/hosts/host.ts';
+import { planInputFor } from '../../source/restore/start-request.ts';
 
-/** The request the engine would send to `Host.plan` for this restore point (see Engine.proposeStart). */
+/** The request the engine would send to `Host.plan` for this restore point. */
 export function planInputFrom(point: RestorePoint, sessionId: string, name: string): PlanInput {
-	const { vm } = point.manifest;
-	return {
-		sessionId,
-		target: { name, location: 'original', replaceMode: 'set-aside' },
-		disks: point.disks.map((disk) => ({
-			backup: disk.path,
-			format: disk.format,
-			virtualSize: disk.virtualSize,
-			controller: disk.controller,
-			controllerNumber: disk.controllerNumber,
-			location: disk.location,
-		})),
-		settings: { generation: vm.generation, firmware: vm.firmware, secureBoot: vm.secureBoot, secureBootTemplate: vm.secureBootTemplate, cpus: vm.cpus, memoryMiB: vm.memoryMiB, nics: vm.nics },
-	};
+	return planInputFor(point, sessionId, { name, location: 'original', replaceMode: 'set-aside' });
 }
 
 /**
