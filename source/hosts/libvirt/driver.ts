@@ -9,6 +9,7 @@
 // security driver never chowns or labels it.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type {
 	ApplyResult,
 	RunbookStep,
@@ -24,7 +25,7 @@ import type {
 } from '../host.ts';
 import type { BackupResult, PathRules, ProofOfLife } from '../capabilities.ts';
 import { backupDomain } from './backup.ts';
-import { HostError } from '../../core/errors.ts';
+import { EXIT, HostError } from '../../core/errors.ts';
 import type { Paths } from '../../core/paths.ts';
 import { detectDomainType, type DomainTypeVerdict } from './accel.ts';
 import { domainXml, type DomainType } from './domain-xml.ts';
@@ -38,9 +39,15 @@ import { libvirtRunbook, libvirtRunbookScript } from './runbook.ts';
 import { applyChanges } from './apply.ts';
 import { copyData } from './copy.ts';
 import { ownsDomain, onProduction, SessionDomain } from './session-domain.ts';
-import { serialEvidence, sessionStatus } from './status.ts';
+import { serialEvidence, serialHead, sessionStatus } from './status.ts';
 import { isLocalUri, pathRulesOfUri } from './uri.ts';
 import { Virsh } from './virsh.ts';
+
+/** Step 4 watches the domain this long after it started: a guest that cannot run dies within it. */
+const STEP4_SETTLE_MS = 1000;
+const STEP4_POLL_MS = 200;
+/** …and up to this long for a first sign on its serial console. */
+const STEP4_SIGN_MS = 5000;
 
 export { GUEST_MARKER } from './status.ts';
 
@@ -310,7 +317,7 @@ export class LibvirtHost implements Host {
 
 	// ---------------------------------------------------------------- step 4
 
-	async startVm(plan: RestorePlan, _options?: StepOptions): Promise<void> {
+	async startVm(plan: RestorePlan, _options?: StepOptions): Promise<string | undefined> {
 		const current = await this.domains.facts(plan.vmName);
 		if (current && !ownsDomain(plan, current)) throw new HostError('NAME_TAKEN', `Domain ${plan.vmName} already exists and is not this session's: step 1 must set it aside first`);
 		if (!current) {
@@ -320,6 +327,35 @@ export class LibvirtHost implements Host {
 			await this.virsh.run(['define', file]);
 		}
 		await this.session.ensureRunning(plan);
+		return this.#proveRunning(plan);
+	}
+
+	/**
+	 * Step 4 is done only when the domain stays up: a guest that crashes, shuts off or is paused by
+	 * an error after it started fails the step with its state and serial tail, never reported
+	 * running. It is watched for a settle period, and up to a few seconds for a first sign on its
+	 * serial console (firmware and boot code run then); a guest that prints nothing is still
+	 * running, and the note says so.
+	 */
+	async #proveRunning(plan: RestorePlan): Promise<string | undefined> {
+		const started = performance.now();
+		while (true) {
+			await sleep(STEP4_POLL_MS);
+			const facts = await this.domains.facts(plan.vmName);
+			if (facts?.state !== 'running') {
+				const tail = (await serialEvidence(this.layout, plan)).text?.trim().split('\n').slice(-10).join('\n') ?? '';
+				throw new HostError(
+					'VM_DIED',
+					`Domain ${plan.vmName} did not stay running after it started: it is ${facts?.stateText ?? 'gone'}${tail ? `; the serial console's last lines:\n${tail}` : ' (nothing on its serial console)'}`,
+					EXIT.failed,
+					`check the restore point's hardware and the domain's log (virsh domstate ${plan.vmName} --reason); stop the session, or run start again once fixed`,
+				);
+			}
+			const elapsed = performance.now() - started;
+			if (elapsed < STEP4_SETTLE_MS) continue;
+			if ((await serialHead(this.layout, plan)).length > 0) return undefined;
+			if (elapsed >= STEP4_SIGN_MS) return `${plan.vmName} runs but printed nothing on its serial console within ${STEP4_SIGN_MS / 1000} s (a guest without a serial console shows nothing there)`;
+		}
 	}
 
 
