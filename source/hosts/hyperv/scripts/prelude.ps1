@@ -107,14 +107,20 @@ function Get-RdAsideVm {
 
 function Remove-RdNoteLine {
 	param($Vm, [string]$Prefix)
-	$kept = @(Get-RdNoteLines $Vm | Where-Object { -not $_.StartsWith($Prefix, [StringComparison]::Ordinal) })
-	Set-VM -VM $Vm -Notes ($kept -join [Environment]::NewLine)
+	# Only the tag lines go, each with its line break: the owner's text stays exactly as it was
+	# (its own CR LF or LF, its blank lines), however often it was tagged and untagged.
+	$tail = [regex]::Escape($Prefix) + '[^\r\n]*'
+	$notes = [string]$Vm.Notes
+	$kept = [regex]::Replace($notes, '\r?\n' + $tail, '')
+	$kept = [regex]::Replace($kept, '^' + $tail + '(\r?\n)?', '')
+	if ($kept -cne $notes) { Set-VM -VM $Vm -Notes $kept }
 }
 
 function Add-RdNoteLine {
 	param($Vm, [string]$Line)
-	$lines = @(Get-RdNoteLines $Vm) + @($Line)
-	Set-VM -VM $Vm -Notes ($lines -join [Environment]::NewLine)
+	$notes = [string]$Vm.Notes
+	if ($notes -eq '') { Set-VM -VM $Vm -Notes $Line }
+	else { Set-VM -VM $Vm -Notes ($notes + [Environment]::NewLine + $Line) }
 }
 
 function Test-RdFile {
