@@ -849,7 +849,7 @@ $script:HvBehaviour['Invoke-CimMethod'] = {
 		$record = Get-HvVmRecord ([string]$arguments['TargetSystem'].ConfigurationID).ToLowerInvariant()
 		# Modelled: a running VM shows a screen (a gradient, RGB 565); anything else is black.
 		$bytes = [byte[]]::new($width * $height * 2)
-		if ($null -ne $record -and $record.state -eq 'Running') { for ($i = 0; $i -lt $bytes.Length; $i += 2) { $bytes[$i] = [byte](($i / 2) % 256); $bytes[$i + 1] = [byte](($i / 2 / $width) % 256) } }
+		if ($null -ne $record -and $record.state -eq 'Running') { for ($i = 0; $i -lt $bytes.Length; $i += 2) { $bytes[$i] = [byte](($i / 2) % 256); $bytes[$i + 1] = [byte]([Math]::Floor($i / 2 / $width) % 256) } }
 		return [pscustomobject]@{ ReturnValue = [uint32]0; ImageData = $bytes }
 	}
 	Stop-Hv $Cmdlet ('Invoke-CimMethod ' + $method + ' is not modelled') 'NotImplemented'
