@@ -3,6 +3,7 @@
 // NICs are isolated, step 4 does not wait for the heartbeat (the drill times it), the evidence
 // is the VM's thumbnail as a PNG, and the VM is discarded. Verified by construction only: the
 // double answers as Hyper-V is documented to, not as a real host did.
+import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -175,13 +176,24 @@ describe.skipIf(pwsh === null)('a drill on the Hyper-V model (real pwsh)', () =>
 		const { s, hyperv, engine } = await modelController(true);
 		try {
 			const events: DrillEvent[] = [];
-			const report = await runDrill({ engine, stateDir: s.state, drill: resolveDrillSpec({ timeoutSeconds: 60 }, { isolatedSwitch: 'rundirect-drill', vms: [{ vm: 'web01' }] }), onEvent: (event) => events.push(event) });
+			// The drill VM's adapters as the model holds them when the guest is alive.
+			let adapters: unknown[] = [];
+			const onEvent = (event: DrillEvent) => {
+				events.push(event);
+				if (event.type !== 'drill-vm' || event.milestone !== 'alive') return;
+				const dir = path.join(s.host.root, 'vms');
+				const drillVm = readdirSync(dir).map((file) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { name: string; adapters: unknown[] }).find((entry) => entry.name === event.drillName);
+				adapters = drillVm?.adapters ?? [];
+			};
+			const report = await runDrill({ engine, stateDir: s.state, drill: resolveDrillSpec({ timeoutSeconds: 60 }, { isolatedSwitch: 'rundirect-drill', vms: [{ vm: 'web01' }] }), onEvent });
 			const vm = report.vms[0];
 			expect(report.outcome).toBe('passed');
 			expect(vm?.proof).toBe('heartbeat');
 			expect(vm?.timeToProofMs).toBeGreaterThanOrEqual(vm?.timeToRunningMs ?? Infinity);
 			expect(events.filter((event) => event.type === 'drill-vm').map((event) => (event.type === 'drill-vm' ? event.milestone : ''))).toEqual(['waiting', 'starting', 'running', 'alive', 'evidence', 'stopped']);
 			expect(vm?.evidence?.kind).toBe('thumbnail');
+			// The restore point's one NIC, on the isolated switch only.
+			expect(adapters).toMatchObject([{ name: 'Network Adapter', switchName: 'rundirect-drill', vlan: 12 }]);
 			const png = await fs.readFile(path.join(s.state, 'drills', report.id, vm?.evidence?.file ?? 'missing'));
 			expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
 			// The model's running screen is a gradient: not one colour.
