@@ -8,6 +8,7 @@ import { encodeParams } from '../../source/hosts/hyperv/encoding.ts';
 import { parseEnvelope } from '../../source/hosts/hyperv/envelope.ts';
 import { SCRIPTS, type PsScript } from '../../source/hosts/hyperv/scripts.ts';
 import { createModelHost, modelVhdx, modelVms, runWithModel, seedVm, type ModelHost } from './model/harness.ts';
+import { engineFor, nativeOf, scenario } from './model/scenario.ts';
 import { findPwsh, NO_PWSH } from './pwsh.ts';
 
 const pwsh = findPwsh();
@@ -45,6 +46,19 @@ describe.skipIf(pwsh === null)('review points, against the model', () => {
 		expect(envelope).toMatchObject({ ok: true, data: { removed: true, files: ['D:\\VMs\\web01.vhdx'], kept: ['D:\\VMs\\golden.vhdx'] } });
 		expect((await fs.readdir(path.join(host.driveD, 'VMs'))).sort()).toEqual(['golden.vhdx', 'web02.vhdx']);
 		expect((await modelVms(host)).map((vm) => vm.name)).toEqual(['web02']);
+	}, 60_000);
+
+	it('9: a location or a backup path with "[" or "]" is refused by the plan, before anything changes', async () => {
+		const s = await scenario(root, 'brackets', { destinationDir: 'backups [2026]' });
+		await fs.mkdir(nativeOf(s.host, 'D:\\VMs [new]'), { recursive: true });
+		const { hyperv, engine } = engineFor(pwsh as string, s);
+		try {
+			await expect(engine.proposeStart({ vm: 'web01', location: 'D:\\VMs [new]' })).rejects.toThrow(/the location D:\\VMs \[new\] contains "\[" or "\]", which Hyper-V's disk cmdlets read as a wildcard pattern/);
+			await expect(engine.proposeStart({ vm: 'web01' })).rejects.toThrow(/the backup disk .*backups \[2026\].* contains "\[" or "\]"/);
+			expect((await modelVms(s.host)).map((vm) => [vm.name, vm.state, vm.notes])).toEqual([['web01', 'Running', '']]);
+		} finally {
+			await hyperv.close();
+		}
 	}, 60_000);
 });
 if (pwsh === null) it.skip(`review points against the model: ${NO_PWSH}`, () => undefined);
