@@ -60,5 +60,28 @@ describe.skipIf(pwsh === null)('review points, against the model', () => {
 			await hyperv.close();
 		}
 	}, 60_000);
+
+	it('5: a generation 1 restore point with a disk at IDE 1:0 starts: New-VM\'s DVD drive there gives way', async () => {
+		const s = await scenario(root, 'gen1', {
+			settings: { generation: 1, firmware: 'bios', secureBoot: false, secureBootTemplate: null },
+			disks: [
+				{ controller: 'ide', controllerNumber: 0, location: 0 },
+				{ controller: 'ide', controllerNumber: 1, location: 0 },
+			],
+		});
+		const { hyperv, engine } = engineFor(pwsh as string, s);
+		try {
+			const session = await engine.beginStart(await engine.proposeStart({ vm: 'web01' }));
+			expect((await engine.runPhase(session.id, 'start')).state).toBe('running');
+			const vm = (await modelVms(s.host)).find((entry) => entry.name === 'web01');
+			expect(vm?.drives.map((drive) => [drive.kind, drive.controllerType, drive.controllerNumber, drive.controllerLocation, drive.path])).toEqual([
+				['HardDisk', 'IDE', 0, 0, session.plan.disks[0]?.overlay],
+				['HardDisk', 'IDE', 1, 0, session.plan.disks[1]?.overlay],
+			]);
+			expect((await engine.runPhase(session.id, 'finalize')).state).toBe('finalized');
+		} finally {
+			await hyperv.close();
+		}
+	}, 120_000);
 });
 if (pwsh === null) it.skip(`review points against the model: ${NO_PWSH}`, () => undefined);

@@ -106,7 +106,7 @@ export interface ModelVm {
 	name: string;
 	state: string;
 	notes: string;
-	drives: Array<{ path: string }>;
+	drives: Array<{ path: string; kind?: string; controllerType?: string; controllerNumber?: number; controllerLocation?: number }>;
 	adapters?: unknown[];
 	[field: string]: unknown;
 }

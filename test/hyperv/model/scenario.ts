@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { DiskManifest, RestorePointManifest } from '../../../source/catalog/schema.ts';
 import type { HypervHostOptions } from '../../../source/hosts/hyperv/driver.ts';
 import { Engine } from '../../../source/restore/engine.ts';
 import { writeManifest } from '../../support/restore-points.ts';
@@ -20,6 +21,10 @@ export interface ScenarioOptions {
 	/** The replaced VM's notes. */
 	notes?: string;
 	host?: Record<string, unknown>;
+	/** The restore point's VM settings over the default generation 2 UEFI VM. */
+	settings?: Partial<RestorePointManifest['vm']>;
+	/** The restore point's disks (default one on SCSI 0:0); disk i is backed by disk<i>.vhdx. */
+	disks?: Array<Pick<DiskManifest, 'controller' | 'controllerNumber' | 'location'>>;
 }
 
 export interface Scenario {
@@ -37,6 +42,7 @@ export async function sha256(file: string): Promise<string> {
 export async function scenario(root: string, name: string, options: ScenarioOptions = {}): Promise<Scenario> {
 	const vm = options.vm ?? 'web01';
 	const dir = path.join(root, name);
+	const disks = options.disks ?? [{ controller: 'scsi', controllerNumber: 0, location: 0 }];
 	const nics = options.nics ?? [{ switch: 'LAN', mac: '00:15:5D:01:02:03', vlan: 12 }];
 	const extraSwitches = nics.filter((nic) => nic.switch !== 'LAN').map((nic, index) => ({ name: nic.switch, id: `6f1c2a3b-0000-4000-8000-1${String(index).padStart(11, '0')}`, switchType: 'Private' }));
 	const host = await createModelHost(path.join(dir, 'host'), options.host ?? {});
@@ -54,11 +60,14 @@ export async function scenario(root: string, name: string, options: ScenarioOpti
 	const point = path.join(destination, vm, 'rp-20260101');
 	await writeManifest(point, {
 		takenAt: '2026-01-01T00:00:00Z',
-		vm: { id: '0a8f3f2e-8d55-4c55-9a4e-3f1f9ad2b0c1', generation: 2, firmware: 'uefi', secureBoot: true, secureBootTemplate: 'MicrosoftWindows', cpus: 2, memoryMiB: 2048, nics },
-		disks: [{ controller: 'scsi', file: 'disk0.vhdx', format: 'vhdx', virtualSize: 64 * 2 ** 20 }],
+		vm: { id: '0a8f3f2e-8d55-4c55-9a4e-3f1f9ad2b0c1', generation: 2, firmware: 'uefi', secureBoot: true, secureBootTemplate: 'MicrosoftWindows', cpus: 2, memoryMiB: 2048, nics, ...options.settings },
+		disks: disks.map((disk, index) => ({ ...disk, file: `disk${index}.vhdx`, format: 'vhdx' as const, virtualSize: 64 * 2 ** 20 })),
 	});
 	const backup = path.join(point, 'disk0.vhdx');
 	await fs.writeFile(backup, modelVhdx({ diskIdentifier: BACKUP_ID, records: ['installed by the backup'] }));
+	for (let index = 1; index < disks.length; index++) {
+		await fs.writeFile(path.join(point, `disk${index}.vhdx`), modelVhdx({ diskIdentifier: `0B0B0B0B-1111-4222-8333-44445555666${index}`, records: [`disk ${index} of the backup`] }));
+	}
 	return { host, destination, backup, replaced, state: path.join(dir, 'state') };
 }
 

@@ -23,6 +23,10 @@ if ($state -eq 'Off') {
 	foreach ($disk in @($P.disks)) { if ($disk.controller -eq 'SCSI' -and [int]$disk.controllerNumber -gt $scsiNeeded) { $scsiNeeded = [int]$disk.controllerNumber } }
 	while (@(Get-VMScsiController -VM $vm).Count -le $scsiNeeded) { Add-VMScsiController -VM $vm }
 	foreach ($disk in @($P.disks)) {
+		if ($disk.controller -eq 'IDE') {
+			# New-VM of generation 1 adds a DVD drive at IDE 1:0, where a restore point may have a disk: the disk wins.
+			foreach ($dvd in @(Get-VMDvdDrive -VM $vm -ControllerNumber ([int]$disk.controllerNumber) -ControllerLocation ([int]$disk.location))) { Remove-VMDvdDrive -VMDvdDrive $dvd }
+		}
 		$drive = Get-VMHardDiskDrive -VM $vm -ControllerType $disk.controller -ControllerNumber ([int]$disk.controllerNumber) -ControllerLocation ([int]$disk.location)
 		if ($null -ne $drive) {
 			if ($drive.Path -ne $disk.overlay -and $drive.Path -ne $disk.production) { Stop-Rd 'SLOT_TAKEN' ($disk.controller + ' ' + $disk.controllerNumber + ':' + $disk.location + ' holds ' + $drive.Path) }
