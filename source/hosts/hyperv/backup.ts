@@ -74,7 +74,8 @@ export function manifestFrom(info: unknown, pointId: string): RestorePointManife
 			nics: asArray(r.nics).map((entry) => {
 				const nic = record(entry);
 				const mac = asString(nic.mac);
-				return { switch: asString(nic.switch) ?? '', mac: mac ? mac.replace(/(..)(?!$)/g, '$1:') : null, vlan: asNumber(nic.vlan) };
+				// An adapter connected to no switch reports an empty SwitchName.
+				return { switch: asString(nic.switch) || null, mac: mac ? mac.replace(/(..)(?!$)/g, '$1:') : null, vlan: asNumber(nic.vlan) };
 			}),
 		},
 		disks,

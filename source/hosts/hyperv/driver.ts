@@ -95,8 +95,7 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 		this.computer = options.computer;
 		this.id = options.computer === null ? 'hyperv' : `hyperv://${options.computer}`;
 		this.#runner = options.runner ?? new ChannelRunner({ computer: options.computer, hostId: this.id });
-		const offline = options.offlineMode ?? process.env.RUNDIRECT_HYPERV_OFFLINE;
-		this.#offlineMode = offline === 'save' ? 'save' : 'shutdown';
+		this.#offlineMode = options.offlineMode ?? 'shutdown';
 		this.#heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? (envNumber('RUNDIRECT_HYPERV_HEARTBEAT_TIMEOUT') ?? 600) * 1000;
 		this.#pollMs = options.pollIntervalMs ?? 2000;
 		this.#platform = options.platform ?? process.platform;

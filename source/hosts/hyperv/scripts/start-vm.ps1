@@ -18,6 +18,11 @@ if ($null -eq $vm) {
 }
 $state = $vm.State.ToString()
 if ($state -eq 'Off') {
+	# The VM's own checkpoint type and automatic start action, kept before they are overridden: step 7 puts them back.
+	$settingsFile = Join-Path -Path $P.workDir -ChildPath 'vm-settings.json'
+	if (-not (Test-RdFile $settingsFile)) {
+		Write-RdStateFile $settingsFile (ConvertTo-Json -InputObject @{ checkpointType = $vm.CheckpointType.ToString(); automaticStartAction = $vm.AutomaticStartAction.ToString() } -Compress)
+	}
 	Set-VM -VM $vm -ProcessorCount ([int64]$P.cpus) -StaticMemory -MemoryStartupBytes ([int64]$P.memoryBytes) -CheckpointType Disabled -AutomaticStartAction Nothing
 	$scsiNeeded = -1
 	foreach ($disk in @($P.disks)) { if ($disk.controller -eq 'SCSI' -and [int]$disk.controllerNumber -gt $scsiNeeded) { $scsiNeeded = [int]$disk.controllerNumber } }
