@@ -1,6 +1,7 @@
 // `rundirect backup` against the Hyper-V model through the driver's backup(): a checkpoint
 // freezes the disk, the detached copy worker copies the frozen VHDX (real bytes) into the
-// destination, the checkpoint goes, and the restore point the catalog reads restores again.
+// destination, the checkpoint goes, and the restore point the catalog reads restores again (under
+// a new name beside the original: a new VM Id and MAC, as review point 2 asks of such a restore).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,6 +56,10 @@ describe.skipIf(pwsh === null)('rundirect backup against the model (real pwsh)',
 			const vms = await modelVms(host);
 			expect(vms.map((entry) => [entry.name, entry.state]).sort()).toEqual([['db01', 'Running'], ['db01-copy', 'Running']]);
 			const restored = vms.find((entry) => entry.name === 'db01-copy');
+			// Beside the original it runs as another machine: a new Id, and not the original's static MAC.
+			expect(restored?.id).not.toBe(vm.id);
+			expect(restored?.adapters).toMatchObject([{ switchName: 'LAN', dynamicMac: true }]);
+			expect((restored?.adapters?.[0] as { mac: string }).mac).not.toBe('00155D0A0B0C');
 			expect((await vhdxRecords(nativeOf(host, restored?.drives[0]?.path as string)))[0]).toBe('db01 data');
 		} finally {
 			await hyperv.close();

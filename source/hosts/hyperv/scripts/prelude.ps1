@@ -200,11 +200,14 @@ function Get-RdNativePath {
 function Write-RdStateFile {
 	param([string]$Path, [string]$Text)
 	# Written beside, then renamed over the old file: a reader never sees it half-written
-	# ([NullString]: a $null argument would reach .NET as an empty string, no backup name).
+	# ([NullString]: a $null argument would reach .NET as an empty string, no backup name). The
+	# temporary name is this process's: a copy worker writing the same state must not share it.
 	$native = Get-RdNativePath $Path
-	$temp = $native + '.tmp'
+	$temp = $native + '.' + $PID + '.tmp'
 	[IO.File]::WriteAllText($temp, $Text)
-	if ([IO.File]::Exists($native)) { [IO.File]::Replace($temp, $native, [NullString]::Value) } else { [IO.File]::Move($temp, $native) }
+	# Move refuses an existing file: one written meanwhile (by a copy worker) is replaced instead.
+	if ([IO.File]::Exists($native)) { [IO.File]::Replace($temp, $native, [NullString]::Value) }
+	else { try { [IO.File]::Move($temp, $native) } catch { [IO.File]::Replace($temp, $native, [NullString]::Value) } }
 }
 
 function Read-RdState {
