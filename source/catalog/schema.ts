@@ -2,12 +2,16 @@
 // it is validated here before anything else happens.
 import { z } from 'zod';
 
-/** VM names travel into file names, QEMU arguments and PowerShell data: keep them plain. */
+/**
+ * VM names travel into file names, QEMU arguments and PowerShell data: keep them plain. Spaces
+ * are allowed inside (Hyper-V names often have them; every path is quoted or passed as data, and
+ * lock files hash the name), never at either end.
+ */
 export const vmNameSchema = z
 	.string()
 	.min(1, 'must not be empty')
 	.max(64, 'must be at most 64 characters')
-	.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'may contain only ASCII letters (A-Z, a-z), digits, ".", "_" and "-", and must start with a letter or digit');
+	.regex(/^[A-Za-z0-9](?:[A-Za-z0-9._ -]*[A-Za-z0-9._-])?$/, 'may contain only ASCII letters (A-Z, a-z), digits, spaces, ".", "_" and "-", and must start with a letter or digit and not end with a space');
 
 export const restorePointIdSchema = z
 	.string()
@@ -21,7 +25,8 @@ export type DiskFormat = z.infer<typeof diskFormatSchema>;
 const macSchema = z.string().regex(/^([0-9A-Fa-f]{2}[:-]?){5}[0-9A-Fa-f]{2}$/, 'must be a MAC address such as 00:15:5D:01:02:03');
 
 export const nicSchema = z.strictObject({
-	switch: z.string().min(1).max(128),
+	/** Null: the adapter is connected to no switch (as it was on the backed-up VM). */
+	switch: z.string().min(1).max(128).nullable(),
 	mac: macSchema.nullable().default(null),
 	vlan: z.number().int().min(1).max(4094).nullable().default(null),
 });

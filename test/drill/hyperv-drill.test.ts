@@ -3,6 +3,7 @@
 // NICs are isolated, step 4 does not wait for the heartbeat (the drill times it), the evidence
 // is the VM's thumbnail as a PNG, and the VM is discarded. Verified by construction only: the
 // double answers as Hyper-V is documented to, not as a real host did.
+import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,9 @@ import { Engine } from '../../source/restore/engine.ts';
 import { PreflightError } from '../../source/core/errors.ts';
 import { listDrills, prepareDrill, readDrill, resolveDrillSpec, runDrill, type DrillEvent } from '../../source/drill/index.ts';
 import { SimulatedHost, TranscriptChannel, writeHypervRestorePoint, type DecodedCall } from '../hyperv/support.ts';
+import { modelDriver, modelVms } from '../hyperv/model/harness.ts';
+import { scenario } from '../hyperv/model/scenario.ts';
+import { findPwsh, NO_PWSH } from '../hyperv/pwsh.ts';
 
 /** The simulated host, with a VM named web01 in production (never touched) and thumbnails. */
 class DrillHost extends SimulatedHost {
@@ -157,3 +161,77 @@ describe('thumbnail PNG', () => {
 		expect(() => rgb565ToPng(pixels, 0, 1)).toThrow(/cannot be turned into a picture/);
 	});
 });
+
+// The same drills executed: the real driver over node-powershell and a real pwsh, against the
+// Hyper-V model (test/hyperv/model), whose heartbeat service answers while the guest's does.
+const pwsh = findPwsh();
+describe.skipIf(pwsh === null)('a drill on the Hyper-V model (real pwsh)', () => {
+	async function modelController(guestHeartbeat: boolean) {
+		const s = await scenario(root, 'model', { host: { guest: { heartbeat: guestHeartbeat, shutdown: true } } });
+		const hyperv = modelDriver(pwsh as string, s.host);
+		return { s, hyperv, engine: new Engine({ host: hyperv, stateDir: s.state, destination: s.destination }) };
+	}
+
+	it('runs beside production on the isolated switch, times the heartbeat, keeps the screen, and leaves nothing', async () => {
+		const { s, hyperv, engine } = await modelController(true);
+		try {
+			const events: DrillEvent[] = [];
+			// The drill VM's adapters as the model holds them when the guest is alive.
+			let adapters: unknown[] = [];
+			const onEvent = (event: DrillEvent) => {
+				events.push(event);
+				if (event.type !== 'drill-vm' || event.milestone !== 'alive') return;
+				const dir = path.join(s.host.root, 'vms');
+				const drillVm = readdirSync(dir).map((file) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { name: string; adapters: unknown[] }).find((entry) => entry.name === event.drillName);
+				adapters = drillVm?.adapters ?? [];
+			};
+			const report = await runDrill({ engine, stateDir: s.state, drill: resolveDrillSpec({ timeoutSeconds: 60 }, { isolatedSwitch: 'rundirect-drill', vms: [{ vm: 'web01' }] }), onEvent });
+			const vm = report.vms[0];
+			expect(report.outcome).toBe('passed');
+			expect(vm?.proof).toBe('heartbeat');
+			expect(vm?.timeToProofMs).toBeGreaterThanOrEqual(vm?.timeToRunningMs ?? Infinity);
+			expect(events.filter((event) => event.type === 'drill-vm').map((event) => (event.type === 'drill-vm' ? event.milestone : ''))).toEqual(['waiting', 'starting', 'running', 'alive', 'evidence', 'stopped']);
+			expect(vm?.evidence?.kind).toBe('thumbnail');
+			// The restore point's one NIC, on the isolated switch only.
+			expect(adapters).toMatchObject([{ name: 'Network Adapter', switchName: 'rundirect-drill', vlan: 12 }]);
+			const png = await fs.readFile(path.join(s.state, 'drills', report.id, vm?.evidence?.file ?? 'missing'));
+			expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+			// The model's running screen is a gradient: not one colour.
+			const idat = png.indexOf('IDAT');
+			const pixels = inflateSync(png.subarray(idat + 4, idat + 4 + png.readUInt32BE(idat - 4)));
+			expect(new Set(pixels.subarray(1, 3 * 640 + 1)).size).toBeGreaterThan(1);
+			expect(vm?.cleanup.state).toBe('stopped');
+			// Production untouched: the one VM left is web01 as it was, running on its own disk.
+			const vms = await modelVms(s.host);
+			expect(vms.map((entry) => [entry.id, entry.name, entry.state, entry.notes])).toEqual([[s.replaced.id, 'web01', 'Running', '']]);
+			const session = await engine.journal.read(vm?.session ?? '');
+			expect(session?.plan.drill).toEqual({ isolatedSwitch: 'rundirect-drill' });
+		} finally {
+			await hyperv.close();
+		}
+	}, 180_000);
+
+	it('a guest that never sends a heartbeat fails the drill at its timeout, and the drill VM is still discarded', async () => {
+		const { s, hyperv, engine } = await modelController(false);
+		try {
+			const report = await runDrill({ engine, stateDir: s.state, drill: resolveDrillSpec({ vms: ['web01'], timeoutSeconds: 3 }, null) });
+			expect(report.outcome).toBe('failed');
+			expect(report.vms[0]?.reason).toMatch(/no proof of life \(heartbeat\) within 3 s/);
+			expect(report.vms[0]?.cleanup.state).toBe('stopped');
+			expect((await modelVms(s.host)).map((entry) => entry.name)).toEqual(['web01']);
+		} finally {
+			await hyperv.close();
+		}
+	}, 180_000);
+
+	it('refuses an External switch as the isolated one, before anything changes', async () => {
+		const { s, hyperv, engine } = await modelController(true);
+		try {
+			await expect(prepareDrill(engine, resolveDrillSpec({ timeoutSeconds: 30 }, { isolatedSwitch: 'LAN', vms: [{ vm: 'web01' }] }))).rejects.toThrow(/LAN/);
+			expect((await modelVms(s.host)).map((entry) => [entry.name, entry.state])).toEqual([['web01', 'Running']]);
+		} finally {
+			await hyperv.close();
+		}
+	}, 120_000);
+});
+if (pwsh === null) it.skip(`a drill on the Hyper-V model: ${NO_PWSH}`, () => undefined);

@@ -1,19 +1,16 @@
 // The Hyper-V driver executed: the real engine and driver, node-powershell spawning a real pwsh,
 // the real scripts, against the Hyper-V model (test/hyperv/model) whose cmdlets have the 5.1
 // parameter sets. Skipped, and saying so, where no pwsh is found.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../source/restore/engine.ts';
-import { writeManifest } from '../support/restore-points.ts';
-import { createModelHost, modelDriver, modelVhdx, modelVms, runWithModel, seedVm, vhdxMeta, vhdxRecords, type ModelHost } from './model/harness.ts';
+import { createModelHost, modelVms, runWithModel, seedVm, vhdxMeta, vhdxRecords } from './model/harness.ts';
+import { BACKUP_ID, engineFor as makeEngine, scenario as makeScenario, sha256, type Scenario } from './model/scenario.ts';
 import { DEFAULT_PROFILE, generate, OUTPUT, type Profile } from './model/generate.ts';
 import { findPwsh, NO_PWSH } from './pwsh.ts';
 
 const pwsh = findPwsh();
-const BACKUP_ID = '0B0B0B0B-1111-4222-8333-444455556666';
 
 let root: string;
 beforeAll(async () => {
@@ -23,32 +20,12 @@ afterAll(async () => {
 	await fs.rm(root, { recursive: true, force: true });
 });
 
-async function sha256(file: string): Promise<string> {
-	return createHash('sha256').update(await fs.readFile(file)).digest('hex');
+function scenario(name: string) {
+	return makeScenario(root, name);
 }
 
-/** A model host with web01 running on its own disk, and a restore point of web01 in a destination. */
-async function scenario(name: string) {
-	const dir = path.join(root, name);
-	const host = await createModelHost(path.join(dir, 'host'));
-	await fs.mkdir(path.join(host.driveD, 'Hyper-V', 'Virtual Hard Disks'), { recursive: true });
-	await fs.writeFile(path.join(host.driveD, 'Hyper-V', 'Virtual Hard Disks', 'web01-old.vhdx'), modelVhdx({ diskIdentifier: 'AAAAAAAA-0000-4000-8000-000000000001' }));
-	const replaced = await seedVm(host, { name: 'web01', disk: 'D:\\Hyper-V\\Virtual Hard Disks\\web01-old.vhdx' });
-	const destination = path.join(dir, 'destination');
-	const point = path.join(destination, 'web01', 'rp-20260101');
-	await writeManifest(point, {
-		takenAt: '2026-01-01T00:00:00Z',
-		vm: { id: '0a8f3f2e-8d55-4c55-9a4e-3f1f9ad2b0c1', generation: 2, firmware: 'uefi', secureBoot: true, secureBootTemplate: 'MicrosoftWindows', cpus: 2, memoryMiB: 2048, nics: [{ switch: 'LAN', mac: '00:15:5D:01:02:03', vlan: 12 }] },
-		disks: [{ controller: 'scsi', file: 'disk0.vhdx', format: 'vhdx', virtualSize: 64 * 2 ** 20 }],
-	});
-	const backup = path.join(point, 'disk0.vhdx');
-	await fs.writeFile(backup, modelVhdx({ diskIdentifier: BACKUP_ID, records: ['installed by the backup'] }));
-	return { host, destination, backup, replaced, state: path.join(dir, 'state') };
-}
-
-function engineFor(s: { host: ModelHost; destination: string; state: string }) {
-	const hyperv = modelDriver(pwsh as string, s.host);
-	return { hyperv, engine: new Engine({ host: hyperv, stateDir: s.state, destination: s.destination }) };
+function engineFor(s: Scenario) {
+	return makeEngine(pwsh as string, s);
 }
 
 describe.skipIf(pwsh === null)('the Hyper-V driver against the model (real pwsh, node-powershell)', () => {

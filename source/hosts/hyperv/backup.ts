@@ -10,7 +10,7 @@ import { MANIFEST_NAME } from '../../catalog/catalog.ts';
 import { restorePointSchema, type RestorePointManifest } from '../../catalog/schema.ts';
 import type { BackupResult } from '../capabilities.ts';
 import type { ProgressCallback } from '../host.ts';
-import { asArray, asNumber, asString } from './envelope.ts';
+import { asArray, asDate, asNumber, asString } from './envelope.ts';
 import { HypervError } from './errors.ts';
 import { readCopy } from './results.ts';
 import type { PowerShellRunner } from './runner.ts';
@@ -60,7 +60,8 @@ export function manifestFrom(info: unknown, pointId: string): RestorePointManife
 	const parsed = restorePointSchema.safeParse({
 		schemaVersion: 1,
 		id: pointId,
-		takenAt: asString(r.takenAt) ?? new Date().toISOString(),
+		// The script sends an ISO string; a DateTime as 5.1 serializes it ("\/Date(ms)\/") is read too.
+		takenAt: asDate(r.takenAt)?.toISOString() ?? new Date().toISOString(),
 		vm: {
 			name: asString(r.name),
 			id: asString(r.id)?.toLowerCase(),
@@ -73,7 +74,8 @@ export function manifestFrom(info: unknown, pointId: string): RestorePointManife
 			nics: asArray(r.nics).map((entry) => {
 				const nic = record(entry);
 				const mac = asString(nic.mac);
-				return { switch: asString(nic.switch) ?? '', mac: mac ? mac.replace(/(..)(?!$)/g, '$1:') : null, vlan: asNumber(nic.vlan) };
+				// An adapter connected to no switch reports an empty SwitchName.
+				return { switch: asString(nic.switch) || null, mac: mac ? mac.replace(/(..)(?!$)/g, '$1:') : null, vlan: asNumber(nic.vlan) };
 			}),
 		},
 		disks,

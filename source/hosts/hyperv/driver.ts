@@ -60,6 +60,16 @@ export function parseHostSpec(spec: string): string | null {
 	return server;
 }
 
+/**
+ * Hyper-V's disk cmdlets (Get-VHD, New-VHD, Set-VHD, Merge-VHD) read -Path as a wildcard pattern
+ * although their pages say "Accept wildcard characters: False" (the review's point 9, a field
+ * report): a "[" or "]" makes the path match another file, or none. "*" and "?" cannot occur in
+ * Windows file names.
+ */
+function refuseWildcardPath(where: string, what: string, fix: string): void {
+	if (/[[\]]/.test(where)) throw new HypervError('WILDCARD_PATH', `${what} ${where} contains "[" or "]", which Hyper-V's disk cmdlets read as a wildcard pattern: ${fix}`);
+}
+
 function envNumber(name: string): number | undefined {
 	const value = process.env[name];
 	return value !== undefined && value !== '' && Number.isFinite(Number(value)) ? Number(value) : undefined;
@@ -85,8 +95,7 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 		this.computer = options.computer;
 		this.id = options.computer === null ? 'hyperv' : `hyperv://${options.computer}`;
 		this.#runner = options.runner ?? new ChannelRunner({ computer: options.computer, hostId: this.id });
-		const offline = options.offlineMode ?? process.env.RUNDIRECT_HYPERV_OFFLINE;
-		this.#offlineMode = offline === 'save' ? 'save' : 'shutdown';
+		this.#offlineMode = options.offlineMode ?? 'shutdown';
 		this.#heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? (envNumber('RUNDIRECT_HYPERV_HEARTBEAT_TIMEOUT') ?? 600) * 1000;
 		this.#pollMs = options.pollIntervalMs ?? 2000;
 		this.#platform = options.platform ?? process.platform;
@@ -152,6 +161,8 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 		if (location !== 'original' && !win.isAbsolute(location)) throw new HypervError('USAGE', `location must be "original" or an absolute folder on ${this.#where} such as D:\\VMs, not ${location}`);
 		const root = location === 'original' ? probe.virtualHardDiskPath : location;
 		if (!root) throw new HypervError('PATH_MISSING', explain('PATH_MISSING', 'the default virtual hard disk folder (Get-VMHost).VirtualHardDiskPath', this.#where));
+		refuseWildcardPath(root, location === 'original' ? `the host's default virtual hard disk folder` : 'the location', 'choose another folder with --location');
+		for (const disk of input.disks) refuseWildcardPath(disk.backup, 'the backup disk', 'reach the restore point under a path without brackets (move or mount the destination elsewhere)');
 		const productionDir = win.join(root, vmName);
 		const workDir = win.join(productionDir, `rundirect-${input.sessionId}`);
 		const replaces = probe.replaces;

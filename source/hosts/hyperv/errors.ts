@@ -41,6 +41,8 @@ export function explain(code: HypervErrorCode, subject: string, host: string, de
 			return `Virtual switch ${JSON.stringify(subject)} of the restore point does not exist on ${host}${detail ? ` (it has: ${detail})` : ''}: create it ("New-VMSwitch -Name ${JSON.stringify(subject)} …") or restore on a host that has it`;
 		case 'PATH_MISSING':
 			return `${subject} cannot be reached from ${host}${more}: mount the backup destination where the host sees it under the same path (a UNC path such as \\\\server\\share; over remoting the host's own access to the share needs delegation, e.g. resource-based constrained delegation)`;
+		case 'DOUBLE_HOP':
+			return `Backup disk ${subject} is on a share that ${host} cannot reach over PowerShell remoting${more}: the remote session (and the copy worker it starts) holds no credentials to pass on to the file server — the "second hop". Configure resource-based Kerberos constrained delegation from ${host} to the file server (on the file server's computer object: Set-ADComputer <file server> -PrincipalsAllowedToDelegateToAccount (Get-ADComputer <${host}>)), or CredSSP (Enable-WSManCredSSP -Role Client -DelegateComputer <${host}> here, -Role Server on ${host}), or run rundirect on ${host} itself`;
 		case 'NO_SPACE':
 			return `Not enough free space for ${subject} on ${host}${more}: free some space, or restore to another folder with --location`;
 		case 'PENDING_LOG':
@@ -75,6 +77,8 @@ export function explain(code: HypervErrorCode, subject: string, host: string, de
 			return `VM ${subject} still runs on its differencing disk${more}: step 6 must complete first — run finalize again`;
 		case 'SHUTDOWN_FAILED':
 			return `VM ${subject} did not go offline for the merge${more}: shut it down from inside the guest, then run finalize again`;
+		case 'SHUTDOWN_UNAVAILABLE':
+			return `VM ${subject} cannot be shut down through its guest for the merge on ${host}: its Shutdown integration service is ${detail || 'not answering'}. rundirect never turns a VM off (that loses what the guest has not written): shut the guest down from inside (or enable the service: Enable-VMIntegrationService -Name Shutdown), then run finalize again — the VM is started on production storage after the merge`;
 		case 'SESSION_VM_EXISTS':
 			return `Cannot bring the replaced VM back on ${host}: ${subject}${more}; run stop again so the session's VM is removed first`;
 		case 'COPY_NOT_STARTED':
@@ -107,7 +111,9 @@ export class HypervError extends HostError {
 	}
 
 	static fromEnvelope(error: EnvelopeError, host: string, script: string): HypervError {
-		const known = explain(error.code, error.message, host);
+		// A script may send "subject<TAB>detail".
+		const [subject = '', ...detail] = error.message.split('\t');
+		const known = explain(error.code, subject, host, detail.join(' '));
 		const message = error.code === 'ERROR' || error.code === 'COMMAND_NOT_FOUND' ? `${script} failed on ${host}: ${error.message}${error.at ? `\n${error.at.trim()}` : ''}` : `${script}: ${known}`;
 		return new HypervError(error.code, message, error);
 	}

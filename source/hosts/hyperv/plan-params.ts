@@ -5,7 +5,12 @@ import type { DiskPlacement, RestorePlan } from '../host.ts';
 
 const win = path.win32;
 
-export type OfflineMode = 'shutdown' | 'save';
+/**
+ * How step 6 takes the VM offline: a shutdown through the guest. Saving was dropped: no page of the
+ * reference says a saved VM's drive may be switched to another file (Set-VMHardDiskDrive.md says
+ * nothing of the VM's state), and a saved state resumed on other storage is not described either.
+ */
+export type OfflineMode = 'shutdown';
 
 export interface DiskParams {
 	index: number;

@@ -53,10 +53,14 @@ export const LOCAL_LAUNCHER = read('local.ps1');
 /** Runs one script on another host through remoting: `& launcher <scriptB64> <paramsB64> <targetB64>`. */
 export const REMOTE_LAUNCHER = read('remote.ps1');
 
-function compose(name: string, summary: string, timeoutMs: number, extra = ''): PsScript {
-	const body = read(`${name}.ps1`);
+/** A script from a body as every script is made (tests: envelope round trips through a real PowerShell). */
+export function composeScript(name: string, summary: string, timeoutMs: number, body: string, extra = ''): PsScript {
 	const text = `${PRELUDE.trimEnd()}\n\n${extra}function Invoke-RdBody {\n\tparam($P)\n${indent(body)}\n}\n\n${EPILOGUE.trimEnd()}\n`;
 	return { name, summary, text, timeoutMs };
+}
+
+function compose(name: string, summary: string, timeoutMs: number, extra = ''): PsScript {
+	return composeScript(name, summary, timeoutMs, read(`${name}.ps1`), extra);
 }
 
 export const SCRIPTS = {

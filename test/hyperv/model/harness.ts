@@ -106,7 +106,7 @@ export interface ModelVm {
 	name: string;
 	state: string;
 	notes: string;
-	drives: Array<{ path: string }>;
+	drives: Array<{ path: string; kind?: string; controllerType?: string; controllerNumber?: number; controllerLocation?: number }>;
 	adapters?: unknown[];
 	[field: string]: unknown;
 }
@@ -145,4 +145,11 @@ export async function seedVm(host: ModelHost, options: { name: string; state?: s
 	};
 	await fs.writeFile(path.join(host.root, 'vms', `${id}.json`), JSON.stringify(record, null, 2));
 	return record;
+}
+
+/** Changes a VM's record as something outside rundirect would (an admin pausing it, the guest shutting down). */
+export async function changeVm(host: ModelHost, name: string, changes: Record<string, unknown>): Promise<void> {
+	const vm = (await modelVms(host)).find((entry) => entry.name === name);
+	if (!vm) throw new Error(`no VM ${name} on the model`);
+	await fs.writeFile(path.join(host.root, 'vms', `${vm.id}.json`), JSON.stringify({ ...vm, ...changes }, null, 2));
 }

@@ -22,10 +22,13 @@ function Get-NativePath {
 }
 $stateFile = Get-NativePath $job.stateFile
 function Save-State {
-	# Written beside, then renamed over the old state: a poll never reads it half-written.
+	# Written beside, then renamed over the old state: a poll never reads it half-written. The
+	# temporary name is this process's own: the launcher may be writing the first state at once.
 	$state.updated = (Get-Date).ToUniversalTime().ToString('o')
-	[IO.File]::WriteAllText($stateFile + '.tmp', (ConvertTo-Json -InputObject $state -Compress))
-	if ([IO.File]::Exists($stateFile)) { [IO.File]::Replace($stateFile + '.tmp', $stateFile, [NullString]::Value) } else { [IO.File]::Move($stateFile + '.tmp', $stateFile) }
+	$temp = $stateFile + '.' + $PID + '.tmp'
+	[IO.File]::WriteAllText($temp, (ConvertTo-Json -InputObject $state -Compress))
+	if ([IO.File]::Exists($stateFile)) { [IO.File]::Replace($temp, $stateFile, [NullString]::Value) }
+	else { try { [IO.File]::Move($temp, $stateFile) } catch { [IO.File]::Replace($temp, $stateFile, [NullString]::Value) } }
 }
 $source = $null
 $target = $null

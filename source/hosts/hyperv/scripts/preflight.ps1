@@ -7,9 +7,13 @@ function Add-Problem {
 	[void]$problems.Add((New-Object -TypeName PSObject -Property @{ code = $Code; message = $Message; subject = $Subject }))
 }
 $required = [int64]0
+# Over PowerShell remoting the session has no credentials it can pass on to a file server (the
+# "second hop"), and neither has the copy worker it starts: a backup on a share needs delegation.
+$remoteSession = $null -ne $PSSenderInfo
 foreach ($disk in @($P.disks)) {
 	if (-not (Test-RdFile $disk.backup)) {
-		Add-Problem 'PATH_MISSING' 'backup disk not reachable from the host' $disk.backup
+		if ($remoteSession -and ([string]$disk.backup).StartsWith('\\')) { Add-Problem 'DOUBLE_HOP' 'backup disk on a share, not reachable from the remote session' $disk.backup }
+		else { Add-Problem 'PATH_MISSING' 'backup disk not reachable from the host' $disk.backup }
 		continue
 	}
 	$required += [int64](Get-Item -LiteralPath $disk.backup -Force).Length

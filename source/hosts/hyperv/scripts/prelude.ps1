@@ -107,14 +107,20 @@ function Get-RdAsideVm {
 
 function Remove-RdNoteLine {
 	param($Vm, [string]$Prefix)
-	$kept = @(Get-RdNoteLines $Vm | Where-Object { -not $_.StartsWith($Prefix, [StringComparison]::Ordinal) })
-	Set-VM -VM $Vm -Notes ($kept -join [Environment]::NewLine)
+	# Only the tag lines go, each with its line break: the owner's text stays exactly as it was
+	# (its own CR LF or LF, its blank lines), however often it was tagged and untagged.
+	$tail = [regex]::Escape($Prefix) + '[^\r\n]*'
+	$notes = [string]$Vm.Notes
+	$kept = [regex]::Replace($notes, '\r?\n' + $tail, '')
+	$kept = [regex]::Replace($kept, '^' + $tail + '(\r?\n)?', '')
+	if ($kept -cne $notes) { Set-VM -VM $Vm -Notes $kept }
 }
 
 function Add-RdNoteLine {
 	param($Vm, [string]$Line)
-	$lines = @(Get-RdNoteLines $Vm) + @($Line)
-	Set-VM -VM $Vm -Notes ($lines -join [Environment]::NewLine)
+	$notes = [string]$Vm.Notes
+	if ($notes -eq '') { Set-VM -VM $Vm -Notes $Line }
+	else { Set-VM -VM $Vm -Notes ($notes + [Environment]::NewLine + $Line) }
 }
 
 function Test-RdFile {
@@ -194,11 +200,14 @@ function Get-RdNativePath {
 function Write-RdStateFile {
 	param([string]$Path, [string]$Text)
 	# Written beside, then renamed over the old file: a reader never sees it half-written
-	# ([NullString]: a $null argument would reach .NET as an empty string, no backup name).
+	# ([NullString]: a $null argument would reach .NET as an empty string, no backup name). The
+	# temporary name is this process's: a copy worker writing the same state must not share it.
 	$native = Get-RdNativePath $Path
-	$temp = $native + '.tmp'
+	$temp = $native + '.' + $PID + '.tmp'
 	[IO.File]::WriteAllText($temp, $Text)
-	if ([IO.File]::Exists($native)) { [IO.File]::Replace($temp, $native, [NullString]::Value) } else { [IO.File]::Move($temp, $native) }
+	# Move refuses an existing file: one written meanwhile (by a copy worker) is replaced instead.
+	if ([IO.File]::Exists($native)) { [IO.File]::Replace($temp, $native, [NullString]::Value) }
+	else { try { [IO.File]::Move($temp, $native) } catch { [IO.File]::Replace($temp, $native, [NullString]::Value) } }
 }
 
 function Read-RdState {

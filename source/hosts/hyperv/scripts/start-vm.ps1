@@ -18,11 +18,20 @@ if ($null -eq $vm) {
 }
 $state = $vm.State.ToString()
 if ($state -eq 'Off') {
+	# The VM's own checkpoint type and automatic start action, kept before they are overridden: step 7 puts them back.
+	$settingsFile = Join-Path -Path $P.workDir -ChildPath 'vm-settings.json'
+	if (-not (Test-RdFile $settingsFile)) {
+		Write-RdStateFile $settingsFile (ConvertTo-Json -InputObject @{ checkpointType = $vm.CheckpointType.ToString(); automaticStartAction = $vm.AutomaticStartAction.ToString() } -Compress)
+	}
 	Set-VM -VM $vm -ProcessorCount ([int64]$P.cpus) -StaticMemory -MemoryStartupBytes ([int64]$P.memoryBytes) -CheckpointType Disabled -AutomaticStartAction Nothing
 	$scsiNeeded = -1
 	foreach ($disk in @($P.disks)) { if ($disk.controller -eq 'SCSI' -and [int]$disk.controllerNumber -gt $scsiNeeded) { $scsiNeeded = [int]$disk.controllerNumber } }
 	while (@(Get-VMScsiController -VM $vm).Count -le $scsiNeeded) { Add-VMScsiController -VM $vm }
 	foreach ($disk in @($P.disks)) {
+		if ($disk.controller -eq 'IDE') {
+			# New-VM of generation 1 adds a DVD drive at IDE 1:0, where a restore point may have a disk: the disk wins.
+			foreach ($dvd in @(Get-VMDvdDrive -VM $vm -ControllerNumber ([int]$disk.controllerNumber) -ControllerLocation ([int]$disk.location))) { Remove-VMDvdDrive -VMDvdDrive $dvd }
+		}
 		$drive = Get-VMHardDiskDrive -VM $vm -ControllerType $disk.controller -ControllerNumber ([int]$disk.controllerNumber) -ControllerLocation ([int]$disk.location)
 		if ($null -ne $drive) {
 			if ($drive.Path -ne $disk.overlay -and $drive.Path -ne $disk.production) { Stop-Rd 'SLOT_TAKEN' ($disk.controller + ' ' + $disk.controllerNumber + ':' + $disk.location + ' holds ' + $drive.Path) }

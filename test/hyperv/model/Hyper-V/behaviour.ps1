@@ -355,10 +355,14 @@ $script:HvBehaviour['New-VM'] = {
 	$config = Join-Path $vmPath 'Virtual Machines'
 	if (-not (Test-Path -LiteralPath $config)) { $null = New-Item -ItemType Directory -Path $config -Force }
 	[IO.File]::WriteAllText((ConvertTo-HvNative (Join-Path $config ($id + '.vmcx'))), 'model VM configuration')
+	# Modelled: the new VM's checkpoint type and automatic start action are the host's defaults (Production and
+	# StartIfRunning on Windows Server 2016 and later); host.json's newVm may give others.
+	$checkpointType = if ($hostState.newVm -and $hostState.newVm.checkpointType) { [string]$hostState.newVm.checkpointType } else { 'Production' }
+	$startAction = if ($hostState.newVm -and $hostState.newVm.automaticStartAction) { [string]$hostState.newVm.automaticStartAction } else { 'StartIfRunning' }
 	$record = [ordered]@{
 		id = $id; name = $name; state = 'Off'; generation = $generation; notes = ''; path = $vmPath; configFile = (Join-Path $config ($id + '.vmcx'))
 		processorCount = 1; memoryStartup = [long]$(if ($Bound.ContainsKey('MemoryStartupBytes')) { $Bound['MemoryStartupBytes'] } else { 1GB }); dynamicMemory = $false
-		checkpointType = 'Production'; automaticStartAction = 'StartIfRunning'; scsiControllers = $(if ($generation -eq 2) { 1 } else { 0 })
+		checkpointType = $checkpointType; automaticStartAction = $startAction; scsiControllers = $(if ($generation -eq 2) { 1 } else { 0 })
 		firmware = @{ secureBoot = $(if ($generation -eq 2) { 'On' } else { 'Off' }); template = 'MicrosoftWindows'; firstBoot = $null }
 		drives = @(); adapters = @(); snapshots = @(); startedAt = $null
 		integration = @{ heartbeat = $true; shutdown = $true }
@@ -434,6 +438,17 @@ $script:HvBehaviour['Stop-VM'] = {
 			$record.state = 'Off'
 		}
 		if ($record.state -eq 'Off') { $record.startedAt = $null }
+		Save-HvVmRecord $record
+		if ($Bound['Passthru']) { New-HvVmObject $record }
+	}
+}
+
+$script:HvBehaviour['Resume-VM'] = {
+	param($Bound, $Cmdlet)
+	# Resume-VM.md: "The Resume-VM cmdlet resumes a suspended (paused) virtual machine."
+	foreach ($record in (Get-HvVmsOf $Cmdlet $Bound)) {
+		if ($record.state -ne 'Paused') { Stop-Hv $Cmdlet ('''' + $record.name + ''' cannot be resumed: it is ' + $record.state + '.') }
+		$record.state = 'Running'
 		Save-HvVmRecord $record
 		if ($Bound['Passthru']) { New-HvVmObject $record }
 	}
@@ -849,7 +864,7 @@ $script:HvBehaviour['Invoke-CimMethod'] = {
 		$record = Get-HvVmRecord ([string]$arguments['TargetSystem'].ConfigurationID).ToLowerInvariant()
 		# Modelled: a running VM shows a screen (a gradient, RGB 565); anything else is black.
 		$bytes = [byte[]]::new($width * $height * 2)
-		if ($null -ne $record -and $record.state -eq 'Running') { for ($i = 0; $i -lt $bytes.Length; $i += 2) { $bytes[$i] = [byte](($i / 2) % 256); $bytes[$i + 1] = [byte](($i / 2 / $width) % 256) } }
+		if ($null -ne $record -and $record.state -eq 'Running') { for ($i = 0; $i -lt $bytes.Length; $i += 2) { $bytes[$i] = [byte](($i / 2) % 256); $bytes[$i + 1] = [byte]([Math]::Floor($i / 2 / $width) % 256) } }
 		return [pscustomobject]@{ ReturnValue = [uint32]0; ImageData = $bytes }
 	}
 	Stop-Hv $Cmdlet ('Invoke-CimMethod ' + $method + ' is not modelled') 'NotImplemented'

@@ -752,6 +752,31 @@ function Remove-VMSnapshot {
 	Invoke-HvModel -Command 'Remove-VMSnapshot' -Cmdlet $PSCmdlet -Bound $PSBoundParameters
 }
 
+function Resume-VM {
+	[CmdletBinding(DefaultParameterSetName = 'Set1')]
+	param(
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true, Position = 0)]
+		[string[]]$Name,
+		[Parameter(ParameterSetName = 'Set1')]
+		[Microsoft.Management.Infrastructure.CimSession[]]$CimSession,
+		[Parameter(ParameterSetName = 'Set1')]
+		[string[]]$ComputerName,
+		[Parameter(ParameterSetName = 'Set1')]
+		[pscredential[]]$Credential,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[switch]$AsJob,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[switch]$Passthru,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[switch]$WhatIf,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[switch]$Confirm,
+		[Parameter(ParameterSetName = 'Set2', Mandatory = $true, Position = 0)]
+		[VirtualMachine[]]$VM
+	)
+	Invoke-HvModel -Command 'Resume-VM' -Cmdlet $PSCmdlet -Bound $PSBoundParameters
+}
+
 function Set-VHD {
 	[CmdletBinding(DefaultParameterSetName = 'Set1')]
 	param(
