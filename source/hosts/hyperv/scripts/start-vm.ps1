@@ -16,6 +16,7 @@ if ($null -eq $vm) {
 	Add-RdNoteLine $vm ($RdTagSession + $P.sessionId)
 	$vm = Get-VM -Id $vm.Id
 }
+Add-RdVmAccess $P.productionDir $vm.Id.ToString()
 $state = $vm.State.ToString()
 if ($state -eq 'Off') {
 	Set-VM -VM $vm -ProcessorCount ([int64]$P.cpus) -StaticMemory -MemoryStartupBytes ([int64]$P.memoryBytes) -CheckpointType Disabled -AutomaticStartAction Nothing
