@@ -2,7 +2,9 @@
 // production images, serial logs and drill evidence readable by every local user. The first
 // start of this version narrows the state folder and the host's own storage to the user
 // running rundirect (never a backup destination), says so once, and remembers it in a marker
-// of the state folder, so the walk and the notice happen once per installation and host.
+// of the state folder, so the notice is given once and the walk is not repeated. Where nothing
+// had to change, nothing is written (a refused command changes nothing): the next start walks
+// again and, finding everything private, says nothing.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
@@ -46,7 +48,6 @@ export async function keepInstallationPrivate(stateDir: string, host: Host, spar
 	if (done.has('state') && !tightensHost) return null;
 	const places: string[] = [];
 	let changed = 0;
-	await mkdirPrivate(stateDir);
 	if (!done.has('state')) {
 		const state = await tightenTree(stateDir, spare);
 		if (state.changed.length > 0) places.push(stateDir);
@@ -59,9 +60,10 @@ export async function keepInstallationPrivate(stateDir: string, host: Host, spar
 		changed += storage.changed.length;
 		done.add(hostKey);
 	}
-	const record: Marker = { schemaVersion: 1, done: [...done].sort(), at: new Date().toISOString() };
-	await writeFileAtomic(markerFile(stateDir), `${JSON.stringify(record, null, 2)}\n`, privateAtomic());
 	if (changed === 0) return null;
+	const record: Marker = { schemaVersion: 1, done: [...done].sort(), at: new Date().toISOString() };
+	await mkdirPrivate(stateDir);
+	await writeFileAtomic(markerFile(stateDir), `${JSON.stringify(record, null, 2)}\n`, privateAtomic());
 	return (
 		`made existing files and folders private to this user (${changed} changed: files 0600, folders 0700) under ${places.join(' and ')}: ` +
 		'an earlier version of rundirect had left guest data (disks, serial logs, journals, drill evidence) readable by other local users; backups were not touched'

@@ -49,11 +49,10 @@ async function session(id: string): Promise<SessionRecord> {
 	return record;
 }
 
-/** Every file and folder of guest data: the state folder and the lab's folders (not the sample destination, a backup). */
+/** Every file and folder of guest data: the state folder and all of the lab's folder but the sample destination (a backup) and the folder that holds it. */
 async function guestData(): Promise<Entry[]> {
-	const entries = [...(await walk(lab.paths.state))];
-	for (const folder of [lab.lab.production, lab.lab.work, lab.lab.vms, lab.lab.run]) entries.push(...(await walk(folder)));
-	return entries;
+	const labFiles = await walk(lab.lab.root, (entry) => entry === lab.lab.destination);
+	return [...(await walk(lab.paths.state)), ...labFiles.filter((entry) => entry.path !== lab.lab.root)];
 }
 
 /** The backups' metadata: a chmod, chown or re-ACL would change mode, owner or ctime. */
@@ -130,7 +129,7 @@ describe('guest data on the lab host is private to its owner', () => {
 		// What an earlier version left: everything to the umask (0644 files, 0755 folders), and no marker.
 		const old = await guestData();
 		for (const entry of old) await fs.chmod(entry.path, entry.kind === 'dir' ? 0o755 : 0o644);
-		await fs.rm(markerFile(lab.paths.state));
+		await fs.rm(markerFile(lab.paths.state), { force: true });
 		expect((await readableByNobody(old)).length).toBeGreaterThan(0);
 		const backups = await backupMetadata();
 
