@@ -97,7 +97,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 
 	/** Once per installation: what earlier versions left readable by other users is narrowed, and said (privacy.ts). */
 	keepPrivate(): Promise<string | null> {
-		this.#private ??= privacyNotice(this.#stateDir, this.host, [this.destination]).then((notice) => {
+		this.#private ??= privacyNotice(this.#stateDir, this.host, this.journal, this.destination).then((notice) => {
 			if (notice) this.emitEvent({ type: 'warning', session: null, message: notice });
 			return notice;
 		});

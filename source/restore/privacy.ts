@@ -11,6 +11,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { mkdirPrivate, privateAtomic, tightenTree } from '../core/private-files.ts';
 import { tightensStorage } from '../hosts/capabilities.ts';
 import type { Host } from '../hosts/host.ts';
+import type { Journal } from './journal.ts';
 import { errorMessage } from '../core/errors.ts';
 
 const MARKER = 'private.json';
@@ -70,7 +71,20 @@ export async function keepInstallationPrivate(stateDir: string, host: Host, spar
 	);
 }
 
+/**
+ * What the narrowing must never touch: the destination, and every restore point a session ran
+ * from (an earlier command may have named another destination, even one inside the data folder).
+ */
+export async function backupPlaces(journal: Journal, destination: string): Promise<string[]> {
+	const { sessions } = await journal.list();
+	// A journal entry is JSON from disk: one without a plan names no backup (and must not stop the rest).
+	const points = sessions.flatMap((session) => (Array.isArray(session.plan?.disks) ? session.plan.disks.map((disk) => disk.backup) : [])).filter((file) => typeof file === 'string' && path.isAbsolute(file));
+	return [destination, ...new Set(points.map((file) => path.dirname(file)))];
+}
+
 /** The same, never throwing: a failure is a notice too, and it is tried again on the next start. */
-export function privacyNotice(stateDir: string, host: Host, spare: readonly string[]): Promise<string | null> {
-	return keepInstallationPrivate(stateDir, host, spare).catch((error: unknown) => `could not make the files of earlier versions private: ${errorMessage(error)}`);
+export function privacyNotice(stateDir: string, host: Host, journal: Journal, destination: string): Promise<string | null> {
+	return backupPlaces(journal, destination)
+		.then((spare) => keepInstallationPrivate(stateDir, host, spare))
+		.catch((error: unknown) => `could not make the files of earlier versions private: ${errorMessage(error)}`);
 }

@@ -5,7 +5,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../source/restore/engine.ts';
-import { markerFile } from '../../source/restore/privacy.ts';
+import { backupPlaces, markerFile } from '../../source/restore/privacy.ts';
+import { Journal } from '../../source/restore/journal.ts';
 import { ConsoleStore } from '../../source/ui/store.ts';
 import { createFixture, type Fixture } from '../ui/support/fixtures.ts';
 import { readableByNobody, walk } from './probe.ts';
@@ -73,5 +74,13 @@ describe('narrowing an old installation', () => {
 		expect(first).toMatch(/private to this user/);
 		expect(second).toBe(first);
 		expect(warnings).toHaveLength(1);
+	});
+
+	it('spares the destination and every restore point a session ran from, even one another command named', async () => {
+		fixture = await createFixture([{ vm: 'web01', points: 1 }]);
+		const journal = new Journal(path.join(fixture.root, 'state'));
+		const disks = ['/srv/other-destination/web01/p1/disk0.qcow2', '/srv/other-destination/web01/p1/disk1.qcow2', '\\\\nas\\backups\\db01\\disk0.vhdx'].map((backup) => ({ backup }));
+		await journal.write({ id: 's1', createdAt: new Date().toISOString(), plan: { disks } } as never);
+		expect(await backupPlaces(journal, '/srv/destination')).toEqual(['/srv/destination', '/srv/other-destination/web01/p1']);
 	});
 });
