@@ -17,9 +17,11 @@ const abort = new AbortController();
 // The host-side work (QEMU, block jobs) goes on: we only stop waiting for it.
 onInterrupt(() => abort.abort());
 
-async function withContext(options: GlobalOptions, run: (context: CommandContext) => Promise<number>): Promise<void> {
+async function withContext(options: GlobalOptions, run: (context: CommandContext) => Promise<number>, { console = false } = {}): Promise<void> {
 	const context = await openContext(options);
 	try {
+		// The console says it in its notices (a line on stderr would tear its frame).
+		if (!console) await context.engine.keepPrivate();
 		process.exitCode = await run(context);
 	} finally {
 		await context.engine.close();
@@ -146,7 +148,7 @@ program.action(async () => {
 	// On a terminal: the console. Piped, or with --json: the overview below, as text or NDJSON.
 	if (process.stdin.isTTY && process.stdout.isTTY && globals().json !== true) {
 		const { runConsole } = await import('./source/ui/launch.tsx');
-		await withContext(globals(), runConsole);
+		await withContext(globals(), runConsole, { console: true });
 		return;
 	}
 	await withContext(globals(), async (context) => {

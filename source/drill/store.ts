@@ -1,6 +1,7 @@
 // Where drills are kept: `<state>/drills/<drill-id>/` holds report.json, report.md and the
 // evidence files. The report is rewritten (atomically) as the drill goes, so a drill killed
-// half-way still leaves what it knew, and the history shows it as interrupted.
+// half-way still leaves what it knew, and the history shows it as interrupted. Evidence can
+// hold what a guest printed at boot (secrets too): every file here is private to this user.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -9,6 +10,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { EXIT, RundirectError } from '../core/errors.ts';
 import { renderMarkdown, type DrillOutcome, type DrillReport } from './report.ts';
 import { readTextIfExists } from '../core/files.ts';
+import { mkdirPrivate, privateAtomic } from '../core/private-files.ts';
 
 const ID_PATTERN = /^[0-9]{8}T[0-9]{4}-[0-9a-f]{6}$/;
 
@@ -29,15 +31,15 @@ export function newDrillId(now = new Date()): string {
 /** Evidence files are named after the VM (a validated VM name: plain characters only). */
 export async function writeEvidence(stateDir: string, id: string, vm: string, evidence: { kind: 'serial-tail' | 'thumbnail'; text?: string; pngBase64?: string }): Promise<{ file: string; text: string | null }> {
 	const folder = path.join(drillDir(stateDir, id), 'evidence');
-	await fs.mkdir(folder, { recursive: true });
+	await mkdirPrivate(folder);
 	if (evidence.kind === 'thumbnail' && evidence.pngBase64) {
 		const file = `evidence/${vm}.png`;
-		await writeFileAtomic(path.join(drillDir(stateDir, id), file), Buffer.from(evidence.pngBase64, 'base64'));
+		await writeFileAtomic(path.join(drillDir(stateDir, id), file), Buffer.from(evidence.pngBase64, 'base64'), privateAtomic());
 		return { file, text: null };
 	}
 	const file = `evidence/${vm}.serial.txt`;
 	const text = evidence.text ?? '';
-	await writeFileAtomic(path.join(drillDir(stateDir, id), file), text.length > 0 ? `${text}\n` : '');
+	await writeFileAtomic(path.join(drillDir(stateDir, id), file), text.length > 0 ? `${text}\n` : '', privateAtomic());
 	return { file, text };
 }
 
@@ -54,11 +56,11 @@ async function readEvidenceTexts(stateDir: string, report: DrillReport): Promise
 /** Writes report.json and report.md (both atomically). */
 export async function saveReport(stateDir: string, report: DrillReport): Promise<{ json: string; markdown: string }> {
 	const dir = drillDir(stateDir, report.id);
-	await fs.mkdir(dir, { recursive: true });
+	await mkdirPrivate(dir);
 	const json = path.join(dir, 'report.json');
 	const markdown = path.join(dir, 'report.md');
-	await writeFileAtomic(json, `${JSON.stringify(report, null, 2)}\n`);
-	await writeFileAtomic(markdown, renderMarkdown(report, await readEvidenceTexts(stateDir, report)));
+	await writeFileAtomic(json, `${JSON.stringify(report, null, 2)}\n`, privateAtomic());
+	await writeFileAtomic(markdown, renderMarkdown(report, await readEvidenceTexts(stateDir, report)), privateAtomic());
 	return { json, markdown };
 }
 

@@ -146,3 +146,25 @@ export interface CanProvision {
 export function canProvision(host: Host): host is Host & CanProvision {
 	return hasMember(host, 'provision') && hasMember(host, 'provisionNeeded');
 }
+
+// ---- private storage --------------------------------------------------------------------
+
+/** What narrowing a host's storage changed (core/private-files.ts's TightenResult). */
+export interface StorageTightened {
+	changed: string[];
+}
+
+/**
+ * A host that keeps guest data in this machine's own files (the lab: production images,
+ * snapshot layers, serial logs, definitions). Earlier versions left them to the umask; this
+ * narrows them to the user running rundirect, never touching a path in `spare` (backups).
+ */
+export interface TightensStorage {
+	tightenStorage(spare: readonly string[]): Promise<StorageTightened>;
+	/** Where that storage is, for the notice: "the lab's data folder /…". */
+	readonly storagePlace: string;
+}
+
+export function tightensStorage(host: Host): host is Host & TightensStorage {
+	return hasMember(host, 'tightenStorage') && hasMember(host, 'storagePlace');
+}

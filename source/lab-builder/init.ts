@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { labPaths, type Paths } from '../core/paths.ts';
+import { privateAtomic } from '../core/private-files.ts';
 import { fetchGuestPackages, type Progress } from './debs.ts';
 import { writeSampleDestination } from './destination.ts';
 import { buildGuestImage } from './guest.ts';
@@ -63,7 +64,8 @@ export async function initLab(paths: Paths, options: LabInitOptions = {}): Promi
 	});
 	onProgress('Creating lab VMs', 0.85);
 	await createLabVms(lab, { force: options.force, skip: new Set(skip.keys()), onProgress: stage(onProgress, 0.85, 1) });
-	if (!outdated && stamp !== guest.hash) await writeFileAtomic(stampFile, `${JSON.stringify({ guestHash: guest.hash }, null, 2)}\n`);
+	// Private like everything of the lab's data folder but the sample destination (a backup).
+	if (!outdated && stamp !== guest.hash) await writeFileAtomic(stampFile, `${JSON.stringify({ guestHash: guest.hash }, null, 2)}\n`, privateAtomic());
 	onProgress('Lab ready', 1);
 
 	return {

@@ -1,10 +1,11 @@
 // The lab host's existing VMs: for each sample VM, production disks made from its OLDEST
 // restore point and a (stopped) VM definition, so step 1 of a restore has a real VM to
-// set aside or replace.
+// set aside or replace. Their disks hold guest data: private to this user (0600 in 0700 folders).
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { definitionPath, readDefinition, writeDefinition } from '../hosts/lab/definition.ts';
 import type { LabPaths } from '../core/paths.ts';
+import { createPrivateFile, makePrivate, mkdirPrivate } from '../core/private-files.ts';
 import type { Progress } from './debs.ts';
 import { readCompletePoint, restorePointDir } from './destination.ts';
 import { convertImage } from './qemu-img.ts';
@@ -32,14 +33,16 @@ async function createVm(lab: LabPaths, vm: SampleVm): Promise<void> {
 	if (!manifest) throw new Error(`${pointDir}: restore point missing or incomplete, cannot create lab VM ${vm.name}`);
 	const folder = path.join(lab.production, vm.name);
 	await fs.rm(folder, { recursive: true, force: true });
-	await fs.mkdir(folder, { recursive: true });
+	await mkdirPrivate(folder);
 	const disks = [];
 	for (const disk of [...manifest.disks].sort((a, b) => a.location - b.location)) {
 		const target = productionDiskPath(lab, vm.name, disk.location);
 		// A standalone copy (no backing file): production must never depend on the backup.
 		// convert opens the backup read-only.
 		const partial = `${target}.partial`;
+		await createPrivateFile(partial);
 		await convertImage(path.join(pointDir, disk.file), disk.format, partial, 'qcow2');
+		await makePrivate(partial);
 		await fs.rename(partial, target);
 		disks.push({ path: target, format: 'qcow2' as const });
 	}

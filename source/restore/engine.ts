@@ -27,6 +27,7 @@ import { maybeInjectFault } from './fault.ts';
 import type { RendererChoice } from './renderer.ts';
 import { checkTarget, planInputFor, resolveRestorePoint, type StartRequest } from './start-request.ts';
 import { nextActionHint, reconcileSessions, type Reconciliation } from './reconcile.ts';
+import { privacyNotice } from './privacy.ts';
 
 export type EngineEvent =
 	| { type: 'session'; session: SessionRecord }
@@ -78,17 +79,29 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 	readonly journal: Journal;
 	readonly locks: VmLocks;
 	readonly destination: string;
+	readonly #stateDir: string;
+	#private: Promise<string | null> | null = null;
 
 	constructor(options: EngineOptions) {
 		super();
 		this.host = options.host;
 		this.destination = options.destination;
+		this.#stateDir = options.stateDir;
 		this.journal = new Journal(options.stateDir);
 		this.locks = new VmLocks(options.stateDir);
 	}
 
 	private emitEvent(event: EngineEvent): void {
 		this.emit('event', event);
+	}
+
+	/** Once per installation: what earlier versions left readable by other users is narrowed, and said (privacy.ts). */
+	keepPrivate(): Promise<string | null> {
+		this.#private ??= privacyNotice(this.#stateDir, this.host, this.journal, this.destination).then((notice) => {
+			if (notice) this.emitEvent({ type: 'warning', session: null, message: notice });
+			return notice;
+		});
+		return this.#private;
 	}
 
 	catalog(): Promise<Catalog> {

@@ -4,6 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import { mkdirPrivate, privateAtomic } from '../core/private-files.ts';
 import type { SessionRecord } from './session.ts';
 
 export class Journal {
@@ -19,8 +20,9 @@ export class Journal {
 
 	async write(session: SessionRecord): Promise<void> {
 		session.updatedAt = new Date().toISOString();
-		await fs.mkdir(this.dir, { recursive: true });
-		await writeFileAtomic(this.file(session.id), `${JSON.stringify(session, null, 2)}\n`, { fsync: true });
+		// A journal names every path of a restore: private to this user (the state folder too).
+		await mkdirPrivate(this.dir);
+		await writeFileAtomic(this.file(session.id), `${JSON.stringify(session, null, 2)}\n`, privateAtomic({ fsync: true }));
 	}
 
 	async read(id: string): Promise<SessionRecord | null> {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, RundirectError } from '../core/errors.ts';
 import { readTextIfExists } from '../core/files.ts';
+import { mkdirPrivate, PRIVATE_FILE } from '../core/private-files.ts';
 
 export interface ProcessRef {
 	pid: number;
@@ -86,11 +87,12 @@ export function processAlive(ref: ProcessRef): boolean | null {
  * holder in it: created empty and then written, it was seen empty and called damaged.
  */
 async function createExclusive(file: string, content: unknown): Promise<boolean> {
-	await fs.mkdir(path.dirname(file), { recursive: true });
+	await mkdirPrivate(path.dirname(file));
 	const text = `${JSON.stringify(content, null, 2)}\n`;
 	const pending = `${file}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
 	try {
-		await fs.writeFile(pending, text, { flag: 'wx' });
+		await fs.writeFile(pending, text, { flag: 'wx', mode: PRIVATE_FILE });
+		await fs.chmod(pending, PRIVATE_FILE);
 		const handle = await fs.open(pending, 'r');
 		try {
 			await handle.sync();
@@ -129,12 +131,13 @@ async function pruneLeftovers(file: string): Promise<void> {
 async function createThenWrite(file: string, text: string): Promise<boolean> {
 	let handle;
 	try {
-		handle = await fs.open(file, 'wx');
+		handle = await fs.open(file, 'wx', PRIVATE_FILE);
 	} catch (error) {
 		if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
 		throw error;
 	}
 	try {
+		await handle.chmod(PRIVATE_FILE);
 		await handle.writeFile(text);
 		await handle.sync();
 	} finally {

@@ -120,6 +120,8 @@ export class ConsoleStore {
 	/** First load, then polling. Never throws once the engine is there: every failure lands in the state. */
 	async open(): Promise<void> {
 		await this.link.ready;
+		// Its warning (once per installation) lands in the notices through the engine's events.
+		await this.link.engine.keepPrivate();
 		await Promise.all([this.catalog.load(), this.sessions.load()]);
 		await this.setup.settle(this.catalog.state.error !== null);
 		this.sessions.watch();

@@ -74,6 +74,13 @@ describe('the domain XML', () => {
 		expect(isolated).not.toContain('prod-net');
 	});
 
+	it('keeps a NIC the restore point records as unconnected unplugged, on no network', () => {
+		const base = plan();
+		const xml = domainXml({ plan: { ...base, settings: { ...base.settings, nics: [{ switch: null, mac: '00-15-5D-01-02-04', vlan: null }] } }, type: 'qemu', serialFile: '/s' });
+		expect(xml).toContain("<interface type='user'><mac address='00:15:5d:01:02:04'/><model type='virtio'/><link state='down'/></interface>");
+		expect(xml).not.toContain('<source network=');
+	});
+
 	it('reads libvirt’s own dumpxml: the top image, the backing chain and a block-copy mirror', () => {
 		const xml = `<domain><devices><disk type='file' device='disk'>
       <driver name='qemu' type='qcow2' discard='unmap'/>

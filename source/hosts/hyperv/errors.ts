@@ -57,6 +57,8 @@ export function explain(code: HypervErrorCode, subject: string, host: string, de
 			return `Backup disk ${subject} cannot be opened on ${host}${more}: check the file and the host's access to the destination`;
 		case 'SIZE_MISMATCH':
 			return `Backup disk ${subject} does not match its restore point${more}: the restore point is inconsistent`;
+		case 'PRODUCTION_ACL_WIDE':
+			return `Production folder ${subject} on ${host} lets others read what a restore puts in it${more}: allow only SYSTEM, Administrators, Hyper-V Administrators and the VMs there (e.g. icacls "<folder>" /inheritance:r /grant:r *S-1-5-18:(OI)(CI)F *S-1-5-32-544:(OI)(CI)F *S-1-5-32-578:(OI)(CI)F), or restore to another location with --location`;
 		case 'PRODUCTION_EXISTS':
 			return `${subject} already exists on ${host}${more}: remove it, or restore to another location or under another name`;
 		case 'IDE_ON_GEN2':

@@ -7,6 +7,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { nicSchema } from '../../catalog/schema.ts';
 import { readTextIfExists } from '../../core/files.ts';
+import { mkdirPrivate, privateAtomic } from '../../core/private-files.ts';
 import { LabError } from './errors.ts';
 import { labHardwareSchema } from './hardware.ts';
 
@@ -48,8 +49,9 @@ export async function readDefinition(file: string): Promise<LabVmDefinition | nu
 }
 
 export async function writeDefinition(file: string, definition: LabVmDefinition): Promise<void> {
-	await fs.mkdir(path.dirname(file), { recursive: true });
-	await writeFileAtomic(file, `${JSON.stringify(labVmDefinitionSchema.parse(definition), null, 2)}\n`);
+	// A definition names the VM's disks: private, like them.
+	await mkdirPrivate(path.dirname(file));
+	await writeFileAtomic(file, `${JSON.stringify(labVmDefinitionSchema.parse(definition), null, 2)}\n`, privateAtomic());
 }
 
 export async function listDefinitions(vmsDir: string): Promise<Array<{ file: string; definition: LabVmDefinition }>> {

@@ -18,9 +18,10 @@ import type {
 	SetAsideRecord,
 	StepOptions,
 } from '../host.ts';
-import type { CanProvision, DescribesDrillNetwork, HasEvidence, HasPower, HasProofOfLife, PathRules, ProofOfLife, ProvisionOptions, ProvisionSummary } from '../capabilities.ts';
+import type { CanProvision, DescribesDrillNetwork, HasEvidence, HasPower, HasProofOfLife, PathRules, ProofOfLife, ProvisionOptions, ProvisionSummary, StorageTightened, TightensStorage } from '../capabilities.ts';
 import { exists } from '../../core/files.ts';
 import { labPaths, type LabPaths, type Paths } from '../../core/paths.ts';
+import { tightenTree } from '../../core/private-files.ts';
 import { type AcceleratorVerdict, detectAccelerator, rememberKvmFailure } from './accel.ts';
 import type { LabContext } from './context.ts';
 import { definitionPath, readDefinition } from './definition.ts';
@@ -62,7 +63,7 @@ export interface LabBuild {
 
 export type LabBuilder = (options: ProvisionOptions) => Promise<LabBuild>;
 
-export class LabHost implements Host, HasEvidence, HasProofOfLife, DescribesDrillNetwork, HasPower, Partial<CanProvision> {
+export class LabHost implements Host, HasEvidence, HasProofOfLife, DescribesDrillNetwork, HasPower, TightensStorage, Partial<CanProvision> {
 	readonly kind = 'lab' as const;
 	readonly id = 'lab';
 	readonly lab: LabPaths;
@@ -115,6 +116,17 @@ export class LabHost implements Host, HasEvidence, HasProofOfLife, DescribesDril
 			notes: [`Accelerator: ${verdict.accel.toUpperCase()} — ${verdict.reason}`],
 			details: { guestImage: built.guestImage, accelerator: verdict.accel, acceleratorReason: verdict.reason },
 		};
+	}
+
+	// ---------------------------------------------------------------- private storage
+
+	get storagePlace(): string {
+		return `the lab's data folder ${this.lab.root}`;
+	}
+
+	/** What earlier versions left to the umask under the lab's folder, narrowed; the sample destination (a backup) is never touched. */
+	tightenStorage(spare: readonly string[]): Promise<StorageTightened> {
+		return tightenTree(this.lab.root, [this.lab.destination, ...spare]);
 	}
 
 	// ---------------------------------------------------------------- accelerator, QMP

@@ -5,6 +5,7 @@
 import fs from 'node:fs/promises';
 import { exists } from '../../core/files.ts';
 import { formatSpace } from '../../core/format.ts';
+import { mkdirPrivate, writePrivate } from '../../core/private-files.ts';
 import type { ApplyResult, RestorePlan, StepOptions } from '../host.ts';
 import { addProductionNodes, disksOnProduction, flushNode, namedNodes } from './block-nodes.ts';
 import type { LabContext } from './context.ts';
@@ -55,7 +56,7 @@ export async function copyData(context: LabContext, plan: RestorePlan, options: 
 			await qmp.execute('job-dismiss', { id: jobId });
 			if (!job.error) {
 				await flushNode(qmp, names.prod);
-				await fs.writeFile(copiedMarker(plan, disk.index), `${new Date().toISOString()}\n`);
+				await writePrivate(copiedMarker(plan, disk.index), `${new Date().toISOString()}\n`);
 				finished();
 				continue;
 			}
@@ -63,7 +64,7 @@ export async function copyData(context: LabContext, plan: RestorePlan, options: 
 		// Start from a fresh production image: whatever an interrupted copy left is unknown.
 		if (nodes.has(names.prod)) await qmp.execute('blockdev-del', { 'node-name': names.prod });
 		if (nodes.has(names.prodFile)) await qmp.execute('blockdev-del', { 'node-name': names.prodFile });
-		await fs.mkdir(plan.productionDir, { recursive: true });
+		await mkdirPrivate(plan.productionDir);
 		await fs.rm(disk.production, { force: true });
 		await createQcow2(disk.production, disk.virtualSize);
 		await addProductionNodes(qmp, disk.index, disk.production);
@@ -92,7 +93,7 @@ export async function copyData(context: LabContext, plan: RestorePlan, options: 
 			continue;
 		}
 		await flushNode(qmp, nodeNames(index).prod);
-		await fs.writeFile(copiedMarker(plan, index), `${new Date().toISOString()}\n`);
+		await writePrivate(copiedMarker(plan, index), `${new Date().toISOString()}\n`);
 	}
 	if (failures.length > 0) {
 		if (failures.some((failure) => /no space left/i.test(failure))) throw new LabError('NO_SPACE', await noSpaceMessage(plan));

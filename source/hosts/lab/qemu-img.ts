@@ -1,7 +1,10 @@
 // Thin wrappers over the qemu-img command line. Backups are only ever inspected here
 // (info, check, measure) or named as a backing file: nothing in this module opens one for
-// writing. The lab builder reads its images through imageInfo too.
+// writing. The lab builder reads its images through imageInfo too. The images it creates hold
+// guest data: each is created 0600 first (qemu-img keeps an existing file's mode) and set
+// 0600 again after, never left to the umask.
 import { execa } from 'execa';
+import { createPrivateFile, makePrivate } from '../../core/private-files.ts';
 import { LabError } from './errors.ts';
 
 export const QEMU_IMG = 'qemu-img';
@@ -76,12 +79,16 @@ export async function measureQcow2(file: string, format: string): Promise<number
 }
 
 export async function createQcow2(file: string, virtualSize: number): Promise<void> {
+	await createPrivateFile(file);
 	await execa(QEMU_IMG, ['create', '-q', '-f', 'qcow2', file, String(virtualSize)], { timeout: 60_000 });
+	await makePrivate(file);
 }
 
 /** A qcow2 overlay over the backup; -u is not used, so qemu-img checks the backing opens (read-only). */
 export async function createOverlay(file: string, backing: string, backingFormat: string): Promise<void> {
+	await createPrivateFile(file);
 	await execa(QEMU_IMG, ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', backingFormat, file], { timeout: 60_000 });
+	await makePrivate(file);
 }
 
 /** "7.2.22" — the first line of `qemu-system-x86_64 --version`. */

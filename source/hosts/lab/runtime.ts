@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { QEMU_SYSTEM } from './qemu-img.ts';
 import type { QmpClient } from './qmp.ts';
 import { exists, readTextIfExists } from '../../core/files.ts';
+import { createPrivateFile, mkdirPrivate } from '../../core/private-files.ts';
 import { LabError } from './errors.ts';
 import { type DiskBus, firmwareImages, type LabHardware, qemuMac } from './hardware.ts';
 
@@ -74,10 +75,10 @@ export function fallbackSocketDir(runDir: string): string {
 }
 
 async function prepareRunFolders(runDir: string, files: RuntimeFiles): Promise<void> {
-	await fs.mkdir(runDir, { recursive: true, mode: 0o700 });
+	await mkdirPrivate(runDir);
 	const socketDir = path.dirname(files.qmpSocket);
 	if (socketDir !== runDir) {
-		await fs.mkdir(socketDir, { recursive: true, mode: 0o700 });
+		await mkdirPrivate(socketDir);
 		await fs.writeFile(path.join(runDir, `${files.key}.qmp-path`), `${files.qmpSocket}\n`);
 	}
 }
@@ -217,7 +218,7 @@ export function launchArgs(spec: LaunchSpec, files: RuntimeFiles): string[] {
 async function ensureFirmwareVars(hardware: LabHardware): Promise<void> {
 	const images = firmwareImages(hardware);
 	if (!images || !hardware.firmwareVars || (await exists(hardware.firmwareVars))) return;
-	await fs.mkdir(path.dirname(hardware.firmwareVars), { recursive: true });
+	await mkdirPrivate(path.dirname(hardware.firmwareVars));
 	const partial = `${hardware.firmwareVars}.partial-${process.pid}`;
 	await fs.copyFile(images.vars, partial);
 	await fs.chmod(partial, 0o600);
@@ -231,6 +232,8 @@ export async function launch(runDir: string, spec: LaunchSpec): Promise<{ pid: n
 	await fs.rm(files.qmpSocket, { force: true });
 	await fs.rm(files.pidFile, { force: true });
 	await ensureFirmwareVars(spec.hardware);
+	// QEMU opens -serial file: with the umask and keeps an existing file's mode: the log (what the guest prints, secrets too) is created 0600 first.
+	await createPrivateFile(files.serialFile);
 	const result = await execa(QEMU_SYSTEM, launchArgs(spec, files), { timeout: 60_000, reject: false, stdin: 'ignore' });
 	if (result.failed) {
 		const reason = (result.stderr || result.shortMessage || '').trim();

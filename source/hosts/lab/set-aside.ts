@@ -10,6 +10,7 @@ import type { SetAsideRecord } from '../host.ts';
 import type { LabPaths } from '../../core/paths.ts';
 import { definitionPath, type LabVmDefinition, listDefinitions, readDefinition, writeDefinition } from './definition.ts';
 import { exists, readTextIfExists } from '../../core/files.ts';
+import { mkdirPrivate, privateAtomic } from '../../core/private-files.ts';
 import { LabError } from './errors.ts';
 
 export interface Move {
@@ -77,7 +78,7 @@ export async function move(from: string, to: string): Promise<void> {
 	const toExists = await exists(to);
 	if (!fromExists) return;
 	if (toExists) throw new LabError('MOVE_CONFLICT', `Cannot move ${from} to ${to}: both exist; remove the stale one after checking which is current`);
-	await fs.mkdir(path.dirname(to), { recursive: true });
+	await mkdirPrivate(path.dirname(to));
 	try {
 		await fs.rename(from, to);
 	} catch (error) {
@@ -121,8 +122,8 @@ export async function prepareSetAside(lab: LabPaths, sessionId: string, name: st
 		wasRunning,
 	};
 	const record: SetAsideRecord = { name, asideName: asideName(name, sessionId), details: details as unknown as Record<string, unknown> };
-	await fs.mkdir(root, { recursive: true });
-	await writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`);
+	await mkdirPrivate(root);
+	await writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`, privateAtomic());
 	return record;
 }
 

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { exists } from '../../core/files.ts';
+import { mkdirPrivate } from '../../core/private-files.ts';
 import type { RestorePlan, SetAsideRecord, StepOptions } from '../host.ts';
 import { namedNodes } from './block-nodes.ts';
 import type { LabContext } from './context.ts';
@@ -52,7 +53,7 @@ export async function deleteVm(context: LabContext, plan: RestorePlan): Promise<
 
 /** Step 2. */
 export async function createDisks(context: LabContext, plan: RestorePlan, options: StepOptions = {}): Promise<void> {
-	await fs.mkdir(plan.productionDir, { recursive: true });
+	await mkdirPrivate(plan.productionDir);
 	const definition = await ownDefinition(context, plan);
 	const qmp = definition ? await context.monitors.open(plan.vmName) : null;
 	const nodes = qmp ? await namedNodes(qmp) : new Set<string>();
@@ -72,7 +73,7 @@ export async function createDisks(context: LabContext, plan: RestorePlan, option
 
 /** Step 3. */
 export async function createSnapshotLayer(context: LabContext, plan: RestorePlan): Promise<void> {
-	await fs.mkdir(plan.workDir, { recursive: true });
+	await mkdirPrivate(plan.workDir);
 	for (const disk of plan.disks) {
 		if (await exists(disk.overlay)) {
 			// An overlay the VM may have written to is the only copy of those writes: never recreate it.

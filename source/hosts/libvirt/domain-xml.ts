@@ -113,9 +113,12 @@ export function domainXml({ plan, type, serialFile, onProduction = new Set() }: 
 		'  <devices>',
 		...plan.disks.map((disk, index) => diskXml(disk, targets[index] as DiskTarget, onProduction.has(disk.index), index === 0)),
 		...scsiControllers.map((index) => `    <controller type='scsi' index='${index}' model='virtio-scsi'/>`),
-		...networks.map(
-			(nic) => `    <interface type='network'><source network='${escapeXml(nic.switch)}'/>${nic.mac ? `<mac address='${macOf(nic.mac)}'/>` : ''}<model type='virtio'/></interface>`,
-		),
+		...networks.map((nic) => {
+			const mac = nic.mac ? `<mac address='${macOf(nic.mac)}'/>` : '';
+			// A NIC the restore point records as unconnected stays so: present, its cable unplugged.
+			if (nic.switch === null) return `    <interface type='user'>${mac}<model type='virtio'/><link state='down'/></interface>`;
+			return `    <interface type='network'><source network='${escapeXml(nic.switch)}'/>${mac}<model type='virtio'/></interface>`;
+		}),
 		`    <serial type='file'><source path='${escapeXml(serialFile)}' append='off'/><target port='0'/></serial>`,
 		// Where the guest has a QEMU guest agent, libvirt reaches it here (proof of life without QMP).
 		"    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>",

@@ -47,6 +47,11 @@ if ($P.isolatedSwitch) {
 	$isolated = @(Get-VMSwitch | Where-Object { $_.Name -ceq $P.isolatedSwitch }) | Select-Object -First 1
 	if ($null -ne $isolated -and $isolated.SwitchType.ToString() -eq 'External') { Add-Problem 'SWITCH_NOT_ISOLATED' 'External' $P.isolatedSwitch }
 }
+# A production folder already there is kept as it is: it must not let anyone else read what the session puts in it.
+if ((Test-Path -LiteralPath $P.productionDir -PathType Container) -and -not (Test-RdOwnFolder $P.productionDir $P)) {
+	$wider = @(Get-RdWiderAccess (Get-RdAclEntries $P.productionDir))
+	if ($wider.Count -gt 0) { Add-Problem 'PRODUCTION_ACL_WIDE' ($wider -join '; ') $P.productionDir }
+}
 $parent = Split-Path -Path $P.productionDir -Parent
 if (-not (Test-Path -LiteralPath $parent -PathType Container)) { Add-Problem 'PATH_MISSING' 'storage folder does not exist on the host' $parent }
 $free = Get-RdFreeBytes $P.productionDir

@@ -215,3 +215,109 @@ function Read-RdState {
 	if (-not (Test-RdFile $Path)) { return $null }
 	try { return (Get-Content -LiteralPath $Path -Raw -Encoding UTF8 | ConvertFrom-Json) } catch { return $null }
 }
+
+# ---- private storage ---------------------------------------------------------------------------
+# Guest data is private to the host's administrators and the VM itself: a folder rundirect
+# creates for a session gets a protected ACL (nothing inherited from above) granting full control
+# only to SYSTEM, Administrators, Hyper-V Administrators and, once the VM exists, the VM's own
+# account (NT VIRTUAL MACHINE\<VMId>); every file created in it (placeholders, .partial copies,
+# differencing disks, worker state files, the VM's own files) inherits exactly that. A folder
+# that was there before (the replaced VM's) keeps its ACL: pre-flight refuses it when it grants
+# more. The rules are built as SDDL text, so what is applied can be read and tested anywhere;
+# only applying and reading an ACL needs Windows.
+$RdPrivateSids = @('S-1-5-18', 'S-1-5-32-544', 'S-1-5-32-578')
+
+function Get-RdPrivateSddl {
+	# A folder's DACL. P: protected from the parent's entries. OICI: inherited by subfolders and files. FA: full control.
+	$sddl = 'D:PAI'
+	foreach ($sid in $RdPrivateSids) { $sddl += '(A;OICI;FA;;;' + $sid + ')' }
+	return $sddl
+}
+
+function Test-RdPrivateSid {
+	param([string]$Sid)
+	# The private set, a VM's own account (NT VIRTUAL MACHINE, S-1-5-83-…), and CREATOR OWNER (an
+	# inherit-only placeholder: it grants only whoever may create a file there anyway).
+	if ($RdPrivateSids -contains $Sid) { return $true }
+	return ($Sid.StartsWith('S-1-5-83-', [StringComparison]::Ordinal) -or $Sid -eq 'S-1-3-0')
+}
+
+function Get-RdWiderAccess {
+	param($Entries)
+	# What grants more than the private set, as "<name> (<sid>): <rights>" lines; deny entries only narrow.
+	$wider = @()
+	foreach ($entry in @($Entries)) {
+		if ([string]$entry.type -ne 'Allow') { continue }
+		if (Test-RdPrivateSid ([string]$entry.sid)) { continue }
+		$wider += ([string]$entry.name + ' (' + [string]$entry.sid + '): ' + [string]$entry.rights)
+	}
+	return $wider
+}
+
+function Test-RdHasAcls {
+	# PowerShell 7 off Windows (the Hyper-V model's hosts) has no ACLs; Windows PowerShell 5.1 always does.
+	if ($PSVersionTable.PSEdition -ne 'Core') { return $true }
+	return [bool]$IsWindows
+}
+
+function Get-RdAclEntries {
+	param([string]$Path)
+	if (-not (Test-RdHasAcls)) { return @() }
+	$acl = Get-Acl -LiteralPath $Path
+	$entries = @()
+	foreach ($rule in @($acl.GetAccessRules($true, $true, [Security.Principal.SecurityIdentifier]))) {
+		$sid = $rule.IdentityReference.Value
+		$name = $sid
+		try { $name = $rule.IdentityReference.Translate([Security.Principal.NTAccount]).Value } catch { $name = $sid }
+		$entries += New-Object -TypeName PSObject -Property @{ sid = $sid; name = $name; rights = [string]$rule.FileSystemRights; type = [string]$rule.AccessControlType }
+	}
+	return $entries
+}
+
+function Get-RdVmSid {
+	param([string]$VmId)
+	$account = New-Object -TypeName Security.Principal.NTAccount -ArgumentList 'NT VIRTUAL MACHINE', $VmId
+	return $account.Translate([Security.Principal.SecurityIdentifier]).Value
+}
+
+function Get-RdOwnNames {
+	param($P)
+	# What a session puts in its production folder: its disks, their .partial copies, its work folder.
+	$own = @()
+	foreach ($disk in @($P.disks)) {
+		$leaf = Split-Path -Path $disk.production -Leaf
+		$own += @($leaf, ($leaf + '.partial'), (Split-Path -Path (Split-Path -Path $disk.overlay -Parent) -Leaf))
+	}
+	return $own
+}
+
+function Test-RdOwnFolder {
+	param([string]$Path, $P)
+	# Empty, or holding only this session's entries: the folder is the session's (a crash may have come between creating and protecting it).
+	$own = @(Get-RdOwnNames $P)
+	$foreign = @(Get-ChildItem -LiteralPath $Path -Force | Where-Object { $own -notcontains $_.Name })
+	return ($foreign.Count -eq 0)
+}
+
+function Protect-RdFolder {
+	param([string]$Path)
+	# The private DACL, once: a DACL already protected keeps what was added since (the VM's account).
+	if (-not (Test-RdHasAcls)) { return }
+	$acl = Get-Acl -LiteralPath $Path
+	if ($acl.AreAccessRulesProtected) { return }
+	$acl.SetSecurityDescriptorSddlForm((Get-RdPrivateSddl), [Security.AccessControl.AccessControlSections]::Access)
+	Set-Acl -LiteralPath $Path -AclObject $acl
+}
+
+function Add-RdVmAccess {
+	param([string]$Path, [string]$VmId)
+	# The VM's own account joins the folder's inherited entries. Hyper-V grants the VM its disks by
+	# itself when it attaches them, so a VM account that cannot be resolved is no reason to fail.
+	if (-not (Test-RdHasAcls)) { return }
+	try { $sid = New-Object -TypeName Security.Principal.SecurityIdentifier -ArgumentList (Get-RdVmSid $VmId) } catch { return }
+	$inherit = [Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
+	$rule = New-Object -TypeName Security.AccessControl.FileSystemAccessRule -ArgumentList $sid, ([Security.AccessControl.FileSystemRights]::FullControl), $inherit, ([Security.AccessControl.PropagationFlags]::None), ([Security.AccessControl.AccessControlType]::Allow)
+	$acl = Get-Acl -LiteralPath $Path
+	$acl.AddAccessRule($rule)
+	Set-Acl -LiteralPath $Path -AclObject $acl
+}

@@ -16,6 +16,7 @@ if ($null -eq $vm) {
 	Add-RdNoteLine $vm ($RdTagSession + $P.sessionId)
 	$vm = Get-VM -Id $vm.Id
 }
+Add-RdVmAccess $P.productionDir $vm.Id.ToString()
 $state = $vm.State.ToString()
 if ($state -eq 'Off') {
 	# The VM's own checkpoint type and automatic start action, kept before they are overridden: step 7 puts them back.
