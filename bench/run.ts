@@ -12,7 +12,7 @@ import { launch, powerOff, runtimeFiles } from '../source/hosts/lab/runtime.ts';
 import { detectAccelerator } from '../source/hosts/lab/accel.ts';
 import { legacyHardware } from '../source/hosts/lab/hardware.ts';
 import { Engine, type EngineEvent } from '../source/restore/engine.ts';
-import { GUEST_MARKER } from '../source/hosts/lab/serial.ts';
+import { GUEST_MARKER } from '../source/qemu/lab-guest.ts';
 import { formatBytes } from '../source/core/format.ts';
 import { consoleBench } from './console.ts';
 import { makePoint } from './guest-point.ts';

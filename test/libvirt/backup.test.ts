@@ -10,7 +10,7 @@ import { readCatalog } from '../../source/catalog/catalog.ts';
 import type { ProgressReport } from '../../source/hosts/host.ts';
 import { parseDisks } from '../../source/hosts/libvirt/domain-xml.ts';
 import { readGuestLog } from '../../source/lab-builder/guest.ts';
-import { GUEST_MARKER } from '../../source/hosts/lab/serial.ts';
+import { GUEST_MARKER } from '../../source/qemu/lab-guest.ts';
 import { Journal } from '../../source/restore/journal.ts';
 import { waitFor } from '../support/lab-env.ts';
 import { guestImage, type LibvirtTestEnv, makeLibvirtEnv } from './support/fixtures.ts';

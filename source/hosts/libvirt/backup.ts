@@ -17,7 +17,7 @@ import { escapeXml } from './domain-xml.ts';
 import { diskSlotsOf, vmSettingsOf } from './domain-settings.ts';
 import type { Domains } from './domains.ts';
 import { makeDurable } from './fill.ts';
-import { imageInfo, QEMU_IMG } from './qemu-img.ts';
+import { imageInfo, QEMU_IMG } from '../../qemu/qemu-img.ts';
 
 const MANIFEST = 'restore-point.json';
 const DOMAIN_XML = 'domain.xml';

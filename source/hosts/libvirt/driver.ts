@@ -32,7 +32,7 @@ import { type DomainFacts, Domains } from './domains.ts';
 import { endFills, fillFiles, fillProcesses } from './fill.ts';
 import { type LayoutOverrides, type LibvirtLayout, libvirtLayout, serialFileOf } from './layout.ts';
 import { freeBytes, preflightProblems } from './preflight.ts';
-import { createOverlay, createQcow2, imageInfo } from './qemu-img.ts';
+import { createOverlay, createQcow2, imageInfo } from '../../qemu/qemu-img.ts';
 import { AsideRecords, deleteReplaced, purgeAside, restoreAside, setAside } from './set-aside.ts';
 import { libvirtRunbook, libvirtRunbookScript } from './runbook.ts';
 import { applyChanges } from './apply.ts';
@@ -42,7 +42,7 @@ import { serialEvidence, sessionStatus } from './status.ts';
 import { isLocalUri, pathRulesOfUri } from './uri.ts';
 import { Virsh } from './virsh.ts';
 
-export { GUEST_MARKER } from './status.ts';
+export { GUEST_MARKER } from '../../qemu/lab-guest.ts';
 
 export interface LibvirtHostOptions {
 	uri: string;
@@ -273,7 +273,7 @@ export class LibvirtHost implements Host {
 			const inUse = (await exists(fillFiles(plan.workDir, disk.index).done)) || onProduction(own, plan, disk) || (await fillProcesses(disk.production)).length > 0;
 			// Step 2 alone only ever makes an empty image: one of the right kind is this step's own, done.
 			const info = inUse ? null : await imageInfo(disk.production).catch(() => null);
-			const made = info?.format === 'qcow2' && info.virtualSize === disk.virtualSize && info.backingFile === null && info.dataFile === null;
+			const made = info?.format === 'qcow2' && info.virtualSize === disk.virtualSize && info.backing === null && info.dataFile === null;
 			if (!inUse && !made) {
 				await fs.rm(disk.production, { force: true });
 				await createQcow2(disk.production, disk.virtualSize);
@@ -300,7 +300,7 @@ export class LibvirtHost implements Host {
 			if (await exists(disk.overlay)) {
 				// An overlay the guest may have written to is the only copy of those writes: never recreate it.
 				const info = await imageInfo(disk.overlay).catch(() => null);
-				if (info?.format === 'qcow2' && info.backingFile === disk.backup) continue;
+				if (info?.format === 'qcow2' && info.backing === disk.backup) continue;
 				if (own && own.state !== 'off') throw new HostError('OVERLAY_DAMAGED', `Snapshot layer ${disk.overlay} is damaged or has the wrong backing file while ${plan.vmName} runs: stop the session`);
 				await fs.rm(disk.overlay, { force: true });
 			}
