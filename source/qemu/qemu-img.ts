@@ -85,7 +85,7 @@ export async function createOverlay(file: string, backing: string, backingFormat
 }
 
 /** A conversion (the lab build's images); the source is opened read-only. */
-export async function convertImage(from: string, fromFormat: string, to: string, toFormat: 'qcow2' | 'vhdx'): Promise<void> {
+export async function convertImage(from: string, fromFormat: string, to: string, toFormat: 'qcow2' | 'vhdx' | 'raw'): Promise<void> {
 	// A dynamic VHDX stays as small as the data in it, like a qcow2.
 	const options = toFormat === 'vhdx' ? ['-o', 'subformat=dynamic'] : [];
 	await execa(QEMU_IMG, ['convert', '-f', fromFormat, '-O', toFormat, ...options, from, to], { stdin: 'ignore' });
