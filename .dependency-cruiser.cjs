@@ -2,7 +2,8 @@
 // Dependencies point `ui → restore → (catalog, hosts)` with `core` below all; the headless
 // commands and drills sit beside the console, above the engine. A driver is any folder under
 // source/hosts/ (lab, hyperv, …); host.ts and capabilities.ts are the seam, and registry.ts is
-// the one file that names drivers. Type-only imports count: a layer that needs another's types
+// the one file that names drivers. source/qemu/ holds what the QEMU-running drivers and the lab
+// builder share (qemu-img, the lab guest's marker, the probe boot sector). Type-only imports count: a layer that needs another's types
 // depends on it all the same. test/architecture/ proves every rule against a fixture tree.
 
 // Paths are relative to where the cruise runs (the repository root, or a fixture tree).
@@ -20,6 +21,8 @@ const UI = '^source/(?:ui/|app\\.[jt]sx?$)';
 const CALLERS = '^(?:source/(?:commands/|drill/|main\\.[jt]sx?$)|cli\\.tsx$)';
 /** The lab builder: source/lab/ or a renamed source/lab-<something>/ (e.g. lab-builder). */
 const LAB_BUILDER = '^source/lab(?:/|-[^/]+/)';
+/** The QEMU pieces two drivers and the lab builder share (a driver may not import another). */
+const QEMU = '^source/qemu/';
 
 const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from, to });
 
@@ -62,6 +65,13 @@ module.exports = {
 		),
 		forbid('lab-builder-only-to-lab-driver', 'The lab builder builds for the lab host; other drivers are not its business.', { path: LAB_BUILDER }, { path: DRIVER, pathNot: '^source/hosts/lab/' }),
 		forbid('lab-builder-not-upward', 'The lab builder is below the console, the commands and the engine that use it.', { path: LAB_BUILDER }, { path: `${ENGINE}|${UI}|${CALLERS}` }),
+
+		forbid(
+			'qemu-only-to-core-and-catalog',
+			'The shared QEMU pieces sit below the drivers and the lab builder that use them: core and catalog only, no host, engine, UI or caller.',
+			{ path: QEMU },
+			{ path: ENTRY, pathNot: `${CORE}|${CATALOG}|${QEMU}` },
+		),
 	],
 	options: {
 		doNotFollow: { path: 'node_modules' },

@@ -1,6 +1,8 @@
-// `npm run bench`: Run Direct against the lab host, measured in one run and printed as a
-// table. Targets (issue 2): time to running independent of disk size (100 GiB / 1 GiB ≤ 1.3)
-// and under 1 s to QMP running; step 5 ≥ 0.8× qemu-img convert; switch pause < 50 ms.
+// `npm run bench`: Run Direct against the lab host, then the libvirt host (bench/libvirt.ts) on
+// the same backups, measured in one run and printed as one table. Lab targets (issue 2): time
+// to running independent of disk size (100 GiB / 1 GiB ≤ 1.3) and under 1 s to QMP running;
+// step 5 ≥ 0.8× qemu-img convert; switch pause < 50 ms. `npm run bench -- --libvirt-only`
+// measures the libvirt rows alone.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,14 +14,16 @@ import { launch, powerOff, runtimeFiles } from '../source/hosts/lab/runtime.ts';
 import { detectAccelerator } from '../source/hosts/lab/accel.ts';
 import { legacyHardware } from '../source/hosts/lab/hardware.ts';
 import { Engine, type EngineEvent } from '../source/restore/engine.ts';
-import { GUEST_MARKER } from '../source/hosts/lab/serial.ts';
+import { GUEST_MARKER } from '../source/qemu/lab-guest.ts';
 import { formatBytes } from '../source/core/format.ts';
 import { consoleBench } from './console.ts';
+import { libvirtBench } from './libvirt.ts';
 import { makePoint } from './guest-point.ts';
 import { killLabQemus } from '../test/support/lab-env.ts';
 
 const GiB = 2 ** 30;
 const COPY_ROUNDS = 5;
+const LIBVIRT_ONLY = process.argv.includes('--libvirt-only');
 
 function median(values: number[]): number {
 	const sorted = [...values].sort((a, b) => a - b);
@@ -60,6 +64,17 @@ async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; value: T }
 	return { ms: performance.now() - began, value };
 }
 
+function printTable(accel: string): void {
+	const widths = [0, 0, 0, 0];
+	const table = [{ measure: 'measure', value: 'value', target: 'target', verdict: '' }, ...rows];
+	for (const row of table) [row.measure, row.value, row.target, row.verdict].forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
+	const line = (cells: string[]) => `| ${cells.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join(' | ')} |`;
+	console.log(`\nrundirect bench — ${new Date().toISOString()}, ${os.cpus().length} CPUs, QEMU accelerator ${accel}\n`);
+	console.log(line(['measure', 'value', 'target', '']));
+	console.log(line(widths.map((width) => '-'.repeat(width))));
+	for (const row of rows) console.log(line([row.measure, row.value, row.target, row.verdict]));
+}
+
 async function main(): Promise<void> {
 	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-bench-'));
 	const shared = resolvePaths();
@@ -76,6 +91,11 @@ async function main(): Promise<void> {
 		await makePoint(destination, 'bench100g', summary.guestImage, 100 * GiB);
 		const dataDisk = await makePoint(destination, 'benchdata', summary.guestImage, 4 * GiB, GiB);
 
+		if (LIBVIRT_ONLY) {
+			await libvirtBench({ root, destination, accel: accel.accel, dataDisk, record, dropCaches });
+			printTable(accel.accel);
+			return;
+		}
 		const host = new LabHost({ paths, accel: accel.accel });
 		const engine = new Engine({ host, stateDir: paths.state, destination });
 		const copyMs = new Map<string, number>();
@@ -176,15 +196,8 @@ async function main(): Promise<void> {
 		record(`step 6 switch pause (stop → complete → cont), worst of ${COPY_ROUNDS}`, `${pause.toFixed(1)} ms`, '< 50 ms', pause < 50);
 		await engine.close();
 		await consoleBench({ root, guestImage: summary.guestImage, cacheHome: path.dirname(shared.cache), record });
-
-		const widths = [0, 0, 0, 0];
-		const table = [{ measure: 'measure', value: 'value', target: 'target', verdict: '' }, ...rows];
-		for (const row of table) [row.measure, row.value, row.target, row.verdict].forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
-		const line = (cells: string[]) => `| ${cells.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join(' | ')} |`;
-		console.log(`\nrundirect bench — ${new Date().toISOString()}, ${os.cpus().length} CPUs, QEMU accelerator ${accel.accel}\n`);
-		console.log(line(['measure', 'value', 'target', '']));
-		console.log(line(widths.map((width) => '-'.repeat(width))));
-		for (const row of rows) console.log(line([row.measure, row.value, row.target, row.verdict]));
+		await libvirtBench({ root, destination, accel: accel.accel, dataDisk, record, dropCaches });
+		printTable(accel.accel);
 	} finally {
 		for (const pid of started) {
 			try {

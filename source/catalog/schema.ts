@@ -19,7 +19,7 @@ export const restorePointIdSchema = z
 	.max(64)
 	.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'may contain only ASCII letters (A-Z, a-z), digits, ".", "_" and "-", and must start with a letter or digit');
 
-export const diskFormatSchema = z.enum(['qcow2', 'vhdx']);
+export const diskFormatSchema = z.enum(['qcow2', 'vhdx', 'raw']);
 export type DiskFormat = z.infer<typeof diskFormatSchema>;
 
 const macSchema = z.string().regex(/^([0-9A-Fa-f]{2}[:-]?){5}[0-9A-Fa-f]{2}$/, 'must be a MAC address such as 00:15:5D:01:02:03');

@@ -7,10 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { restorePointSchema, type RestorePointManifest } from '../catalog/schema.ts';
-import { imageInfo } from '../hosts/lab/qemu-img.ts';
 import type { Progress } from './debs.ts';
 import { copyIntoFat, type GuestImage } from './guest.ts';
-import { convertImage } from './qemu-img.ts';
+import { convertImage, imageInfo } from '../qemu/qemu-img.ts';
 import { diskFileName, SAMPLE_CPUS, SAMPLE_MEMORY_MIB, SAMPLE_SWITCH, sampleMac, sampleVmId, SAMPLE_VMS, type SamplePoint, type SampleVm } from './sample.ts';
 import type { Mtools } from './tools.ts';
 

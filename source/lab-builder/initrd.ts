@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { execa } from 'execa';
-import { GUEST_MARKER } from '../hosts/lab/serial.ts';
+import { GUEST_MARKER } from '../qemu/lab-guest.ts';
 import { writeCpio, type CpioEntry } from './cpio.ts';
 
 /** The file the guest appends a tick line to every second, at the root of each of its disks. */

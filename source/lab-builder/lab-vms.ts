@@ -8,7 +8,7 @@ import type { LabPaths } from '../core/paths.ts';
 import { createPrivateFile, makePrivate, mkdirPrivate } from '../core/private-files.ts';
 import type { Progress } from './debs.ts';
 import { readCompletePoint, restorePointDir } from './destination.ts';
-import { convertImage } from './qemu-img.ts';
+import { convertImage } from '../qemu/qemu-img.ts';
 import { SAMPLE_VMS, type SampleVm } from './sample.ts';
 
 export function productionDiskPath(lab: LabPaths, vm: string, index: number): string {

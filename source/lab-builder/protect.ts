@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { LabPaths } from '../core/paths.ts';
 import { definitionPath, readDefinition } from '../hosts/lab/definition.ts';
 import { runningPid, runtimeFiles } from '../hosts/lab/runtime.ts';
-import { imageInfo } from '../hosts/lab/qemu-img.ts';
+import { imageInfo } from '../qemu/qemu-img.ts';
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {
 	try {

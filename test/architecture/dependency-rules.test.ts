@@ -82,6 +82,13 @@ const EXPECTED: Record<string, string[]> = {
 	],
 	'lab-builder-only-to-lab-driver': ['lab-builder-only-to-lab-driver: source/lab-builder/guest.ts → source/hosts/hyperv/vhdx.ts'],
 	'lab-builder-not-upward': ['lab-builder-not-upward: source/lab/sample.ts → source/restore/journal.ts'],
+	'qemu-only-to-core-and-catalog': [
+		'driver-only-via-registry: source/qemu/qemu-img.ts → source/hosts/lab/errors.ts',
+		'qemu-only-to-core-and-catalog: source/qemu/boot-sector.ts → source/ui/model.ts',
+		'qemu-only-to-core-and-catalog: source/qemu/lab-guest.ts → source/restore/journal.ts',
+		'qemu-only-to-core-and-catalog: source/qemu/qemu-img.ts → source/hosts/host.ts',
+		'qemu-only-to-core-and-catalog: source/qemu/qemu-img.ts → source/hosts/lab/errors.ts',
+	],
 	clean: [],
 };
 

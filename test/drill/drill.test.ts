@@ -7,9 +7,9 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInitializedLabEnv, REPO, snapshotTree, waitFor, type LabEnv } from '../support/lab-env.ts';
 import { writeManifest } from '../support/restore-points.ts';
-import { GUEST_MARKER } from '../../source/hosts/lab/serial.ts';
+import { GUEST_MARKER } from '../../source/qemu/lab-guest.ts';
 import { Journal } from '../../source/restore/journal.ts';
-import { QEMU_IMG } from '../../source/hosts/lab/qemu-img.ts';
+import { QEMU_IMG } from '../../source/qemu/qemu-img.ts';
 import type { DrillReport, DrillVmReport } from '../../source/drill/index.ts';
 
 let lab: LabEnv;

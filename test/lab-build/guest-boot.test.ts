@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { restorePointSchema } from '../../source/catalog/schema.ts';
-import { GUEST_MARKER } from '../../source/hosts/lab/serial.ts';
+import { GUEST_MARKER } from '../../source/qemu/lab-guest.ts';
 import { readGuestFile, readGuestLog } from '../../source/lab-builder/guest.ts';
 import { initLab, type LabSummary } from '../../source/lab-builder/init.ts';
 import { labPaths, type Paths } from '../../source/core/paths.ts';

@@ -8,7 +8,7 @@ import { readGuestFile } from '../../source/lab-builder/guest.ts';
 import { initLab, type LabSummary } from '../../source/lab-builder/init.ts';
 import { labPaths, type Paths } from '../../source/core/paths.ts';
 import { listFiles, removeTree, snapshotTree, testPaths } from './helpers.ts';
-import { imageInfo } from '../../source/hosts/lab/qemu-img.ts';
+import { imageInfo } from '../../source/qemu/qemu-img.ts';
 
 let root: string;
 let paths: Paths;

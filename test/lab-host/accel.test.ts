@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { detectAccelerator, probeAccelerator } from '../../source/hosts/lab/accel.ts';
-import { bootSector } from '../../source/hosts/lab/boot-sector.ts';
+import { bootSector } from '../../source/qemu/boot-sector.ts';
 import { destroyEnv, makeEnv, type TestEnv } from './helpers.ts';
 
 let env: TestEnv;

@@ -11,7 +11,7 @@ import { labPaths, resolvePaths } from '../../source/core/paths.ts';
 import { LabHost } from '../../source/hosts/lab/driver.ts';
 import { hardwareProblems } from '../../source/hosts/lab/hardware.ts';
 import { launchArgs } from '../../source/hosts/lab/runtime.ts';
-import { GUEST_MARKER } from '../../source/hosts/lab/serial.ts';
+import { GUEST_MARKER } from '../../source/qemu/lab-guest.ts';
 import { runningPid, runtimeFiles } from '../../source/hosts/lab/runtime.ts';
 import { ensureProbeGuestImage, readGuestFile, readGuestLog } from '../../source/lab-builder/guest.ts';
 import { Engine } from '../../source/restore/engine.ts';

@@ -11,7 +11,7 @@ import { labPaths, resolvePaths } from '../../source/core/paths.ts';
 import { detectAccelerator } from '../../source/hosts/lab/accel.ts';
 import { LabHost } from '../../source/hosts/lab/driver.ts';
 import { LabError } from '../../source/hosts/lab/errors.ts';
-import { qemuVersion } from '../../source/hosts/lab/qemu-img.ts';
+import { qemuVersion } from '../../source/qemu/qemu-img.ts';
 import { runningPid, runtimeFiles } from '../../source/hosts/lab/runtime.ts';
 import { ensureProbeGuestImage } from '../../source/lab-builder/guest.ts';
 import { createLabEnv, TEST_CACHE } from '../support/lab-env.ts';

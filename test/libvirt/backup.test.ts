@@ -1,6 +1,7 @@
 // `backup` on the libvirt host: a running domain (the lab guest) is backed up with libvirt's
 // backup API into a restore point the catalog accepts, which then round-trips through
-// start → finalize with the real engine; a shut-off domain's backup equals its disks.
+// start → finalize with the real engine; a shut-off domain's backup equals its disks. And a
+// restore point made by hand the libvirt way (`virsh dumpxml` beside a copy of the disk) boots.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,10 +11,10 @@ import { readCatalog } from '../../source/catalog/catalog.ts';
 import type { ProgressReport } from '../../source/hosts/host.ts';
 import { parseDisks } from '../../source/hosts/libvirt/domain-xml.ts';
 import { readGuestLog } from '../../source/lab-builder/guest.ts';
-import { GUEST_MARKER } from '../../source/hosts/lab/serial.ts';
+import { GUEST_MARKER } from '../../source/qemu/lab-guest.ts';
 import { Journal } from '../../source/restore/journal.ts';
 import { waitFor } from '../support/lab-env.ts';
-import { guestImage, type LibvirtTestEnv, makeLibvirtEnv } from './support/fixtures.ts';
+import { fingerprint, guestImage, type LibvirtTestEnv, makeLibvirtEnv } from './support/fixtures.ts';
 import { libvirtUnavailable, type PrivateLibvirtd, startPrivateLibvirtd } from './support/libvirtd.ts';
 
 const CONTROLLER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'controller.ts');
@@ -101,5 +102,39 @@ describe.skipIf(unavailable !== null)('backup on the libvirt host', () => {
 		const result = await host.backup('app02', path.join(env.root, 'dest2'));
 		const compare = await execa('qemu-img', ['compare', '-f', 'qcow2', '-F', 'qcow2', source.disk, path.join(result.dir, 'disk0.qcow2')], { reject: false });
 		expect(compare.exitCode, String(compare.stdout)).toBe(0);
+	});
+
+	it('a restore point made of `virsh dumpxml` and a copy of the disk (no restore-point.json) boots, and stop leaves it unchanged', async () => {
+		const { host } = env;
+		const source = await runningGuest('app03');
+		await host.virsh.run(['destroy', 'app03']);
+		const destination = path.join(env.root, 'dest3');
+		const dir = path.join(destination, 'app03', '2026-11-30T0300Z');
+		await fs.mkdir(dir, { recursive: true });
+		await fs.writeFile(path.join(dir, 'app03.xml'), await host.virsh.run(['dumpxml', 'app03', '--inactive']));
+		await fs.copyFile(source.disk, path.join(dir, 'disk.qcow2'));
+		await fs.chmod(path.join(dir, 'disk.qcow2'), 0o444);
+		// The domain is gone from the host: the restore brings it back from the folder alone.
+		await host.domains.undefine('app03');
+		await fs.rm(source.disk);
+		const before = await fingerprint(path.join(dir, 'disk.qcow2'));
+
+		const catalog = await readCatalog(destination);
+		expect(catalog.problems).toEqual([]);
+		expect(catalog.points.map((point) => [point.id, path.basename(point.manifestPath), point.manifest.vm.memoryMiB, point.disks.map((disk) => disk.file)])).toEqual([['2026-11-30T0300Z', 'app03.xml', 256, ['disk.qcow2']]]);
+
+		const controller = (args: string[]) =>
+			execa(process.execPath, ['--import', 'tsx', CONTROLLER, ...args], { reject: false, timeout: 300_000, stdin: 'ignore', env: { RD_LV_URI: daemon?.uri ?? '', RD_LV_ROOT: env.root, RD_LV_DESTINATION: destination } });
+		const start = await controller(['start', 'app03']);
+		expect(start.exitCode, String(start.stderr) + String(start.stdout)).toBe(0);
+		const id = String((JSON.parse(String(start.stdout).split('\n')[0] ?? '{}') as { session?: string }).session);
+		const session = await new Journal(host.options.paths.state).read(id);
+		if (!session) throw new Error('no journal entry');
+		expect(session.plan.disks.map((disk) => disk.backup)).toEqual([path.join(dir, 'disk.qcow2')]);
+		await waitFor('the guest marker of the domain restored from dumpxml', 90_000, async () => ((await host.status(session.plan)).guestAlive ? true : undefined), 500);
+		const stop = await controller(['stop', id]);
+		expect(stop.exitCode, String(stop.stderr) + String(stop.stdout)).toBe(0);
+		expect(await host.domains.names()).not.toContain('app03');
+		expect(await fingerprint(path.join(dir, 'disk.qcow2'))).toEqual(before);
 	});
 });

@@ -9,7 +9,7 @@ import type { ProgressReport } from '../../source/hosts/host.ts';
 import { GUEST_MARKER as DRIVER_MARKER } from '../../source/hosts/libvirt/driver.ts';
 import { parseDisks } from '../../source/hosts/libvirt/domain-xml.ts';
 import { readGuestLog } from '../../source/lab-builder/guest.ts';
-import { GUEST_MARKER } from '../../source/hosts/lab/serial.ts';
+import { GUEST_MARKER } from '../../source/qemu/lab-guest.ts';
 import { sha256, waitFor } from '../support/lab-env.ts';
 import { defineDomain, fingerprint, guestBackup, type LibvirtTestEnv, makeLibvirtEnv, planInput } from './support/fixtures.ts';
 import { libvirtUnavailable, type PrivateLibvirtd, startPrivateLibvirtd } from './support/libvirtd.ts';

@@ -3,7 +3,7 @@
 // libvirt's own XML back, and the runbook.
 import { describe, expect, it } from 'vitest';
 import type { RestorePlan } from '../../source/hosts/host.ts';
-import { diskSlotsOf, vmSettingsOf } from '../../source/hosts/libvirt/domain-settings.ts';
+import { diskSlotsOf, vmSettingsOf } from '../../source/catalog/libvirt-domain.ts';
 import { diskTargets, domainXml, parseDisks, restoreSessionOf } from '../../source/hosts/libvirt/domain-xml.ts';
 import { libvirtRunbook, libvirtRunbookScript, shellQuote } from '../../source/hosts/libvirt/runbook.ts';
 import { isLibvirtSpec, isLocalUri, pathRulesOfUri, uriOfSpec } from '../../source/hosts/libvirt/uri.ts';

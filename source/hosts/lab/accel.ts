@@ -9,11 +9,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import writeFileAtomic from 'write-file-atomic';
-import { BOOT_SECTOR_MARKER, bootSectorImage } from './boot-sector.ts';
-import { QEMU_SYSTEM, qemuVersion } from './qemu-img.ts';
+import { BOOT_SECTOR_MARKER, bootSectorImage } from '../../qemu/boot-sector.ts';
+import { QEMU_SYSTEM, qemuVersion } from '../../qemu/qemu-img.ts';
 import { QmpClient } from './qmp.ts';
 import { type Accelerator, powerOff, runningPid, runtimeFiles } from './runtime.ts';
-import { GUEST_MARKER } from './serial.ts';
+import { GUEST_MARKER } from '../../qemu/lab-guest.ts';
 
 export interface AcceleratorVerdict {
 	accel: Accelerator;

@@ -12,7 +12,7 @@ import type { LabContext } from './context.ts';
 import { definitionPath, type LabVmDefinition, writeDefinition } from './definition.ts';
 import { LabError } from './errors.ts';
 import { type QemuJob, queryJobs, startFullCopy, waitJobs } from './jobs.ts';
-import { createQcow2, measureQcow2 } from './qemu-img.ts';
+import { createQcow2, measureQcow2 } from '../../qemu/qemu-img.ts';
 import { nodeNames } from './runtime.ts';
 import { copiedMarker, ensureRunning, ownDefinition, requireRunning } from './session-vm.ts';
 

@@ -9,7 +9,7 @@ import { formatSpace } from '../../core/format.ts';
 import type { LabPaths } from '../../core/paths.ts';
 import type { DiskPlacement, RestorePlan } from '../host.ts';
 import { definitionPath, type LabVmDefinition, listDefinitions } from './definition.ts';
-import { checkImage, imageInfo, measureQcow2, QEMU_IMG, QEMU_SYSTEM } from './qemu-img.ts';
+import { checkImage, imageInfo, measureQcow2, QEMU_IMG, QEMU_SYSTEM } from '../../qemu/qemu-img.ts';
 import { firmwareImages, hardwareProblems } from './hardware.ts';
 import { dedicatedFolder, remapPath } from './set-aside.ts';
 import { deviceOf, existingAncestor, freeBytes } from './space.ts';

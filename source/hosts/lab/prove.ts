@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { QmpClient, QmpEvent } from './qmp.ts';
 import { runningPid, type RuntimeFiles } from './runtime.ts';
-import { GUEST_MARKER } from './serial.ts';
+import { GUEST_MARKER } from '../../qemu/lab-guest.ts';
 
 export interface StartWatch {
 	/** The VM must stay running at least this long. */

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { QEMU_SYSTEM } from './qemu-img.ts';
+import { QEMU_SYSTEM } from '../../qemu/qemu-img.ts';
 import type { QmpClient } from './qmp.ts';
 import { exists, readTextIfExists } from '../../core/files.ts';
 import { createPrivateFile, mkdirPrivate } from '../../core/private-files.ts';

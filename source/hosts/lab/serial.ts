@@ -1,11 +1,8 @@
-// The lab guest's serial console, as the driver reads it. The marker is the contract between
-// the lab guest (built by source/lab-builder, whose /init prints it once its disk is mounted)
-// and the driver: the proof of life of a session's VM, and what a KVM probe waits for.
+// The lab guest's serial console, as the driver reads it. The marker (source/qemu/lab-guest.ts)
+// is the contract between the lab guest and the driver: the proof of life of a session's VM.
 import fs from 'node:fs/promises';
+import { GUEST_MARKER } from '../../qemu/lab-guest.ts';
 import type { Evidence } from '../host.ts';
-
-/** Printed on the serial console once the guest has mounted its disk. */
-export const GUEST_MARKER = 'RUNDIRECT-GUEST-ALIVE';
 
 /** QEMU truncates the log at each start and the marker comes early in boot: the head is enough. */
 const HEAD_BYTES = 1 << 20;

@@ -12,7 +12,7 @@ import { definitionPath, readDefinition, writeDefinition } from './definition.ts
 import { LabError } from './errors.ts';
 import { hardwareFor } from './hardware.ts';
 import { powerOffVm } from './power.ts';
-import { createOverlay, createQcow2, imageInfo } from './qemu-img.ts';
+import { createOverlay, createQcow2, imageInfo } from '../../qemu/qemu-img.ts';
 import { nodeNames, runningPid, runtimeFiles } from './runtime.ts';
 import { copiedMarker, ownDefinition, owns, runProven } from './session-vm.ts';
 import { completeSetAside, dedicatedFolder, prepareSetAside, readRecord, recordFile } from './set-aside.ts';

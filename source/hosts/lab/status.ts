@@ -7,7 +7,7 @@ import { disksOnProduction } from './block-nodes.ts';
 import type { LabContext } from './context.ts';
 import { listDefinitions } from './definition.ts';
 import { type QemuJob, queryJobs } from './jobs.ts';
-import { QEMU_SYSTEM, qemuVersion } from './qemu-img.ts';
+import { QEMU_SYSTEM, qemuVersion } from '../../qemu/qemu-img.ts';
 import { runningPid, runtimeFiles } from './runtime.ts';
 import { guestMarkerSeen } from './serial.ts';
 import { ownDefinition } from './session-vm.ts';

@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import writeFileAtomic from 'write-file-atomic';
+import { BOOT_SECTOR_MARKER, bootSectorImage } from '../../qemu/boot-sector.ts';
+import { GUEST_MARKER } from '../../qemu/lab-guest.ts';
 import { escapeXml, type DomainType } from './domain-xml.ts';
 import type { Virsh } from './virsh.ts';
 
@@ -23,29 +25,6 @@ export interface DomainTypeVerdict {
 }
 
 const PROBE_MS = 8_000;
-const PROBE_MARKER = 'RUNDIRECT-PROBE-ALIVE';
-/** What the lab guest prints once its kernel runs (source/lab-builder/initrd.ts). */
-const GUEST_PROBE_MARKER = 'RUNDIRECT-GUEST-ALIVE';
-
-// Real mode → long mode, then the marker on COM1 and hlt: an accelerator that cannot run this
-// cannot run any x86-64 kernel. The same 512-byte program as the lab host's probe (its assembly
-// source is in source/hosts/lab/boot-sector.ts).
-const BOOT_CODE_HEX =
-	'fafc31c08ed88ec08ed0bc007cbf0010b900186631c0f3ab66c7060010032000' +
-	'0066c70600200330000066c7060030830000000f20e06683c8200f22e066b800' +
-	'1000000f22d866b9800000c00f32660d000100000f300f0116a07c0f20c0660d' +
-	'010000800f22c0ea6c7c080066b810008ed88ed0bea67c000066baf803ac84c0' +
-	'7403eeebf8f4ebfd0000000000000000ffff0000009aaf00ffff00000092cf00' +
-	'1700887c000052554e4449524543542d50524f42452d414c4956450d0a00';
-
-function probeImage(): Buffer {
-	// SeaBIOS will not boot a one-sector disk: pad to 1 MiB.
-	const image = Buffer.alloc(1024 * 1024);
-	Buffer.from(BOOT_CODE_HEX, 'hex').copy(image, 0);
-	image[510] = 0x55;
-	image[511] = 0xaa;
-	return image;
-}
 
 export interface DetectOptions {
 	cacheDir: string;
@@ -86,10 +65,10 @@ async function probeKvm(virsh: Virsh, guestImage: string | undefined): Promise<D
 		// QEMU may run as another user (libvirt-qemu): it must be able to read the image.
 		await fs.chmod(dir, 0o755);
 		const image = guestImage ?? path.join(dir, 'probe.img');
-		const marker = guestImage ? GUEST_PROBE_MARKER : PROBE_MARKER;
+		const marker = guestImage ? GUEST_MARKER : BOOT_SECTOR_MARKER;
 		const what = guestImage ? 'the lab guest' : 'a boot sector (inconclusive: run `lab init` so the lab guest confirms it)';
 		const serial = path.join(dir, 'serial.log');
-		if (!guestImage) await fs.writeFile(image, probeImage(), { mode: 0o644 });
+		if (!guestImage) await fs.writeFile(image, bootSectorImage(), { mode: 0o644 });
 		await fs.writeFile(
 			path.join(dir, 'probe.xml'),
 			`<domain type='kvm'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>

@@ -14,10 +14,10 @@ import { HostError } from '../../core/errors.ts';
 import type { BackupResult } from '../capabilities.ts';
 import type { StepOptions } from '../host.ts';
 import { escapeXml } from './domain-xml.ts';
-import { diskSlotsOf, vmSettingsOf } from './domain-settings.ts';
+import { diskSlotsOf, vmSettingsOf } from '../../catalog/libvirt-domain.ts';
 import type { Domains } from './domains.ts';
 import { makeDurable } from './fill.ts';
-import { imageInfo, QEMU_IMG } from './qemu-img.ts';
+import { imageInfo, QEMU_IMG } from '../../qemu/qemu-img.ts';
 
 const MANIFEST = 'restore-point.json';
 const DOMAIN_XML = 'domain.xml';

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import { HostError } from '../../core/errors.ts';
 import type { RestorePlan, StepOptions } from '../host.ts';
 import { endFills, fillFiles, fillProcesses, makeDurable, startFill, waitFill } from './fill.ts';
-import { createQcow2 } from './qemu-img.ts';
+import { createQcow2 } from '../../qemu/qemu-img.ts';
 import { onProduction, type SessionDomain } from './session-domain.ts';
 
 async function exists(file: string): Promise<boolean> {

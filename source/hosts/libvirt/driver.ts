@@ -33,7 +33,7 @@ import { type DomainFacts, Domains } from './domains.ts';
 import { endFills, fillFiles, fillProcesses } from './fill.ts';
 import { type LayoutOverrides, type LibvirtLayout, libvirtLayout, serialFileOf } from './layout.ts';
 import { freeBytes, preflightProblems } from './preflight.ts';
-import { createOverlay, createQcow2, imageInfo } from './qemu-img.ts';
+import { createOverlay, createQcow2, imageInfo } from '../../qemu/qemu-img.ts';
 import { AsideRecords, deleteReplaced, purgeAside, restoreAside, setAside } from './set-aside.ts';
 import { libvirtRunbook, libvirtRunbookScript } from './runbook.ts';
 import { applyChanges } from './apply.ts';
@@ -49,7 +49,7 @@ const STEP4_POLL_MS = 200;
 /** …and up to this long for a first sign on its serial console. */
 const STEP4_SIGN_MS = 5000;
 
-export { GUEST_MARKER } from './status.ts';
+export { GUEST_MARKER } from '../../qemu/lab-guest.ts';
 
 export interface LibvirtHostOptions {
 	uri: string;
@@ -280,7 +280,7 @@ export class LibvirtHost implements Host {
 			const inUse = (await exists(fillFiles(plan.workDir, disk.index).done)) || onProduction(own, plan, disk) || (await fillProcesses(disk.production)).length > 0;
 			// Step 2 alone only ever makes an empty image: one of the right kind is this step's own, done.
 			const info = inUse ? null : await imageInfo(disk.production).catch(() => null);
-			const made = info?.format === 'qcow2' && info.virtualSize === disk.virtualSize && info.backingFile === null && info.dataFile === null;
+			const made = info?.format === 'qcow2' && info.virtualSize === disk.virtualSize && info.backing === null && info.dataFile === null;
 			if (!inUse && !made) {
 				await fs.rm(disk.production, { force: true });
 				await createQcow2(disk.production, disk.virtualSize);
@@ -307,7 +307,7 @@ export class LibvirtHost implements Host {
 			if (await exists(disk.overlay)) {
 				// An overlay the guest may have written to is the only copy of those writes: never recreate it.
 				const info = await imageInfo(disk.overlay).catch(() => null);
-				if (info?.format === 'qcow2' && info.backingFile === disk.backup) continue;
+				if (info?.format === 'qcow2' && info.backing === disk.backup) continue;
 				if (own && own.state !== 'off') throw new HostError('OVERLAY_DAMAGED', `Snapshot layer ${disk.overlay} is damaged or has the wrong backing file while ${plan.vmName} runs: stop the session`);
 				await fs.rm(disk.overlay, { force: true });
 			}

@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DiskPlacement } from '../host.ts';
-import { QEMU_IMG } from './qemu-img.ts';
+import { QEMU_IMG } from '../../qemu/qemu-img.ts';
 
 export interface FillFiles {
 	/** qemu-img's -p output. */

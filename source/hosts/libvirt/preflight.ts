@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type { RestorePlan } from '../host.ts';
 import type { Domains } from './domains.ts';
-import { imageInfo, measureQcow2, QEMU_IMG } from './qemu-img.ts';
+import { imageInfo, measureQcow2, QEMU_IMG } from '../../qemu/qemu-img.ts';
 
 async function exists(file: string): Promise<boolean> {
 	return fs.access(file).then(
@@ -68,7 +68,7 @@ export async function preflightProblems(domains: Domains, plan: RestorePlan, loc
 		if (info.format !== disk.format) problems.push(`Backup disk ${disk.backup} is ${info.format}, but the restore point says ${disk.format}: the restore point is inconsistent`);
 		else if (info.virtualSize !== disk.virtualSize) problems.push(`Backup disk ${disk.backup} has a virtual size of ${info.virtualSize} bytes, but the restore point says ${disk.virtualSize}`);
 		// A backing or data file would make QEMU open a file outside the restore point.
-		if (info.backingFile !== null) problems.push(`Backup disk ${disk.backup} refers to a backing file (${info.backingFile}): a restore point's disks must be self-contained, so it is refused`);
+		if (info.backing !== null) problems.push(`Backup disk ${disk.backup} refers to a backing file (${info.backing}): a restore point's disks must be self-contained, so it is refused`);
 		if (info.dataFile !== null) problems.push(`Backup disk ${disk.backup} refers to an external data file (${info.dataFile}): a restore point's disks must be self-contained, so it is refused`);
 		required += await measureQcow2(disk.backup, disk.format).catch(() => disk.virtualSize);
 	}

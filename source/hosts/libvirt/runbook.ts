@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { RestorePlan, RunbookStep } from '../host.ts';
 import { copyDestinationXml, diskTargets, domainXml, type DomainType, METADATA_NS } from './domain-xml.ts';
 import { fillCommand, fillFiles } from './fill.ts';
-import { QEMU_IMG } from './qemu-img.ts';
+import { QEMU_IMG } from '../../qemu/qemu-img.ts';
 import { asideNameOf } from './set-aside.ts';
 import { VIRSH } from './virsh.ts';
 

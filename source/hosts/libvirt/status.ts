@@ -3,6 +3,7 @@
 // and proof of life: the lab guest's serial marker, or the QEMU guest agent where there is one.
 // A drill's evidence is the serial console's tail.
 import fs from 'node:fs/promises';
+import { GUEST_MARKER } from '../../qemu/lab-guest.ts';
 import type { Evidence, RestorePlan, RuntimeStatus } from '../host.ts';
 import { diskTargets } from './domain-xml.ts';
 import type { DomainFacts } from './domains.ts';
@@ -10,8 +11,6 @@ import { fillFiles, fillFraction, fillProcesses } from './fill.ts';
 import { type LibvirtLayout, serialFileOf } from './layout.ts';
 import { diskOf, type SessionDomain } from './session-domain.ts';
 
-/** What the lab guest prints on its serial console once booted (source/lab-builder/initrd.ts). */
-export const GUEST_MARKER = 'RUNDIRECT-GUEST-ALIVE';
 const SERIAL_SCAN_BYTES = 1 << 20;
 const EVIDENCE_TAIL_BYTES = 16 * 1024;
 const EVIDENCE_TAIL_LINES = 60;

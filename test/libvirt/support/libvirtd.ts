@@ -107,8 +107,10 @@ async function freePort(): Promise<number> {
 /**
  * `tcp`: also listen on a loopback port. `network`: a network namespace of its own too, so the
  * bridges of libvirt networks a test defines never touch the machine's (no TCP then, and no restart).
+ * `monitorLog`: libvirtd logs its QEMU monitor traffic (commands, replies, events with QEMU's
+ * timestamps) at debug level into log/libvirtd.log — what the bench times a pivot by.
  */
-export async function startPrivateLibvirtd(options: { tcp?: boolean; network?: boolean } = {}): Promise<PrivateLibvirtd> {
+export async function startPrivateLibvirtd(options: { tcp?: boolean; network?: boolean; monitorLog?: boolean } = {}): Promise<PrivateLibvirtd> {
 	if (options.tcp && options.network) throw new Error('a private network namespace cannot be reached over TCP from outside');
 	const port = options.tcp ? await freePort() : null;
 	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-lv-'));
@@ -119,7 +121,8 @@ export async function startPrivateLibvirtd(options: { tcp?: boolean; network?: b
 	await fs.rm(path.join(root, 'etc', 'qemu', 'networks', 'autostart'), { recursive: true, force: true });
 	await fs.appendFile(path.join(root, 'etc', 'qemu.conf'), '\nuser = "+0"\ngroup = "+0"\n');
 	const tcpConf = port === null ? '' : `listen_tls = 0\nlisten_tcp = 1\nlisten_addr = "127.0.0.1"\ntcp_port = "${port}"\nauth_tcp = "none"\n`;
-	await fs.writeFile(path.join(root, 'etc', 'libvirtd.conf'), LIBVIRTD_CONF + tcpConf);
+	const logConf = options.monitorLog ? 'log_filters = "1:qemu.qemu_monitor"\nlog_outputs = "1:file:/var/log/libvirt/libvirtd.log"\n' : '';
+	await fs.writeFile(path.join(root, 'etc', 'libvirtd.conf'), (options.monitorLog ? LIBVIRTD_CONF.replace(/^log_outputs.*\n/m, '') : LIBVIRTD_CONF) + logConf + tcpConf);
 	await fs.writeFile(path.join(root, 'etc', 'virtlogd.conf'), 'log_outputs = "3:file:/var/log/libvirt/virtlogd.log"\n');
 	const socket = path.join(root, 'run', 'libvirt', 'libvirt-sock');
 	const uri = `qemu+unix:///system?socket=${socket}`;

@@ -1,11 +1,11 @@
-// Thin wrappers over the qemu-img command line. Backups are only ever inspected here
-// (info, check, measure) or named as a backing file: nothing in this module opens one for
-// writing. The lab builder reads its images through imageInfo too. The images it creates hold
-// guest data: each is created 0600 first (qemu-img keeps an existing file's mode) and set
-// 0600 again after, never left to the umask.
+// Thin wrappers over the qemu-img command line, shared by the drivers that run QEMU (lab,
+// libvirt) and the lab builder. Backups are only ever inspected here (info, check, measure),
+// named as a backing file or read by a conversion: nothing in this module opens one for writing.
+// The images it creates hold guest data: each is created 0600 first (qemu-img keeps an existing
+// file's mode) and set 0600 again after, never left to the umask.
 import { execa } from 'execa';
-import { createPrivateFile, makePrivate } from '../../core/private-files.ts';
-import { LabError } from './errors.ts';
+import { HostError } from '../core/errors.ts';
+import { createPrivateFile, makePrivate } from '../core/private-files.ts';
 
 export const QEMU_IMG = 'qemu-img';
 export const QEMU_SYSTEM = 'qemu-system-x86_64';
@@ -74,7 +74,7 @@ export async function checkImage(file: string, format: string): Promise<ImageChe
 export async function measureQcow2(file: string, format: string): Promise<number> {
 	const { stdout } = await execa(QEMU_IMG, ['measure', '--output=json', '-U', '-f', format, '-O', 'qcow2', file], { timeout: 60_000 });
 	const parsed = JSON.parse(stdout) as { required?: number };
-	if (typeof parsed.required !== 'number') throw new LabError('MEASURE_FAILED', `qemu-img measure ${file}: no "required" in ${stdout.slice(0, 200)}`);
+	if (typeof parsed.required !== 'number') throw new HostError('MEASURE_FAILED', `qemu-img measure ${file}: no "required" in ${stdout.slice(0, 200)}`);
 	return parsed.required;
 }
 
@@ -89,6 +89,13 @@ export async function createOverlay(file: string, backing: string, backingFormat
 	await createPrivateFile(file);
 	await execa(QEMU_IMG, ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', backingFormat, file], { timeout: 60_000 });
 	await makePrivate(file);
+}
+
+/** A conversion (the lab build's images); the source is opened read-only. */
+export async function convertImage(from: string, fromFormat: string, to: string, toFormat: 'qcow2' | 'vhdx' | 'raw'): Promise<void> {
+	// A dynamic VHDX stays as small as the data in it, like a qcow2.
+	const options = toFormat === 'vhdx' ? ['-o', 'subformat=dynamic'] : [];
+	await execa(QEMU_IMG, ['convert', '-f', fromFormat, '-O', toFormat, ...options, from, to], { stdin: 'ignore' });
 }
 
 /** "7.2.22" — the first line of `qemu-system-x86_64 --version`. */

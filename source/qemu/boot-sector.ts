@@ -2,7 +2,8 @@
 // x86-64 kernel takes (real mode -> 4-level paging -> long mode) and prints from 64-bit
 // code, so an accelerator that cannot run it cannot run any guest. Writing THR at 0x3F8
 // without programming the UART works on QEMU's 16550 (it ignores the baud rate).
-// Verified: prints the marker under TCG (test/lab-host/accel.test.ts).
+// Verified: prints the marker under TCG (test/lab-host/accel.test.ts). The lab and libvirt hosts
+// both probe KVM with it.
 //
 // Machine code assembled from this source (GNU as --32, objcopy -O binary), loaded at 0x7C00:
 //       .code16
