@@ -26,6 +26,11 @@ export function fillFiles(workDir: string, index: number): FillFiles {
 	return { log: `${base}.fill.log`, rc: `${base}.fill.rc`, done: `${base}.copied` };
 }
 
+/** The wrapper shell's $0, by which a fill's shell is told from any other. */
+const FILL_WRAPPER = 'rundirect-fill';
+/** How long a started fill may take to exec its qemu-img (a loaded machine forks slowly). */
+const FILL_START_MS = 10_000;
+
 /**
  * The copy, in QEMU's own words. `-n --target-is-zero` fills step 2's empty image without
  * writing its zeros; `-t writeback` makes qemu-img flush when it closes the image (its default
@@ -44,39 +49,49 @@ async function argvOf(pid: string): Promise<string[] | null> {
 	return parts;
 }
 
-/** Pids of the qemu-img converts writing `production` right now. */
-export async function fillProcesses(production: string): Promise<number[]> {
+/** Pids of the qemu-img converts writing `production` right now (`wrappers`: the shells around them too). */
+export async function fillProcesses(production: string, options: { wrappers?: boolean } = {}): Promise<number[]> {
 	const pids: number[] = [];
 	for (const entry of await fs.readdir('/proc').catch(() => [] as string[])) {
 		if (!/^\d+$/.test(entry)) continue;
 		const argv = await argvOf(entry);
-		if (argv && path.basename(argv[0] ?? '') === QEMU_IMG && argv[1] === 'convert' && argv[argv.length - 1] === production) pids.push(Number(entry));
+		if (!argv || argv[argv.length - 1] !== production) continue;
+		const convert = path.basename(argv[0] ?? '') === QEMU_IMG && argv[1] === 'convert';
+		const wrapper = options.wrappers === true && argv[3] === FILL_WRAPPER;
+		if (convert || wrapper) pids.push(Number(entry));
 	}
 	return pids;
 }
 
 /** Ends every convert writing `production` (a step 5 being redone, or a stop), and waits for it. */
 export async function endFills(production: string): Promise<void> {
-	for (const pid of await fillProcesses(production)) {
+	// The wrapper shell first: one whose convert has not started yet must not start it afterwards.
+	for (const pid of await fillProcesses(production, { wrappers: true })) {
 		try {
 			process.kill(pid, 'SIGKILL');
 		} catch {
 			// already gone
 		}
 	}
-	for (let i = 0; i < 200 && (await fillProcesses(production)).length > 0; i++) await sleep(25);
+	for (let i = 0; i < 200 && (await fillProcesses(production, { wrappers: true })).length > 0; i++) await sleep(25);
 }
 
 export async function startFill(disk: DiskPlacement, files: FillFiles, rateLimit?: number): Promise<void> {
 	await fs.rm(files.rc, { force: true });
 	await fs.rm(files.log, { force: true });
 	const script = 'log=$1; rc=$2; shift 2; "$@" >"$log" 2>&1; echo $? >"$rc.tmp" && mv "$rc.tmp" "$rc"';
-	const child = spawn('sh', ['-c', script, 'rundirect-fill', files.log, files.rc, ...fillCommand(disk, rateLimit)], { detached: true, stdio: 'ignore' });
+	const child = spawn('sh', ['-c', script, FILL_WRAPPER, files.log, files.rc, ...fillCommand(disk, rateLimit)], { detached: true, stdio: 'ignore' });
 	await new Promise<void>((resolve, reject) => {
 		child.once('spawn', resolve);
 		child.once('error', reject);
 	});
 	child.unref();
+	// Started means the convert runs (or already ended): until then a controller that dies would
+	// leave a shell that nobody sees copying, and a poll would find no copy at all.
+	for (let waited = 0; waited < FILL_START_MS; waited += 25) {
+		if ((await fillProcesses(disk.production)).length > 0 || (await fs.access(files.rc).then(() => true, () => false))) return;
+		await sleep(25);
+	}
 }
 
 /** The fraction done, from the last progress line qemu-img printed. */
