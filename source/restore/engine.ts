@@ -8,7 +8,7 @@ import { formatProblem, readCatalog, type Catalog, type RestorePoint } from '../
 import type { Host, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
 import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
 import { Journal } from './journal.ts';
-import { VmLocks, processAlive } from './lock.ts';
+import { VmLocks, processAlive, type OperationInfo } from './lock.ts';
 import { ProgressMeter, formatProgress, type ProgressSnapshot } from './progress.ts';
 import {
 	PHASE_STATES,
@@ -17,12 +17,13 @@ import {
 	isTerminal,
 	newStepRecords,
 	stepOf,
+	vmShouldRun,
 	type Phase,
 	type SessionRecord,
 	type StepId,
 	type StepStatus,
 } from './session.ts';
-import { STEP_ACTIONS, stepTitle } from './steps.ts';
+import { STEP_ACTIONS, stepShortTitle, stepTitle } from './steps.ts';
 import { maybeInjectFault } from './fault.ts';
 import type { RendererChoice } from './renderer.ts';
 import { checkTarget, resolveRestorePoint, type StartRequest } from './start-request.ts';
@@ -113,6 +114,12 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 
 	async status(session: SessionRecord): Promise<RuntimeStatus> {
 		return this.host.status(session.plan);
+	}
+
+	/** The live process driving the session right now (this one included), or null when none does. */
+	async driverOf(session: SessionRecord): Promise<OperationInfo | null> {
+		const holder = await this.locks.readOperation(this.host.id, session.vm);
+		return holder && holder.session === session.id && processAlive(holder) !== false ? holder : null;
 	}
 
 	/** Everything a start would do, checked, without changing anything. */
@@ -255,9 +262,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 	}
 
 	/** The listr2 task definitions of a phase: the one tree the console, the commands and the tests run. */
-	phaseTasks(phase: Phase, signal: AbortSignal, rateLimit?: number): Array<ListrTask<PhaseContext>> {
+	phaseTasks(phase: Phase, signal: AbortSignal, rateLimit?: number, session?: SessionRecord): Array<ListrTask<PhaseContext>> {
+		// Steps still to come show their title for people too (piped output, the console's live tree).
 		return PHASE_STEPS[phase].map((id) => ({
-			title: id,
+			title: session ? stepTitle(session, id) : stepShortTitle(id),
 			task: async (ctx, task) => {
 				const { session } = ctx;
 				const title = stepTitle(session, id);
@@ -346,8 +354,14 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		options.signal?.addEventListener('abort', forward, { once: true });
 		try {
 			session.state = PHASE_STATES[phase].during;
+			// A step another phase left running (a finalize interrupted mid-copy, then rolled back) will not go on: say so.
+			for (const step of session.steps) {
+				if (step.status === 'running' && !PHASE_STEPS[phase].includes(step.id)) {
+					Object.assign(step, { status: 'skipped', endedAt: new Date().toISOString(), note: `interrupted, then given up for ${phase}` });
+				}
+			}
 			await this.save(session);
-			const listr = new Listr<PhaseContext, Renderer | 'silent', 'simple'>(this.phaseTasks(phase, controller.signal, options.rateLimit), {
+			const listr = new Listr<PhaseContext, Renderer | 'silent', 'simple'>(this.phaseTasks(phase, controller.signal, options.rateLimit, session), {
 				ctx: { session },
 				concurrent: false,
 				exitOnError: true,
@@ -392,10 +406,13 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		return reconcileSessions(sessions, { host: this.host, locks: this.locks });
 	}
 
-	/** Restarts the VM of a session running from backup whose VM stopped (host reboot, crash). */
+	/**
+	 * Restarts the VM of a session whose VM should run but stopped (host reboot, crash): running
+	 * from backup, or left mid-finalize. It starts on whatever disks it last ran on, writes kept.
+	 */
 	async restartVm(sessionId: string): Promise<void> {
 		const session = await this.journal.read(sessionId);
-		if (!session || session.state !== 'running') throw new RundirectError(`session ${sessionId} is not running from backup`, EXIT.refused);
+		if (!session || !vmShouldRun(session)) throw new RundirectError(`session ${sessionId} has no VM that should be running (it is ${session?.state ?? 'not in the journal'})`, EXIT.refused);
 		const operation = await this.locks.beginOperation(this.host.id, session.vm, session.id, 'start');
 		try {
 			await this.host.startVm(session.plan);

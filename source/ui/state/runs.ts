@@ -4,11 +4,11 @@
 import type { StartProposal } from '../../restore/engine.ts';
 import type { StartRequest } from '../../restore/start-request.ts';
 import type { Phase, SessionRecord } from '../../restore/session.ts';
-import { AbortedError } from '../../core/errors.ts';
+import { AbortedError, EXIT, RundirectError } from '../../core/errors.ts';
 import { InkTaskRenderer, type InkTaskRendererOptions, type TaskNode } from '../task-renderer.ts';
 import { toUiError, type UiError } from '../model.ts';
 import type { EngineLink } from './engine-link.ts';
-import type { NoticesSlice } from './notices.ts';
+import { errorNotice, type NoticesSlice } from './notices.ts';
 import type { SessionsSlice } from './sessions.ts';
 import { Slice, type ChangeFeed } from './slice.ts';
 
@@ -36,6 +36,8 @@ export interface RestoreActions {
 	/** `rateLimit`: bytes per second for the copy (spares production storage); default unlimited. */
 	finalize(sessionId: string, rateLimit?: number): void;
 	stop(sessionId: string): void;
+	/** Starts again the VM of a session that should run and does not (R); the outcome is a notice. */
+	restartVm(sessionId: string): void;
 }
 
 /** Operations this console is running (quitting would stop waiting for them). */
@@ -81,6 +83,18 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 		this.runById(sessionId, 'stop');
 	}
 
+	restartVm(sessionId: string): void {
+		const vm = this.sessions.record(sessionId)?.vm ?? sessionId;
+		this.notices.info(`restarting ${vm}'s VM…`);
+		this.link.engine.restartVm(sessionId).then(
+			() => {
+				this.notices.info(`${vm}'s VM runs again, on the disks it ran on (no write lost)`);
+				void this.sessions.poll();
+			},
+			(error: unknown) => this.notices.notify(errorNotice(error)),
+		);
+	}
+
 	private runById(sessionId: string, phase: Phase, rateLimit?: number): void {
 		const record = this.sessions.record(sessionId);
 		if (!record) {
@@ -117,7 +131,11 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 					this.sessions.remember(session);
 					this.finish(record.id, null);
 				},
-				(error: unknown) => this.finish(record.id, error instanceof AbortedError ? null : toUiError(error)),
+				(error: unknown) => {
+					// Refused before anything ran (another process drives it): not a failure of the session, so not kept in its tree.
+					if (error instanceof RundirectError && error.exitCode === EXIT.refused) this.drop(record.id, toUiError(error));
+					else this.finish(record.id, error instanceof AbortedError ? null : toUiError(error));
+				},
 			)
 			.finally(() => {
 				this.active.delete(record.id);
@@ -131,6 +149,12 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 
 	private setLive(live: LiveRun, urgent = true): void {
 		this.update({ live: { ...this.state.live, [live.sessionId]: live } }, urgent);
+	}
+
+	private drop(sessionId: string, error: UiError): void {
+		const { [sessionId]: _dropped, ...rest } = this.state.live;
+		this.update({ live: rest });
+		this.notices.notify({ level: 'error', text: error.message, hint: error.hint });
 	}
 
 	private finish(sessionId: string, error: UiError | null): void {
