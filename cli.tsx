@@ -3,7 +3,7 @@
 // renderer, its simple renderer on a pipe, or NDJSON with --json), or show the overview.
 import { Command, CommanderError, Option } from 'commander';
 import { openContext, globalPaths, type CommandContext, type GlobalOptions } from './source/commands/context.ts';
-import { backupsCommand, backupsText, liveStatuses, sessionsCommand, sessionsText } from './source/commands/listings.ts';
+import { backupsCommand, backupsText, liveStatuses, sessionsCommand, sessionsText, type SessionsOptions } from './source/commands/listings.ts';
 import { finalizeCommand, resumeCommand, startCommand, stopCommand, unlockCommand, type StartOptions } from './source/commands/lifecycle.ts';
 import { labInitCommand, labPowerCommand, labVmsCommand } from './source/commands/lab.ts';
 import { EXIT } from './source/core/errors.ts';
@@ -47,7 +47,10 @@ program
 program
 	.command('sessions')
 	.description('list Run Direct sessions with their state and live host status')
-	.action(() => withContext(globals(), sessionsCommand));
+	.option('--active', 'only the sessions not finished (finalized or stopped)')
+	.option('--prune', 'move the journals of sessions finished long ago to <state-dir>/archive/sessions/ (kept as an audit record)')
+	.option('--older-than <days>', 'with --prune: finished more than this many days ago (default 7)')
+	.action((options: SessionsOptions) => withContext(globals(), (context) => sessionsCommand(context, options)));
 
 program
 	.command('start <vm>')

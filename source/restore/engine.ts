@@ -387,7 +387,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 			const hint = nextActionHint(session);
 			session.lastError = { step: failed?.id ?? null, message: errorMessage(error), at: new Date().toISOString(), hint };
 			await this.save(session);
-			const where = failed ? `${failed.number === null ? '' : `step ${failed.number} `}${failed.id}` : phase;
+			const where = failed ? `${failed.number === null ? '' : `step ${failed.number}, `}${stepShortTitle(failed.id)},` : phase;
 			throw new RundirectError(`${where} failed: ${errorMessage(error)}`, EXIT.failed, hint);
 		} finally {
 			options.signal?.removeEventListener('abort', forward);

@@ -2,7 +2,10 @@
 // so they are cheap to test and cheap to call on every frame.
 import type { RestorePoint } from '../catalog/catalog.ts';
 import type { HostDescription, RuntimeStatus } from '../hosts/host.ts';
-import { formatBytes, formatDuration } from '../core/format.ts';
+import { formatAge, formatBytes, formatDuration } from '../core/format.ts';
+
+/** How old a restore point is: "45 min ago", "5 h ago", "3 days ago". */
+export const ageText = formatAge;
 import { allowedPhases, isTerminal, vmShouldRun, type SessionRecord, type StepId, type StepRecord } from '../restore/session.ts';
 import { stepShortTitle } from '../restore/steps.ts';
 
@@ -102,17 +105,6 @@ export function nameWidth(names: readonly string[], min: number, max: number): n
 export function shortTime(iso: string): string {
 	const match = /^\d{4}-(\d{2}-\d{2})T(\d{2}:\d{2})/.exec(iso);
 	return match ? `${match[1]} ${match[2]}` : iso;
-}
-
-/** How old a restore point is, in a word or two: "45 min ago", "5 h ago", "3 days ago". */
-export function ageText(iso: string, now: number): string {
-	const minutes = Math.max(0, (now - Date.parse(iso)) / 60_000);
-	if (!Number.isFinite(minutes)) return '';
-	if (minutes < 1) return 'just now';
-	if (minutes < 60) return `${Math.floor(minutes)} min ago`;
-	const hours = minutes / 60;
-	if (hours < 48) return `${Math.floor(hours)} h ago`;
-	return `${Math.floor(hours / 24)} days ago`;
 }
 
 export function bar(fraction: number, width: number): string {
