@@ -76,7 +76,7 @@ export async function startCommand(context: CommandContext, vm: string, options:
 	return EXIT.ok;
 }
 
-export async function finalizeCommand(context: CommandContext, ref: string, options: { rateLimit?: string }, signal: AbortSignal): Promise<number> {
+export async function finalizeCommand(context: CommandContext, ref: string, options: { rateLimit?: string; yes?: boolean }, signal: AbortSignal): Promise<number> {
 	const session = await context.engine.findSession(ref);
 	let rateLimit: number | undefined;
 	if (options.rateLimit !== undefined) {
@@ -84,12 +84,20 @@ export async function finalizeCommand(context: CommandContext, ref: string, opti
 		if (!Number.isFinite(mib) || mib <= 0) throw new RundirectError(`--rate-limit must be a positive number of MiB/s, not ${JSON.stringify(options.rateLimit)}`, EXIT.usage);
 		rateLimit = mib * 2 ** 20;
 	}
+	context.engine.checkPhase(session, 'finalize');
+	// The same rule as start and stop: what is deleted for good is confirmed (typed, or --yes off a terminal).
+	const purge = session.setAside && session.steps.find((step) => step.id === 'purge-replaced')?.status !== 'done' ? [`the replaced VM ${session.setAside.name}, set aside as ${session.setAside.asideName} in step 1, will be DELETED for good once ${session.vm} runs from production`] : [];
+	if (!(await confirm(context, purge, session.vm, options.yes))) {
+		context.say('Cancelled; nothing was changed.');
+		return EXIT.refused;
+	}
 	await runPhase(context, session, 'finalize', signal, rateLimit);
 	return EXIT.ok;
 }
 
 export async function stopCommand(context: CommandContext, ref: string, options: { yes?: boolean }, signal: AbortSignal): Promise<number> {
 	const session = await context.engine.findSession(ref);
+	context.engine.checkPhase(session, 'stop');
 	const consequences = [`VM ${session.vm} (session ${session.id}) will be turned off and removed, and every change made in it since it started will be discarded`];
 	if (session.setAside) consequences.push(`the replaced VM ${session.setAside.name} will be brought back`);
 	if (session.state !== 'stopping' && !(await confirm(context, consequences, session.vm, options.yes))) {

@@ -109,6 +109,9 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		const open = sessions.filter((session) => session.vm === ref && !isTerminal(session));
 		if (open.length === 1 && open[0]) return open[0];
 		if (open.length > 1) throw new RundirectError(`VM ${ref} has ${open.length} unfinished sessions; name one: ${open.map((session) => session.id).join(', ')}`, EXIT.usage);
+		// Only finished ones: its newest, so that asking again by name is refused as it is by id (exit 3, not 4).
+		const finished = sessions.find((session) => session.vm === ref);
+		if (finished) return finished;
 		throw new RundirectError(`no session ${ref} and no unfinished session of a VM named ${ref} on host ${this.host.id}`, EXIT.notFound, 'list them with "rundirect sessions"');
 	}
 
@@ -332,14 +335,19 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		this.emitEvent({ type: 'step', session: session.id, step: id, number: step.number, title: stepTitle(session, id), status: step.status, note: step.note, error: step.error, durationMs });
 	}
 
+	/** Throws the refusal (exit 3, with what can be done) when the session cannot run `phase` now. */
+	checkPhase(session: SessionRecord, phase: Phase): void {
+		if (!allowedPhases(session).includes(phase)) {
+			throw new RundirectError(`session ${session.id} of ${session.vm} is ${session.state}; it cannot be ${phase === 'stop' ? 'stopped' : `${phase}d`} now`, EXIT.refused, nextActionHint(session));
+		}
+	}
+
 	/** Runs a phase of a session to its end, under the session's operation lock. */
 	async runPhase<Renderer extends ListrRendererValue = 'silent'>(sessionId: string, phase: Phase, options: RunOptions<Renderer> = {}): Promise<SessionRecord> {
 		const session = await this.journal.read(sessionId);
 		if (!session) throw new RundirectError(`no session ${sessionId}`, EXIT.notFound);
 		if (session.host !== this.host.id) throw new RundirectError(`session ${sessionId} belongs to host ${session.host}, not ${this.host.id}`, EXIT.usage, `add --host ${session.host}`);
-		if (!allowedPhases(session).includes(phase)) {
-			throw new RundirectError(`session ${session.id} of ${session.vm} is ${session.state}; it cannot be ${phase === 'stop' ? 'stopped' : `${phase}d`} now`, EXIT.refused, nextActionHint(session));
-		}
+		this.checkPhase(session, phase);
 		const operation = await this.locks.beginOperation(this.host.id, session.vm, session.id, phase);
 		if (operation.tookOverFrom) {
 			const from = operation.tookOverFrom;

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { backupsText, sessionsCommand } from '../../source/commands/listings.ts';
+import { finalizeCommand, stopCommand } from '../../source/commands/lifecycle.ts';
 import type { CommandContext } from '../../source/commands/context.ts';
 import { resolvePaths } from '../../source/core/paths.ts';
 import { STEP_IDS } from '../../source/restore/session.ts';
@@ -56,6 +57,19 @@ describe('rundirect sessions', () => {
 		expect(await f.engine.journal.read(old.id)).toBeNull();
 		const archived = JSON.parse(await fs.readFile(path.join(f.engine.journal.archiveDir, `${old.id}.json`), 'utf8')) as { state: string };
 		expect(archived.state).toBe('stopped');
+	});
+
+	it('refuses a finished session alike by id and by VM name (exit 3), and finalize asks before purging', async () => {
+		const f = (fixture = await createFixture(SAMPLE_DESTINATION, { existing: ['web01'] }));
+		const web = await f.engine.beginStart(await f.engine.proposeStart({ vm: 'web01' }));
+		await f.engine.runPhase(web.id, 'start');
+		const { context } = contextOf(f, true);
+		const signal = new AbortController().signal;
+		// Off a terminal, purging the set-aside web01 needs --yes: refused, nothing done.
+		await expect(finalizeCommand(context, 'web01', {}, signal)).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining('will be DELETED for good') as unknown });
+		expect((await f.engine.journal.read(web.id))?.state).toBe('running');
+		await stopCommand(context, 'web01', { yes: true }, signal);
+		for (const ref of [web.id, 'web01']) await expect(stopCommand(context, ref, { yes: true }, signal)).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining('is stopped; it cannot be stopped now') as unknown });
 	});
 
 	it('labels the units of the backups listing and the age of each point', async () => {
