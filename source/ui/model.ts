@@ -260,17 +260,20 @@ export function headerWarnings(host: HostDescription | null, sessions: readonly 
 			warnings.push(`low space on production storage: ${formatBytes(host.freeBytes)} free${largest > 0 ? `, the largest backup needs up to ${formatBytes(largest)}` : ''}`);
 		}
 	}
+	// What needs the operator now comes first: a VM down, then a phase no process drives.
+	const urgent: string[] = [];
 	const down = sessions.filter((view) => sessionHealth(view) === 'vm-down');
 	if (down.length > 0) {
 		const names = down.map((view) => `${view.record.vm} (VM ${view.status?.vm ?? 'off'})`).join(', ');
-		warnings.unshift(`${down.length === 1 ? '1 VM is' : `${down.length} VMs are`} down that should run: ${names} — R restarts it, s rolls the restore back`);
+		urgent.push(`${down.length === 1 ? '1 VM is' : `${down.length} VMs are`} down that should run: ${names} — R restarts it, s rolls the restore back`);
 	}
 	for (const view of sessions) {
 		if (sessionHealth(view) !== 'undriven') continue;
 		const can = allowedPhases(view.record);
 		const keys = [can.includes('finalize') ? 'f continues it' : null, can.includes('stop') ? 's rolls it back' : null, can.includes('start') ? 'Enter on its restore point continues it' : null].filter((key) => key !== null);
-		warnings.push(`${view.record.vm} is ${view.record.state} but no process drives it${keys.length > 0 ? `: ${keys.join(', ')}` : ''}`);
+		urgent.push(`${view.record.vm} is ${view.record.state} but no process drives it${keys.length > 0 ? `: ${keys.join(', ')}` : ''}`);
 	}
+	warnings.unshift(...urgent);
 	for (const view of sessions) {
 		const seconds = fromBackupSeconds(view.record, now);
 		if (seconds !== null && seconds > LONG_FROM_BACKUP_SECONDS) {
