@@ -10,7 +10,7 @@ import { addProductionNodes, disksOnProduction, flushNode, namedNodes } from './
 import type { LabContext } from './context.ts';
 import { definitionPath, type LabVmDefinition, writeDefinition } from './definition.ts';
 import { LabError } from './errors.ts';
-import { type QemuJob, queryJobs, startFullCopy, waitJobs } from './jobs.ts';
+import { DataRateLimit, type DataMap, type QemuJob, dataMap, queryJobs, startFullCopy, waitJobs } from './jobs.ts';
 import { createQcow2, measureQcow2 } from './qemu-img.ts';
 import { nodeNames } from './runtime.ts';
 import { copiedMarker, ensureRunning, ownDefinition, requireRunning } from './session-vm.ts';
@@ -36,11 +36,16 @@ export async function copyData(context: LabContext, plan: RestorePlan, options: 
 	const existingJobs = new Map((await queryJobs(qmp)).map((job) => [job.id, job]));
 	const nodes = await namedNodes(qmp);
 	const waiting: string[] = [];
+	// Under a rate limit, the cap and the progress count the backup's data, not its zeros (see DataRateLimit).
+	const limit = options.rateLimit && options.rateLimit > 0 ? new DataRateLimit(qmp, options.rateLimit) : null;
+	const maps = new Map<number, DataMap>();
+	if (limit) for (const disk of plan.disks) maps.set(disk.index, await dataMap(disk.backup, disk.format).catch(() => ({ extents: [{ start: 0, length: disk.virtualSize }], dataBytes: disk.virtualSize })));
 	for (const disk of plan.disks) {
 		const names = nodeNames(disk.index);
 		const jobId = `rd-copy${disk.index}`;
-		progress.set(disk.index, { done: 0, total: disk.virtualSize });
-		const finished = () => progress.set(disk.index, { done: disk.virtualSize, total: disk.virtualSize });
+		const size = maps.get(disk.index)?.dataBytes ?? disk.virtualSize;
+		progress.set(disk.index, { done: 0, total: size });
+		const finished = () => progress.set(disk.index, { done: size, total: size });
 		if (definition.disks[disk.index]?.path === disk.production || (await exists(copiedMarker(plan, disk.index)))) {
 			finished();
 			continue;
@@ -67,7 +72,7 @@ export async function copyData(context: LabContext, plan: RestorePlan, options: 
 		await fs.rm(disk.production, { force: true });
 		await createQcow2(disk.production, disk.virtualSize);
 		await addProductionNodes(qmp, disk.index, disk.production);
-		await startFullCopy(qmp, { 'job-id': jobId, device: names.backup, target: names.prod, sync: 'full', 'auto-dismiss': false, ...speedOf(options) });
+		await startFullCopy(qmp, { 'job-id': jobId, device: names.backup, target: names.prod, sync: 'full', 'auto-dismiss': false, ...speedOf(options) }, limit?.perf());
 		waiting.push(jobId);
 	}
 	report();
@@ -75,10 +80,12 @@ export async function copyData(context: LabContext, plan: RestorePlan, options: 
 	const jobs = await waitJobs(qmp, waiting, {
 		until: 'concluded',
 		...(options.signal ? { signal: options.signal } : {}),
-		onPoll: (current) => {
+		onPoll: async (current) => {
 			for (const job of current.values()) {
 				const index = Number(job.id.slice('rd-copy'.length));
-				progress.set(index, { done: job['current-progress'], total: Math.max(job['total-progress'], 1) });
+				const map = maps.get(index);
+				if (limit && map) progress.set(index, { done: await limit.steer(job, map), total: Math.max(map.dataBytes, 1) });
+				else progress.set(index, { done: job['current-progress'], total: Math.max(job['total-progress'], 1) });
 			}
 			report();
 		},
