@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { openContext, globalPaths, type CommandContext, type GlobalOptions } from './source/commands/context.ts';
 import { backupsCommand, backupsText, liveStatuses, sessionsCommand, sessionsText, type SessionsOptions } from './source/commands/listings.ts';
-import { finalizeCommand, resumeCommand, startCommand, stopCommand, unlockCommand, type StartOptions } from './source/commands/lifecycle.ts';
+import { finalizeCommand, resumeCommand, startCommand, stopCommand, unlockCommand, type FinalizeOptions, type StartOptions } from './source/commands/lifecycle.ts';
 import { labInitCommand, labPowerCommand, labVmsCommand } from './source/commands/lab.ts';
 import { EXIT, RundirectError } from './source/core/errors.ts';
 import { onInterrupt } from './source/core/interrupts.ts';
@@ -104,9 +104,11 @@ program
 program
 	.command('finalize <session-or-vm>')
 	.description('steps 5–7: copy the backup to production storage, apply the changes, drop the snapshot layer')
-	.option('--rate-limit <MiB/s>', 'cap the copy to spare production storage (default: as fast as it goes); on a finalize already copying, changes its cap')
+	.option('--rate-limit <MiB/s>', 'cap the copy\'s data rate to spare production storage (default: as fast as it goes); on a finalize another process is running, changes its cap (0: none)')
 	.option('--yes', 'confirm purging the replaced VM that step 1 set aside (deleted for good at the end)')
-	.action((ref: string, options: { rateLimit?: string; yes?: boolean }) => withContext(globals(), (context) => finalizeCommand(context, ref, options, abort.signal)));
+	.option('--pause', 'pause the copy of a finalize another process is running')
+	.option('--resume', 'resume that copy')
+	.action((ref: string, options: FinalizeOptions) => withContext(globals(), (context) => finalizeCommand(context, ref, options, abort.signal)));
 
 program
 	.command('stop <session-or-vm>')

@@ -7,6 +7,7 @@ import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
 import { formatProblem, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
 import type { Host, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
 import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
+import { CopyControls, type CopyWishes } from './copy-control.ts';
 import { Journal } from './journal.ts';
 import { VmLocks, processAlive, type OperationInfo } from './lock.ts';
 import { ProgressMeter, formatProgress, type ProgressSnapshot } from './progress.ts';
@@ -78,6 +79,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 	readonly host: Host;
 	readonly journal: Journal;
 	readonly locks: VmLocks;
+	readonly controls: CopyControls;
 	readonly destination: string;
 
 	constructor(options: EngineOptions) {
@@ -86,6 +88,12 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		this.destination = options.destination;
 		this.journal = new Journal(options.stateDir);
 		this.locks = new VmLocks(options.stateDir);
+		this.controls = new CopyControls(options.stateDir);
+	}
+
+	/** Changes the rate limit of a session's running copy, or pauses/resumes it — whichever process drives it. */
+	async controlCopy(sessionId: string, wishes: Partial<CopyWishes>): Promise<CopyWishes> {
+		return this.controls.write(sessionId, wishes);
 	}
 
 	private emitEvent(event: EngineEvent): void {
@@ -310,7 +318,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 			}
 		};
 		try {
-			const note = (await STEP_ACTIONS[id]({ host: this.host, session, options: { onProgress, signal, ...(run.rateLimit ? { rateLimit: run.rateLimit } : {}) } })) ?? null;
+			const control = this.controls.controlOf(session.id, run.rateLimit);
+			const note = (await STEP_ACTIONS[id]({ host: this.host, session, options: { onProgress, signal, control, ...(run.rateLimit ? { rateLimit: run.rateLimit } : {}) } })) ?? null;
 			if (signal.aborted) throw new AbortedError();
 			Object.assign(step, { status: 'done', endedAt: new Date().toISOString(), note });
 			await this.save(session);
@@ -360,6 +369,9 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		const controller = new AbortController();
 		const forward = () => controller.abort();
 		options.signal?.addEventListener('abort', forward, { once: true });
+		// A phase begins with the rate it was given (wishes left by an earlier run do not carry over); others may change it.
+		await this.controls.clear(session.id).catch(() => undefined);
+		if (phase === 'finalize') await this.controls.write(session.id, { rateLimit: options.rateLimit ?? null, paused: false }).catch(() => undefined);
 		try {
 			session.state = PHASE_STATES[phase].during;
 			// A step another phase left running (a finalize interrupted mid-copy, then rolled back) will not go on: say so.
@@ -399,6 +411,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 			throw new RundirectError(`${where} failed: ${errorMessage(error)}`, EXIT.failed, hint);
 		} finally {
 			options.signal?.removeEventListener('abort', forward);
+			if (isTerminal(session)) await this.controls.clear(session.id).catch(() => undefined);
 			// Hand the VM's monitor back: a console or another command may need it next.
 			await this.host.close(session.plan).catch(() => undefined);
 			await operation.release();

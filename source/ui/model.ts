@@ -123,11 +123,13 @@ export interface StepProgress {
 	etaSeconds: number | null;
 }
 
-export function progressText(progress: StepProgress): string {
+export function progressText(progress: StepProgress, copy?: SessionView['copy']): string {
+	if (copy?.paused) return `paused at ${formatBytes(progress.done)}/${formatBytes(progress.total)}`;
 	const percent = progress.total > 0 ? Math.min(100, (progress.done / progress.total) * 100) : 0;
 	const parts = [`${percent.toFixed(0)}%`, `${formatBytes(progress.done)}/${formatBytes(progress.total)}`];
 	if (progress.rate !== null) parts.push(`${formatBytes(progress.rate)}/s`);
 	if (progress.etaSeconds !== null) parts.push(`ETA ${formatDuration(progress.etaSeconds)}`);
+	if (copy?.rateLimit) parts.push(`cap ${formatBytes(copy.rateLimit)}/s`);
 	return parts.join(' ');
 }
 
@@ -150,6 +152,13 @@ export interface SessionView {
 	live: boolean;
 	/** The live process driving it (this console's included); null: none does; undefined: not known yet. */
 	driver?: Driver | null;
+	/** What the operator asked of its running copy (rate limit in bytes/s, paused), when a finalize copies. */
+	copy?: { rateLimit: number | null; paused: boolean } | null;
+}
+
+/** Whether the session's step 5 is copying now (its rate can be changed, it can be paused). */
+export function copying(view: SessionView): boolean {
+	return view.record.state === 'finalizing' && runningStep(view.record)?.id === 'copy-data';
 }
 
 /**

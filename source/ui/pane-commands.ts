@@ -6,7 +6,7 @@ import { PHASE_STATES, allowedPhases, vmShouldRun } from '../restore/session.ts'
 import type { DrillTarget } from './drills.ts';
 import type { KeyTarget } from './keys.tsx';
 import type { ActionId, Handlers, PaneContext } from './keymap.ts';
-import { clamp, driverLabel, sessionHealth, type SessionView } from './model.ts';
+import { clamp, copying, driverLabel, sessionHealth, type SessionView } from './model.ts';
 import type { ConsoleActions, ConsoleState } from './store.ts';
 import { runningOperations } from './state/runs.ts';
 import { FOCUS_ORDER, drillViewLines, paneContext, type Modal, type ViewHandle } from './view.ts';
@@ -46,6 +46,7 @@ export function notOffered(selected: SessionView | undefined, hiddenFinished: nu
 	if (selected && (health === 'elsewhere' || health === 'vm-down' || !phases.includes('finalize'))) hidden.add('finalize');
 	if (selected && (health === 'elsewhere' || !phases.includes('stop'))) hidden.add('stop');
 	if (health !== 'vm-down') hidden.add('restartVm');
+	if (!selected || !copying(selected)) for (const action of ['faster', 'slower', 'pauseCopy']) hidden.add(action);
 	if (hiddenFinished === 0 && !showFinished) hidden.add('showFinished');
 	if (warningCount === 0) hidden.add('warnings');
 	return hidden;
@@ -108,6 +109,16 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 			return;
 		}
 		setModal({ kind: phase, sessionId: record.id });
+	};
+
+	/** +/-/p: the selected session's running copy, whoever drives it (this console, another, a headless finalize). */
+	const controlCopy = (change: 'faster' | 'slower' | 'pause'): void => {
+		const { selected } = derive();
+		if (!selected || !copying(selected)) {
+			notify({ level: 'error', text: selected ? `${selected.record.vm} has no copy running (step 5 of a finalize)` : 'no session selected', hint: selected ? 'f finalizes it, with a rate limit to choose' : 'Tab to the sessions pane and pick one' });
+			return;
+		}
+		actions.restores.controlCopy(selected.record.id, change);
 	};
 
 	const requestRestart = (): void => {
@@ -254,6 +265,7 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 		quit: requestQuit,
 	};
 	const toggleFinished = (): void => set({ showFinished: !view.current.showFinished });
+	const copyKeys = { faster: () => controlCopy('faster'), slower: () => controlCopy('slower'), pauseCopy: () => controlCopy('pause') };
 	const dismiss = (): void => {
 		if (getState().notices.notice) actions.notices.dismiss();
 		else if (view.current.filter) set({ filter: '', backupCursor: 0 });
@@ -292,8 +304,9 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 			last: () => selectSession(derive().sessions.length - 1),
 			showTaskTree: () => set({ focus: 'detail', detailView: 'session', detailScroll: 0 }),
 			showFinished: toggleFinished,
+			...copyKeys,
 		},
-		detail: { ...everywhere, ...scroll, dismiss, showFinished: toggleFinished },
+		detail: { ...everywhere, ...scroll, dismiss, showFinished: toggleFinished, ...copyKeys },
 		history: {
 			...everywhere,
 			dismiss,

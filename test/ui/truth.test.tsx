@@ -137,6 +137,25 @@ describe('the truth, at 80×24', () => {
 		await waitForFrame(frame, (text) => text.includes('▶ Task tree') && !text.includes('is driven by pid'));
 	});
 
+	it('a running copy, whoever drives it, takes +/- for its rate limit and p to pause it', async () => {
+		const f = await mount();
+		const session = await startElsewhere(f, 'web01');
+		await driveElsewhere(f, session, 'finalize');
+		await journalMidCopy(f, session, 20 * MiB);
+		await press(KEYS.tab);
+		await waitForFrame(frame, (text) => text.includes('▶ Sessions') && text.includes('20 MiB/64 MiB') && text.includes('+/- copy rate'));
+		await press('-');
+		await waitForFrame(frame, (text) => text.includes('capped at 500 MiB/s'));
+		await press('-');
+		await waitForFrame(frame, (text) => text.includes('capped at 200 MiB/s') && text.includes('cap 200 MiB/s'));
+		expect(f.engine.controls.read(session.id)).toEqual({ rateLimit: 200 * MiB, paused: false });
+		await press('p');
+		await waitForFrame(frame, (text) => text.includes('paused at 20 MiB/64 MiB'));
+		expect(f.engine.controls.read(session.id)?.paused).toBe(true);
+		await press('p', '+');
+		await waitForFrame(frame, (text) => text.includes('running, capped at 500 MiB/s'));
+	});
+
 	it('a rolled-back finalize shows its final state: stopped, no progress, step 5 not running', async () => {
 		const f = await mount();
 		const session = await startElsewhere(f, 'web01');

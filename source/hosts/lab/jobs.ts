@@ -64,7 +64,8 @@ export async function waitJobs(qmp: QmpClient, ids: string[], options: WaitJobsO
 		const reached = [...jobs.values()].every((job) => job.status === 'concluded' || (options.until === 'ready' && job.status === 'ready'));
 		if (reached) return jobs;
 		const signature = [...jobs.values()].map((job) => `${job.status}:${job['current-progress']}:${job['total-progress']}`).join('|');
-		if (signature !== lastSignature) {
+		// A job the operator paused is not stalled.
+		if (signature !== lastSignature || [...jobs.values()].some((job) => job.status === 'paused')) {
 			lastSignature = signature;
 			lastChange = Date.now();
 		} else if (Date.now() - lastChange > stallMs) {
@@ -133,23 +134,30 @@ export class DataRateLimit {
 
 	constructor(
 		private readonly qmp: QmpClient,
-		readonly rate: number,
+		/** Bytes per second; 0 = as fast as possible. The operator may change it while the copy runs. */
+		public rate: number,
 	) {}
 
 	/** The x-perf settings of a capped job: one worker, chunks of about a tenth of a second of data. */
 	perf(): Record<string, unknown> {
-		const chunk = Math.min(16 * 2 ** 20, Math.max(64 * 1024, 2 ** Math.floor(Math.log2(this.rate / 10))));
+		const chunk = Math.min(16 * 2 ** 20, Math.max(64 * 1024, 2 ** Math.floor(Math.log2(Math.max(1, this.rate) / 10))));
 		return { 'max-workers': 1, 'max-chunk': chunk };
 	}
 
 	/** Sets the job's speed for what lies ahead of it; the data bytes it has done. */
 	async steer(job: QemuJob, map: DataMap): Promise<number> {
 		const position = job['current-progress'];
-		const speed = dataAhead(map, position, Math.max(2 * 2 ** 20, this.rate / 2)) ? Math.round(this.rate) : 0;
+		const speed = this.rate > 0 && dataAhead(map, position, Math.max(2 * 2 ** 20, this.rate / 2)) ? Math.round(this.rate) : 0;
 		if (job.status === 'running' && this.speeds.get(job.id) !== speed) {
 			await this.qmp.execute('block-job-set-speed', { device: job.id, speed });
 			this.speeds.set(job.id, speed);
 		}
 		return dataBelow(map, position);
 	}
+}
+
+/** Pauses or resumes a job as the operator wants it (job-pause / job-resume are no-ops on a job already so). */
+export async function holdJob(qmp: QmpClient, job: QemuJob, paused: boolean): Promise<void> {
+	if (paused && job.status === 'running') await qmp.execute('job-pause', { id: job.id });
+	else if (!paused && job.status === 'paused') await qmp.execute('job-resume', { id: job.id });
 }

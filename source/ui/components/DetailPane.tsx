@@ -25,7 +25,7 @@ function stepMs(step: StepRecord, now: number): number | null {
 
 function progressLine(key: string, view: SessionView, width: number): StyledLine | null {
 	if (!view.progress) return null;
-	const text = progressText(view.progress);
+	const text = progressText(view.progress, view.copy);
 	const barWidth = Math.max(6, Math.min(30, width - text.length - 8));
 	return { key, text: `      ${bar(view.progress.total > 0 ? view.progress.done / view.progress.total : 0, barWidth)} ${text}`, color: 'cyan' };
 }

@@ -80,7 +80,7 @@ export function sessionSecondRow(view: SessionView, width: number): { text: stri
 		return { text: ` ⚠ no driver · ${what}`, color: 'magenta' };
 	}
 	if (view.progress) {
-		const text = progressText(view.progress);
+		const text = progressText(view.progress, view.copy);
 		const barWidth = Math.max(4, Math.min(20, width - text.length - 5));
 		return { text: `  ${bar(view.progress.total > 0 ? view.progress.done / view.progress.total : 0, barWidth)} ${text}`, color: 'cyan' };
 	}

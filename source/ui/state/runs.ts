@@ -38,6 +38,24 @@ export interface RestoreActions {
 	stop(sessionId: string): void;
 	/** Starts again the VM of a session that should run and does not (R); the outcome is a notice. */
 	restartVm(sessionId: string): void;
+	/** Changes a running copy, whichever process drives it: a step up or down the rate ladder, or pause/resume. */
+	controlCopy(sessionId: string, change: 'faster' | 'slower' | 'pause'): void;
+}
+
+/** The rate limits offered (MiB/s; 0 = none), as the finalize dialog offers them. */
+export const COPY_RATES = [0, 10, 50, 100, 200, 500] as const;
+
+/** The next rate up or down the ladder from `current` bytes/s (none is above the highest). */
+export function nextRate(current: number | null, change: 'faster' | 'slower'): number | null {
+	const mib = current === null ? 0 : current / 2 ** 20;
+	const ladder = COPY_RATES.filter((rate) => rate > 0);
+	if (change === 'faster') {
+		if (mib === 0) return null;
+		const up = ladder.find((rate) => rate > mib + 1e-9);
+		return up === undefined ? null : up * 2 ** 20;
+	}
+	const down = mib === 0 ? ladder[ladder.length - 1] : [...ladder].reverse().find((rate) => rate < mib - 1e-9);
+	return (down ?? ladder[0] ?? 10) * 2 ** 20;
 }
 
 /** Operations this console is running (quitting would stop waiting for them). */
@@ -81,6 +99,19 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 
 	stop(sessionId: string): void {
 		this.runById(sessionId, 'stop');
+	}
+
+	controlCopy(sessionId: string, change: 'faster' | 'slower' | 'pause'): void {
+		const vm = this.sessions.record(sessionId)?.vm ?? sessionId;
+		const current = this.link.engine.controls.read(sessionId) ?? { rateLimit: null, paused: false };
+		const wishes = change === 'pause' ? { paused: !current.paused } : { rateLimit: nextRate(current.rateLimit, change) };
+		this.link.engine.controlCopy(sessionId, wishes).then(
+			(next) => {
+				this.notices.info(`${vm}'s copy: ${next.paused ? 'paused' : 'running'}, ${next.rateLimit ? `capped at ${next.rateLimit / 2 ** 20} MiB/s` : 'no cap'} (applied at its next progress poll)`);
+				this.sessions.publish();
+			},
+			(error: unknown) => this.notices.notify(errorNotice(error)),
+		);
 	}
 
 	restartVm(sessionId: string): void {

@@ -190,6 +190,7 @@ export class SessionsSlice extends Slice<SessionsState> {
 				progressFrom: progress?.from,
 				live: this.isLive(record.id),
 				driver: isTerminal(record) ? null : ownProcess(status?.driver) ? undefined : status?.driver,
+				copy: record.state === 'finalizing' ? this.link.engine.controls.read(record.id) : null,
 			});
 		}
 		this.update({ views: sortSessions(views) }, urgent);
