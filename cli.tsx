@@ -3,10 +3,10 @@
 // renderer, its simple renderer on a pipe, or NDJSON with --json), or show the overview.
 import { Command, CommanderError, Option } from 'commander';
 import { openContext, globalPaths, type CommandContext, type GlobalOptions } from './source/commands/context.ts';
-import { backupsCommand, backupsText, liveStatuses, sessionsCommand, sessionsText } from './source/commands/listings.ts';
-import { finalizeCommand, resumeCommand, startCommand, stopCommand, unlockCommand, type StartOptions } from './source/commands/lifecycle.ts';
+import { backupsCommand, backupsText, liveStatuses, sessionsCommand, sessionsText, type SessionsOptions } from './source/commands/listings.ts';
+import { finalizeCommand, resumeCommand, startCommand, stopCommand, unlockCommand, type FinalizeOptions, type StartOptions } from './source/commands/lifecycle.ts';
 import { labInitCommand, labPowerCommand, labVmsCommand } from './source/commands/lab.ts';
-import { EXIT } from './source/core/errors.ts';
+import { EXIT, RundirectError } from './source/core/errors.ts';
 import { onInterrupt } from './source/core/interrupts.ts';
 import { reportError } from './source/core/report.ts';
 import { backupCommand } from './source/commands/backup.ts';
@@ -36,8 +36,39 @@ const program = new Command('rundirect')
 	.option('--data-dir <path>', 'lab host data (default: $XDG_DATA_HOME/rundirect)')
 	.option('--cache-dir <path>', 'downloads and built images (default: $XDG_CACHE_HOME/rundirect)')
 	.option('--json', 'one JSON object per line on stdout, for scripts')
-	.showHelpAfterError()
+	.argument('[command]', 'a command below; none opens the console (on a terminal) or prints an overview')
+	// Every command's --help lists the global options too; a usage error names the fix, not the whole help.
+	.configureHelp({ showGlobalOptions: true })
+	.showHelpAfterError('(add --help for the commands and options)')
+	.configureOutput({ writeErr: (text) => (wantsJson() ? undefined : process.stderr.write(text)), outputError: (text, write) => write(text) })
 	.exitOverride();
+
+/** --json anywhere on the line: even a usage error, found before the options are parsed, is then JSON. */
+function wantsJson(): boolean {
+	return process.argv.slice(2).includes('--json');
+}
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+	const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+	for (let i = 1; i <= a.length; i++) {
+		let previous = row[0] ?? 0;
+		row[0] = i;
+		for (let j = 1; j <= b.length; j++) {
+			const kept = row[j] ?? 0;
+			row[j] = Math.min(kept + 1, (row[j - 1] ?? 0) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+			previous = kept;
+		}
+	}
+	return row[b.length] ?? 0;
+}
+
+function unknownCommand(name: string): RundirectError {
+	const names = program.commands.map((command) => command.name());
+	const best = names.map((candidate) => ({ candidate, cost: distance(name, candidate) })).sort((a, b) => a.cost - b.cost)[0];
+	const suggestion = best && best.cost <= Math.max(2, Math.floor(name.length / 2)) ? `did you mean "rundirect ${best.candidate}"? ` : '';
+	return new RundirectError(`unknown command "${name}"`, EXIT.usage, `${suggestion}the commands are: ${names.join(', ')} (rundirect --help says what each does)`);
+}
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 
@@ -49,7 +80,10 @@ program
 program
 	.command('sessions')
 	.description('list Run Direct sessions with their state and live host status')
-	.action(() => withContext(globals(), sessionsCommand));
+	.option('--active', 'only the sessions not finished (finalized or stopped)')
+	.option('--prune', 'move the journals of sessions finished long ago to <state-dir>/archive/sessions/ (kept as an audit record)')
+	.option('--older-than <days>', 'with --prune: finished more than this many days ago (default 7)')
+	.action((options: SessionsOptions) => withContext(globals(), (context) => sessionsCommand(context, options)));
 
 program
 	.command('start <vm>')
@@ -72,8 +106,11 @@ program
 program
 	.command('finalize <session-or-vm>')
 	.description('steps 5–7: copy the backup to production storage, apply the changes, drop the snapshot layer')
-	.option('--rate-limit <MiB/s>', 'cap the copy to spare production storage (default: as fast as it goes)')
-	.action((ref: string, options: { rateLimit?: string }) => withContext(globals(), (context) => finalizeCommand(context, ref, options, abort.signal)));
+	.option('--rate-limit <MiB/s>', 'cap the copy\'s data rate to spare production storage (default: as fast as it goes); on a finalize another process is running, changes its cap (0: none)')
+	.option('--yes', 'confirm purging the replaced VM that step 1 set aside (deleted for good at the end)')
+	.option('--pause', 'pause the copy of a finalize another process is running')
+	.option('--resume', 'resume that copy')
+	.action((ref: string, options: FinalizeOptions) => withContext(globals(), (context) => finalizeCommand(context, ref, options, abort.signal)));
 
 program
 	.command('stop <session-or-vm>')
@@ -144,7 +181,8 @@ lab
 	.description('start a lab VM on its production disks')
 	.action((vm: string) => withContext(globals(), (context) => labPowerCommand(context, vm, 'on')));
 
-program.action(async () => {
+program.action(async (command: string | undefined) => {
+	if (command !== undefined) throw unknownCommand(command);
 	// On a terminal: the console. Piped, or with --json: the overview below, as text or NDJSON.
 	if (process.stdin.isTTY && process.stdout.isTTY && globals().json !== true) {
 		const { runConsole } = await import('./source/ui/launch.tsx');
@@ -175,6 +213,8 @@ try {
 	if (error instanceof CommanderError && (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0)) {
 		process.exitCode = 0;
 	} else if (error instanceof CommanderError) {
+		// Commander has said it on stderr, except under --json: there the one report says it (NDJSON on stdout, text on stderr).
+		if (wantsJson()) reportError(new RundirectError(error.message.replace(/^error: /, ''), EXIT.usage, 'add --help for the commands and options'), { json: true });
 		process.exitCode = EXIT.usage;
 	} else {
 		process.exitCode = reportError(error, { json: program.opts<GlobalOptions>().json === true });

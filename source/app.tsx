@@ -9,16 +9,16 @@ import { Box, Text, useApp, useWindowSize } from 'ink';
 import type { ConsoleStore } from './ui/store.ts';
 import { KeyRouterProvider, useKeyRouter, useKeyTarget, useKeys } from './ui/keys.tsx';
 import { clamp, headerWarnings, scrollOffset } from './ui/model.ts';
-import { paneKeys } from './ui/pane-commands.ts';
+import { notOffered, paneKeys } from './ui/pane-commands.ts';
 import { drillViewLines, resuming, screenContext, useView } from './ui/view.ts';
-import { BackupsPane } from './ui/components/BackupsPane.tsx';
+import { BackupsPane, backupsVisible } from './ui/components/BackupsPane.tsx';
 import { DetailPane } from './ui/components/DetailPane.tsx';
 import { DrillPane } from './ui/components/DrillPane.tsx';
-import { Footer } from './ui/components/Footer.tsx';
+import { Footer, footerRows } from './ui/components/Footer.tsx';
 import { Header, headerRows } from './ui/components/Header.tsx';
 import { Overlay, hasOverlay } from './ui/components/Overlay.tsx';
 import { paneBodyRows } from './ui/components/Pane.tsx';
-import { SESSION_ROWS, SessionsPane } from './ui/components/SessionsPane.tsx';
+import { SessionsPane, sessionsVisible as sessionsFitting } from './ui/components/SessionsPane.tsx';
 
 export interface AppProps {
 	store: ConsoleStore;
@@ -51,20 +51,23 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 	const handle = useView(store.getState);
 	const { view, set, derive } = handle;
 	const ui = view.current;
-	const { rowsOfBackups, sessions, cursor, sessionCursor, selected } = derive();
+	const { rowsOfBackups, sessions, hiddenFinished, cursor, sessionCursor, selected } = derive();
 	const { catalog } = state;
 	const warnings = useMemo(() => headerWarnings(catalog.host, state.sessions.views, catalog.backups, now), [catalog.host, state.sessions.views, catalog.backups, now]);
 
+	const problems = catalog.problems;
+	const notice = state.notices.notice ?? (problems.length > 0 ? { level: 'error' as const, text: `${problems.length} restore point problem(s), e.g. ${problems[0]?.file ?? ''}: ${problems[0]?.message ?? ''}`, hint: 'run "rundirect backups" for the list' } : null);
+
 	// ---------------------------------------------------------------- layout
 	const headHeight = headerRows(warnings);
-	const bodyHeight = Math.max(0, rows - headHeight - 2);
+	const bodyHeight = Math.max(0, rows - headHeight - footerRows(notice, columns, ui.editingFilter));
 	const topHeight = clamp(Math.floor(bodyHeight * 0.5), 5, Math.max(5, bodyHeight - 6));
 	const detailHeight = Math.max(0, bodyHeight - topHeight);
 	const leftWidth = clamp(Math.round(columns * 0.42), 30, Math.max(30, columns - 34));
 	const rightWidth = Math.max(0, columns - leftWidth);
-	const backupRowsVisible = paneBodyRows(topHeight);
+	const backupRowsVisible = backupsVisible(topHeight);
 	ui.backupOffset = scrollOffset(ui.backupOffset, cursor, backupRowsVisible, rowsOfBackups.length);
-	const sessionsVisible = Math.max(1, Math.floor(paneBodyRows(topHeight) / SESSION_ROWS));
+	const sessionsVisible = sessionsFitting(topHeight);
 	ui.sessionOffset = scrollOffset(ui.sessionOffset, sessionCursor, sessionsVisible, sessions.length);
 
 	// ---------------------------------------------------------------- keys
@@ -89,7 +92,7 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 	if (columns < MIN_SIZE.columns || rows < MIN_SIZE.rows) {
 		return (
 			<Box width={columns} height={rows}>
-				<Text wrap="truncate-end">{`Terminal ${columns}×${rows} is too small: rundirect needs at least ${MIN_SIZE.columns}×${MIN_SIZE.rows}. q quits.`}</Text>
+				<Text wrap="wrap">{`Terminal ${columns}×${rows} is too small: rundirect needs at least ${MIN_SIZE.columns}×${MIN_SIZE.rows}. q quits.`}</Text>
 			</Box>
 		);
 	}
@@ -124,8 +127,9 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 					error={catalog.error ? `${catalog.error.message}${catalog.error.hint ? ` — ${catalog.error.hint}` : ''}` : null}
 					loading={state.setup.phase === 'loading'}
 					marked={ui.marked}
+					now={now}
 				/>
-				<SessionsPane views={sessions} cursor={sessionCursor} offset={ui.sessionOffset} focused={focus === 'sessions'} width={rightWidth} height={topHeight} filter={filter} now={now} />
+				<SessionsPane views={sessions} cursor={sessionCursor} offset={ui.sessionOffset} focused={focus === 'sessions'} width={rightWidth} height={topHeight} filter={filter} now={now} hiddenFinished={hiddenFinished} />
 			</Box>
 			{ui.detailView === 'session' || (ui.detailView === 'drill' && !drill) ? (
 				<DetailPane view={selected} live={selected ? state.runs.live[selected.record.id] : undefined} focused={focus === 'detail'} width={columns} height={detailHeight} scroll={ui.detailScroll} now={now} />
@@ -143,16 +147,15 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 		</Box>
 	);
 
-	const problems = catalog.problems;
-	const notice = state.notices.notice ?? (problems.length > 0 ? { level: 'error' as const, text: `${problems.length} restore point problem(s), e.g. ${problems[0]?.file ?? ''}: ${problems[0]?.message ?? ''}`, hint: 'run "rundirect backups" for the list' } : null);
 	return (
 		<KeyRouterProvider router={router}>
 			<Box flexDirection="column" width={columns} height={rows}>
-				<Header catalog={catalog} sessions={state.sessions.views} warnings={warnings} width={columns} />
+				<Header catalog={catalog} sessions={state.sessions.views} warnings={warnings} width={columns} now={now} />
 				{body}
 				<Footer
 					context={screenContext(ui, state)}
 					notice={notice}
+					notOffered={notOffered(selected, hiddenFinished, ui.showFinished, warnings.length)}
 					width={columns}
 					filterEdit={ui.editingFilter ? { value: filter, onChange: (next) => set({ filter: next, backupCursor: 0 }), onSubmit: () => set({ editingFilter: false }) } : null}
 				/>

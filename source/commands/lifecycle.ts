@@ -76,13 +76,42 @@ export async function startCommand(context: CommandContext, vm: string, options:
 	return EXIT.ok;
 }
 
-export async function finalizeCommand(context: CommandContext, ref: string, options: { rateLimit?: string }, signal: AbortSignal): Promise<number> {
+export interface FinalizeOptions {
+	/** MiB/s; 0 lifts the cap of a running copy. */
+	rateLimit?: string;
+	yes?: boolean;
+	pause?: boolean;
+	resume?: boolean;
+}
+
+export async function finalizeCommand(context: CommandContext, ref: string, options: FinalizeOptions, signal: AbortSignal): Promise<number> {
 	const session = await context.engine.findSession(ref);
 	let rateLimit: number | undefined;
 	if (options.rateLimit !== undefined) {
 		const mib = Number(options.rateLimit);
-		if (!Number.isFinite(mib) || mib <= 0) throw new RundirectError(`--rate-limit must be a positive number of MiB/s, not ${JSON.stringify(options.rateLimit)}`, EXIT.usage);
+		if (!Number.isFinite(mib) || mib < 0) throw new RundirectError(`--rate-limit must be a number of MiB/s (0: no cap), not ${JSON.stringify(options.rateLimit)}`, EXIT.usage);
 		rateLimit = mib * 2 ** 20;
+	}
+	if (options.pause && options.resume) throw new RundirectError('--pause and --resume together: choose one', EXIT.usage);
+	// A finalize another process is running: change what its copy does, there and then.
+	const driver = session.state === 'finalizing' ? await context.engine.driverOf(session) : null;
+	if (driver && driver.pid !== process.pid) {
+		if (rateLimit === undefined && !options.pause && !options.resume) {
+			throw new RundirectError(`${session.vm} is being finalized by pid ${driver.pid} on ${driver.hostname} since ${driver.startedAt}`, EXIT.refused, 'see it with "rundirect sessions"; --rate-limit <MiB/s>, --pause or --resume change its copy');
+		}
+		const wishes = await context.engine.controlCopy(session.id, { ...(rateLimit !== undefined ? { rateLimit: rateLimit || null } : {}), ...(options.pause ? { paused: true } : {}), ...(options.resume ? { paused: false } : {}) });
+		context.emit({ type: 'copy-control', session: session.id, vm: session.vm, rateLimit: wishes.rateLimit, paused: wishes.paused, drivenBy: driver.pid });
+		context.say(`${session.vm}'s copy (finalize by pid ${driver.pid}): ${wishes.paused ? 'paused' : 'running'}, ${wishes.rateLimit ? `capped at ${wishes.rateLimit / 2 ** 20} MiB/s` : 'no cap'} — applied at its next progress poll.`);
+		return EXIT.ok;
+	}
+	if (options.pause || options.resume) throw new RundirectError(`${session.vm} has no copy running to ${options.pause ? 'pause' : 'resume'}`, EXIT.refused, `"rundirect finalize ${session.vm}" starts (or continues) it`);
+	if (rateLimit === 0) rateLimit = undefined;
+	context.engine.checkPhase(session, 'finalize');
+	// The same rule as start and stop: what is deleted for good is confirmed (typed, or --yes off a terminal).
+	const purge = session.setAside && session.steps.find((step) => step.id === 'purge-replaced')?.status !== 'done' ? [`the replaced VM ${session.setAside.name}, set aside as ${session.setAside.asideName} in step 1, will be DELETED for good once ${session.vm} runs from production`] : [];
+	if (!(await confirm(context, purge, session.vm, options.yes))) {
+		context.say('Cancelled; nothing was changed.');
+		return EXIT.refused;
 	}
 	await runPhase(context, session, 'finalize', signal, rateLimit);
 	return EXIT.ok;
@@ -90,6 +119,7 @@ export async function finalizeCommand(context: CommandContext, ref: string, opti
 
 export async function stopCommand(context: CommandContext, ref: string, options: { yes?: boolean }, signal: AbortSignal): Promise<number> {
 	const session = await context.engine.findSession(ref);
+	context.engine.checkPhase(session, 'stop');
 	const consequences = [`VM ${session.vm} (session ${session.id}) will be turned off and removed, and every change made in it since it started will be discarded`];
 	if (session.setAside) consequences.push(`the replaced VM ${session.setAside.name} will be brought back`);
 	if (session.state !== 'stopping' && !(await confirm(context, consequences, session.vm, options.yes))) {

@@ -37,3 +37,14 @@ export function formatRate(bytesPerSecond: number): string {
 export function formatMs(ms: number | null): string {
 	return ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`;
 }
+
+/** How long ago a moment was, in a word or two: "just now", "45 min ago", "5 h ago", "3 days ago". */
+export function formatAge(iso: string, now: number): string {
+	const minutes = Math.max(0, (now - Date.parse(iso)) / 60_000);
+	if (!Number.isFinite(minutes)) return '';
+	if (minutes < 1) return 'just now';
+	if (minutes < 60) return `${Math.floor(minutes)} min ago`;
+	const hours = minutes / 60;
+	if (hours < 48) return `${Math.floor(hours)} h ago`;
+	return `${Math.floor(hours / 24)} days ago`;
+}

@@ -19,6 +19,15 @@ export interface StepOptions {
 	signal?: AbortSignal;
 	/** Bytes per second the copy (5) and the apply (6) may use, to spare production I/O; none = as fast as possible. */
 	rateLimit?: number;
+	/** Asked while a copy runs, so the operator can change its cap or pause it; a host that cannot keeps `rateLimit`. */
+	control?: CopyControl;
+}
+
+/** What the operator wants of a running copy now (read at each progress poll). */
+export interface CopyControl {
+	/** Bytes per second, or undefined for as fast as possible. */
+	rateLimit(): number | undefined;
+	paused(): boolean;
 }
 
 /** One disk of a restore, with every path the session uses for it. */

@@ -7,8 +7,9 @@ import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
 import { formatProblem, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
 import type { Host, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
 import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
+import { CopyControls, type CopyWishes } from './copy-control.ts';
 import { Journal } from './journal.ts';
-import { VmLocks, processAlive } from './lock.ts';
+import { VmLocks, processAlive, type OperationInfo } from './lock.ts';
 import { ProgressMeter, formatProgress, type ProgressSnapshot } from './progress.ts';
 import {
 	PHASE_STATES,
@@ -17,12 +18,13 @@ import {
 	isTerminal,
 	newStepRecords,
 	stepOf,
+	vmShouldRun,
 	type Phase,
 	type SessionRecord,
 	type StepId,
 	type StepStatus,
 } from './session.ts';
-import { STEP_ACTIONS, stepTitle } from './steps.ts';
+import { STEP_ACTIONS, stepShortTitle, stepTitle } from './steps.ts';
 import { maybeInjectFault } from './fault.ts';
 import type { RendererChoice } from './renderer.ts';
 import { checkTarget, planInputFor, resolveRestorePoint, type StartRequest } from './start-request.ts';
@@ -78,6 +80,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 	readonly host: Host;
 	readonly journal: Journal;
 	readonly locks: VmLocks;
+	readonly controls: CopyControls;
 	readonly destination: string;
 	readonly #stateDir: string;
 	#private: Promise<string | null> | null = null;
@@ -89,6 +92,12 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		this.#stateDir = options.stateDir;
 		this.journal = new Journal(options.stateDir);
 		this.locks = new VmLocks(options.stateDir);
+		this.controls = new CopyControls(options.stateDir);
+	}
+
+	/** Changes the rate limit of a session's running copy, or pauses/resumes it — whichever process drives it. */
+	async controlCopy(sessionId: string, wishes: Partial<CopyWishes>): Promise<CopyWishes> {
+		return this.controls.write(sessionId, wishes);
 	}
 
 	private emitEvent(event: EngineEvent): void {
@@ -121,11 +130,20 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		const open = sessions.filter((session) => session.vm === ref && !isTerminal(session));
 		if (open.length === 1 && open[0]) return open[0];
 		if (open.length > 1) throw new RundirectError(`VM ${ref} has ${open.length} unfinished sessions; name one: ${open.map((session) => session.id).join(', ')}`, EXIT.usage);
+		// Only finished ones: its newest, so that asking again by name is refused as it is by id (exit 3, not 4).
+		const finished = sessions.find((session) => session.vm === ref);
+		if (finished) return finished;
 		throw new RundirectError(`no session ${ref} and no unfinished session of a VM named ${ref} on host ${this.host.id}`, EXIT.notFound, 'list them with "rundirect sessions"');
 	}
 
 	async status(session: SessionRecord): Promise<RuntimeStatus> {
 		return this.host.status(session.plan);
+	}
+
+	/** The live process driving the session right now (this one included), or null when none does. */
+	async driverOf(session: SessionRecord): Promise<OperationInfo | null> {
+		const holder = await this.locks.readOperation(this.host.id, session.vm);
+		return holder && holder.session === session.id && processAlive(holder) !== false ? holder : null;
 	}
 
 	/** Everything a start would do, checked, without changing anything. */
@@ -247,9 +265,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 	}
 
 	/** The listr2 task definitions of a phase: the one tree the console, the commands and the tests run. */
-	phaseTasks(phase: Phase, signal: AbortSignal, rateLimit?: number): Array<ListrTask<PhaseContext>> {
+	phaseTasks(phase: Phase, signal: AbortSignal, rateLimit?: number, session?: SessionRecord): Array<ListrTask<PhaseContext>> {
+		// Steps still to come show their title for people too (piped output, the console's live tree).
 		return PHASE_STEPS[phase].map((id) => ({
-			title: id,
+			title: session ? stepTitle(session, id) : stepShortTitle(id),
 			task: async (ctx, task) => {
 				const { session } = ctx;
 				const title = stepTitle(session, id);
@@ -291,7 +310,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 			}
 		};
 		try {
-			const note = (await STEP_ACTIONS[id]({ host: this.host, session, options: { onProgress, signal, ...(run.rateLimit ? { rateLimit: run.rateLimit } : {}) } })) ?? null;
+			const control = this.controls.controlOf(session.id, run.rateLimit);
+			const note = (await STEP_ACTIONS[id]({ host: this.host, session, options: { onProgress, signal, control, ...(run.rateLimit ? { rateLimit: run.rateLimit } : {}) } })) ?? null;
 			if (signal.aborted) throw new AbortedError();
 			Object.assign(step, { status: 'done', endedAt: new Date().toISOString(), note });
 			await this.save(session);
@@ -316,14 +336,19 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		this.emitEvent({ type: 'step', session: session.id, step: id, number: step.number, title: stepTitle(session, id), status: step.status, note: step.note, error: step.error, durationMs });
 	}
 
+	/** Throws the refusal (exit 3, with what can be done) when the session cannot run `phase` now. */
+	checkPhase(session: SessionRecord, phase: Phase): void {
+		if (!allowedPhases(session).includes(phase)) {
+			throw new RundirectError(`session ${session.id} of ${session.vm} is ${session.state}; it cannot be ${phase === 'stop' ? 'stopped' : `${phase}d`} now`, EXIT.refused, nextActionHint(session));
+		}
+	}
+
 	/** Runs a phase of a session to its end, under the session's operation lock. */
 	async runPhase<Renderer extends ListrRendererValue = 'silent'>(sessionId: string, phase: Phase, options: RunOptions<Renderer> = {}): Promise<SessionRecord> {
 		const session = await this.journal.read(sessionId);
 		if (!session) throw new RundirectError(`no session ${sessionId}`, EXIT.notFound);
 		if (session.host !== this.host.id) throw new RundirectError(`session ${sessionId} belongs to host ${session.host}, not ${this.host.id}`, EXIT.usage, `add --host ${session.host}`);
-		if (!allowedPhases(session).includes(phase)) {
-			throw new RundirectError(`session ${session.id} of ${session.vm} is ${session.state}; it cannot be ${phase === 'stop' ? 'stopped' : `${phase}d`} now`, EXIT.refused, nextActionHint(session));
-		}
+		this.checkPhase(session, phase);
 		const operation = await this.locks.beginOperation(this.host.id, session.vm, session.id, phase);
 		if (operation.tookOverFrom) {
 			const from = operation.tookOverFrom;
@@ -336,10 +361,19 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		const controller = new AbortController();
 		const forward = () => controller.abort();
 		options.signal?.addEventListener('abort', forward, { once: true });
+		// A phase begins with the rate it was given (wishes left by an earlier run do not carry over); others may change it.
+		await this.controls.clear(session.id).catch(() => undefined);
+		if (phase === 'finalize') await this.controls.write(session.id, { rateLimit: options.rateLimit ?? null, paused: false }).catch(() => undefined);
 		try {
 			session.state = PHASE_STATES[phase].during;
+			// A step another phase left running (a finalize interrupted mid-copy, then rolled back) will not go on: say so.
+			for (const step of session.steps) {
+				if (step.status === 'running' && !PHASE_STEPS[phase].includes(step.id)) {
+					Object.assign(step, { status: 'skipped', endedAt: new Date().toISOString(), note: `interrupted, then given up for ${phase}` });
+				}
+			}
 			await this.save(session);
-			const listr = new Listr<PhaseContext, Renderer | 'silent', 'simple'>(this.phaseTasks(phase, controller.signal, options.rateLimit), {
+			const listr = new Listr<PhaseContext, Renderer | 'silent', 'simple'>(this.phaseTasks(phase, controller.signal, options.rateLimit, session), {
 				ctx: { session },
 				concurrent: false,
 				exitOnError: true,
@@ -365,10 +399,11 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 			const hint = nextActionHint(session);
 			session.lastError = { step: failed?.id ?? null, message: errorMessage(error), at: new Date().toISOString(), hint };
 			await this.save(session);
-			const where = failed ? `${failed.number === null ? '' : `step ${failed.number} `}${failed.id}` : phase;
+			const where = failed ? `${failed.number === null ? '' : `step ${failed.number}, `}${stepShortTitle(failed.id)},` : phase;
 			throw new RundirectError(`${where} failed: ${errorMessage(error)}`, EXIT.failed, hint);
 		} finally {
 			options.signal?.removeEventListener('abort', forward);
+			if (isTerminal(session)) await this.controls.clear(session.id).catch(() => undefined);
 			// Hand the VM's monitor back: a console or another command may need it next.
 			await this.host.close(session.plan).catch(() => undefined);
 			await operation.release();
@@ -384,10 +419,13 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		return reconcileSessions(sessions, { host: this.host, locks: this.locks });
 	}
 
-	/** Restarts the VM of a session running from backup whose VM stopped (host reboot, crash). */
+	/**
+	 * Restarts the VM of a session whose VM should run but stopped (host reboot, crash): running
+	 * from backup, or left mid-finalize. It starts on whatever disks it last ran on, writes kept.
+	 */
 	async restartVm(sessionId: string): Promise<void> {
 		const session = await this.journal.read(sessionId);
-		if (!session || session.state !== 'running') throw new RundirectError(`session ${sessionId} is not running from backup`, EXIT.refused);
+		if (!session || !vmShouldRun(session)) throw new RundirectError(`session ${sessionId} has no VM that should be running (it is ${session?.state ?? 'not in the journal'})`, EXIT.refused);
 		const operation = await this.locks.beginOperation(this.host.id, session.vm, session.id, 'start');
 		try {
 			const note = await this.host.startVm(session.plan);

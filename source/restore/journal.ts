@@ -25,6 +25,19 @@ export class Journal {
 		await writeFileAtomic(this.file(session.id), `${JSON.stringify(session, null, 2)}\n`, privateAtomic({ fsync: true }));
 	}
 
+	/** Where finished sessions go when pruned: kept as an audit record, out of every listing. */
+	get archiveDir(): string {
+		return path.join(path.dirname(this.dir), 'archive', 'sessions');
+	}
+
+	/** Moves a session's entry to the archive (same filesystem: a rename); its path there. */
+	async archive(id: string): Promise<string> {
+		await fs.mkdir(this.archiveDir, { recursive: true });
+		const target = path.join(this.archiveDir, `${id}.json`);
+		await fs.rename(this.file(id), target);
+		return target;
+	}
+
 	async read(id: string): Promise<SessionRecord | null> {
 		try {
 			return JSON.parse(await fs.readFile(this.file(id), 'utf8')) as SessionRecord;

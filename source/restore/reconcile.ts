@@ -3,6 +3,7 @@
 import type { Host } from '../hosts/host.ts';
 import { type VmLocks, processAlive } from './lock.ts';
 import { allowedPhases, isTerminal, stepOf, type Phase, type SessionRecord } from './session.ts';
+import { stepShortTitle } from './steps.ts';
 
 export interface Reconciliation {
 	session: SessionRecord;
@@ -38,7 +39,7 @@ export async function reconcileSessions(sessions: SessionRecord[], { host, locks
 			continue;
 		}
 		const interrupted = session.steps.find((step) => step.status === 'running');
-		const where = interrupted ? ` (in ${interrupted.number === null ? '' : `step ${interrupted.number}, `}${interrupted.id})` : '';
+		const where = interrupted ? ` (in ${interrupted.number === null ? '' : `step ${interrupted.number}, `}${stepShortTitle(interrupted.id)})` : '';
 		switch (session.state) {
 			case 'starting':
 				result.push({ session, action: 'start', rollback: 'stop', detail: `start was interrupted${where}; continue it, or roll back with stop` });
@@ -55,7 +56,7 @@ export async function reconcileSessions(sessions: SessionRecord[], { host, locks
 				result.push({ session, action: 'stop', detail: `stop was interrupted${where}; continue it` });
 				break;
 			case 'failed':
-				result.push({ session, action: 'none', detail: `failed in ${session.lastError?.step ?? session.failedPhase ?? 'a step'}: ${session.lastError?.message ?? 'unknown error'} — ${nextActionHint(session)}` });
+				result.push({ session, action: 'none', detail: `failed in ${session.lastError?.step ? stepShortTitle(session.lastError.step) : (session.failedPhase ?? 'a step')}: ${session.lastError?.message ?? 'unknown error'} — ${nextActionHint(session)}` });
 				break;
 			case 'running': {
 				const status = await host.status(session.plan).catch(() => null);

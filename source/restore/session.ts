@@ -135,6 +135,15 @@ export function allowedPhases(session: SessionRecord): Phase[] {
 	}
 }
 
+/**
+ * Whether the session's VM should be running now: from step 4 on, until a stop removes it
+ * (a finalize keeps it running throughout). A VM found off in such a session has crashed.
+ */
+export function vmShouldRun(session: SessionRecord): boolean {
+	if (session.state === 'running' || session.state === 'finalizing') return true;
+	return session.state === 'failed' && session.failedPhase === 'finalize';
+}
+
 export const PHASE_STATES: Record<Phase, { during: SessionState; after: SessionState }> = {
 	start: { during: 'starting', after: 'running' },
 	finalize: { during: 'finalizing', after: 'finalized' },

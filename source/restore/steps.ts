@@ -42,6 +42,24 @@ export function stepTitle(session: SessionRecord, id: StepId): string {
 	}
 }
 
+const SHORT_TITLES: Record<StepId, string> = {
+	'replace-vm': 'replace the VM',
+	'create-disks': 'create disks',
+	'snapshot-layer': 'snapshot layer',
+	'start-vm': 'start the VM',
+	'copy-data': 'copy data',
+	'apply-changes': 'apply changes',
+	'delete-layer': 'delete the layer',
+	'purge-replaced': 'purge the old VM',
+	discard: 'discard changes',
+	'restore-replaced': 'bring the old VM back',
+};
+
+/** A step in a few words, for a table cell or a list row (stepTitle is the full sentence). */
+export function stepShortTitle(id: StepId): string {
+	return SHORT_TITLES[id];
+}
+
 export const STEP_ACTIONS: Record<StepId, StepAction> = {
 	'replace-vm': async ({ host, session }) => {
 		const { plan } = session;

@@ -10,7 +10,7 @@ import type { Key } from 'ink';
 export const PANE_CONTEXTS = ['backups', 'sessions', 'detail', 'history', 'report'] as const;
 export type PaneContext = (typeof PANE_CONTEXTS)[number];
 
-export const DIALOG_CONTEXTS = ['filter', 'help', 'lab', 'resume', 'start', 'drill', 'drill-refused', 'confirm', 'confirm-typed', 'finalize', 'quit'] as const;
+export const DIALOG_CONTEXTS = ['filter', 'help', 'warnings', 'lab', 'resume', 'start', 'drill', 'drill-refused', 'confirm', 'confirm-typed', 'finalize', 'quit'] as const;
 export type DialogContext = (typeof DIALOG_CONTEXTS)[number];
 
 export type Context = PaneContext | DialogContext;
@@ -60,10 +60,10 @@ function inPanes<T extends string>(hint: T): { readonly [C in PaneContext]: T } 
 // Table order is footer order (and help order): the panes' hints read "move · open · mark · f · s · d · H · Tab · / · r · ? · q".
 export const BINDINGS = [
 	// ------------------------------------------------------------------ moving in a pane (and the interrupted-sessions list)
-	{ action: 'up', keys: ['up', 'k'], contexts: { ...PANES_MOVE, resume: '↑↓' }, description: 'the previous row (or line)', help: { keys: '↑ ↓  j k', text: 'move in the focused pane (PgUp/PgDn, Home/End or g/G jump)' } },
-	{ action: 'down', keys: ['down', 'j'], contexts: { ...PANES_MOVE, resume: '↑↓' }, description: 'the next row (or line)' },
-	{ action: 'pageUp', keys: ['pageUp'], contexts: { backups: null, sessions: null, detail: null, report: null }, description: 'a page up' },
-	{ action: 'pageDown', keys: ['pageDown'], contexts: { backups: null, sessions: null, detail: null, report: null }, description: 'a page down' },
+	{ action: 'up', keys: ['up', 'k'], contexts: { ...PANES_MOVE, resume: '↑↓', help: '↑↓ PgUp PgDn scroll', warnings: '↑↓ PgUp PgDn scroll' }, description: 'the previous row (or line)', help: { keys: '↑ ↓  j k', text: 'move in the focused pane (PgUp/PgDn, Home/End or g/G jump)' } },
+	{ action: 'down', keys: ['down', 'j'], contexts: { ...PANES_MOVE, resume: '↑↓', help: null, warnings: null }, description: 'the next row (or line)' },
+	{ action: 'pageUp', keys: ['pageUp'], contexts: { backups: null, sessions: null, detail: null, report: null, help: null, warnings: null }, description: 'a page up' },
+	{ action: 'pageDown', keys: ['pageDown'], contexts: { backups: null, sessions: null, detail: null, report: null, help: null, warnings: null }, description: 'a page down' },
 	{ action: 'first', keys: ['home', 'g'], contexts: { backups: null, sessions: null, history: null }, description: 'the first row' },
 	{ action: 'last', keys: ['end', 'G'], contexts: { backups: null, sessions: null, history: null }, description: 'the last row' },
 
@@ -78,6 +78,11 @@ export const BINDINGS = [
 	// ------------------------------------------------------------------ commands of every pane
 	{ action: 'finalize', keys: ['f'], contexts: { ...inPanes('f finalize'), backups: null }, description: 'finalize the selected session: steps 5–7, the VM keeps running', help: { keys: 'f' } },
 	{ action: 'stop', keys: ['s'], contexts: { ...inPanes('s stop'), backups: null }, description: 'stop the selected session: the VM is removed, every change discarded', help: { keys: 's' } },
+	{ action: 'restartVm', keys: ['R'], contexts: { ...inPanes('R restart VM'), backups: null }, description: 'restart the VM of the selected session that should run and does not (no write is lost)', help: { keys: 'R' } },
+	{ action: 'faster', keys: ['+'], contexts: { sessions: '+/- copy rate', detail: '+/- copy rate' }, description: "raise the rate limit of the selected session's running copy (to the next step, or none)", help: { keys: '+ -' , text: "raise / lower the rate limit of the selected session's running copy, whoever drives it" } },
+	{ action: 'slower', keys: ['-'], contexts: { sessions: '+/- copy rate', detail: '+/- copy rate' }, description: "lower the rate limit of the selected session's running copy" },
+	{ action: 'pauseCopy', keys: ['p'], contexts: { sessions: 'p pause/resume', detail: 'p pause/resume' }, description: "pause / resume the selected session's running copy", help: { keys: 'p' } },
+	{ action: 'showFinished', keys: ['F'], contexts: { sessions: 'F finished', detail: null }, description: 'show (or fold again) the finished sessions older than 15 minutes', help: { keys: 'F' } },
 	{ action: 'mark', keys: ['space'], contexts: { backups: 'Space mark' }, description: 'mark / unmark a VM (or a restore point) for a recovery drill', help: { keys: 'Space' } },
 	{ action: 'drill', keys: ['d'], contexts: inPanes('d drill'), description: 'drill the marked VMs, or the selected one: boot each under a new name, isolated', help: { keys: 'd' } },
 	{ action: 'history', keys: ['H'], contexts: inPanes('H drills'), description: 'drill history: pass/fail and times (Enter: report and evidence, Esc back)', help: { keys: 'H' } },
@@ -85,6 +90,7 @@ export const BINDINGS = [
 	{ action: 'previousPane', keys: ['shift+tab'], contexts: ALL_PANES, description: 'the previous pane' },
 	{ action: 'filter', keys: ['/'], contexts: inPanes('/ filter'), description: 'filter VMs by name (Enter keeps the filter, Esc clears it)', help: { keys: '/' } },
 	{ action: 'refresh', keys: ['r'], contexts: { ...inPanes('r refresh'), sessions: null }, description: 'read the backups, sessions and host again', help: { keys: 'r' } },
+	{ action: 'warnings', keys: ['w'], contexts: inPanes('w warnings'), description: 'every warning in full, and the last messages (the header counts them)', help: { keys: 'w' } },
 	{ action: 'help', keys: ['?'], contexts: inPanes('? help'), description: 'this help: every key, and the warnings in full' },
 	{ action: 'dismiss', keys: ['escape'], contexts: { backups: null, sessions: null, detail: null, history: null }, description: 'close a dialog, clear a message', help: { keys: 'Esc' } },
 	{ action: 'quit', keys: ['q', 'ctrl+c'], contexts: inPanes('q quit'), description: 'quit — VMs and copies on the host go on; reopen to see them', help: { keys: 'q  Ctrl+C' } },
@@ -120,7 +126,7 @@ export const BINDINGS = [
 	{ action: 'decrease', keys: ['left'], contexts: { finalize: null }, description: 'a lower copy rate limit' },
 	{ action: 'cancel', keys: ['escape', 'n', 'N', 'q'], contexts: { confirm: 'n/Esc cancel', finalize: 'Esc cancel', quit: 'n/Esc stay', drill: 'n/Esc cancel' }, description: 'no: close the dialog, nothing is done' },
 	{ action: 'cancel', keys: ['escape'], contexts: { start: 'Esc cancel', 'confirm-typed': 'Esc cancel' }, description: 'close the dialog, nothing is done' },
-	{ action: 'close', keys: ['any'], contexts: { help: 'any key: close help', 'drill-refused': null }, description: 'close it' },
+	{ action: 'close', keys: ['any'], contexts: { help: 'any key: close help', warnings: 'any key: close', 'drill-refused': null }, description: 'close it' },
 ] as const satisfies readonly Binding[];
 
 type Row = (typeof BINDINGS)[number];
@@ -177,10 +183,11 @@ export function actionFor(context: Context, input: string, key: Key): ActionId |
 	return binding && !binding.field ? (binding.action as ActionId) : undefined;
 }
 
-/** The footer's key hints for a context, in table order. */
-export function hintsFor(context: Context): string {
+/** The footer's key hints for a context, in table order, but for the actions not offered now. */
+export function hintsFor(context: Context, notOffered: ReadonlySet<string> = new Set()): string {
 	const hints: string[] = [];
 	for (const binding of bindingsOf(context)) {
+		if (notOffered.has(binding.action)) continue;
 		const hint = binding.contexts[context];
 		if (hint && !hints.includes(hint)) hints.push(hint);
 	}

@@ -2,8 +2,12 @@
 // so they are cheap to test and cheap to call on every frame.
 import type { RestorePoint } from '../catalog/catalog.ts';
 import type { HostDescription, RuntimeStatus } from '../hosts/host.ts';
-import { formatBytes, formatDuration } from '../core/format.ts';
-import { isTerminal, type SessionRecord, type StepId, type StepRecord } from '../restore/session.ts';
+import { formatAge, formatBytes, formatDuration } from '../core/format.ts';
+
+/** How old a restore point is: "45 min ago", "5 h ago", "3 days ago". */
+export const ageText = formatAge;
+import { allowedPhases, isTerminal, vmShouldRun, type SessionRecord, type StepId, type StepRecord } from '../restore/session.ts';
+import { stepShortTitle } from '../restore/steps.ts';
 
 export interface UiError {
 	message: string;
@@ -83,6 +87,20 @@ export function pad(text: string, width: number): string {
 	return truncate(text, width).padEnd(width);
 }
 
+/** Cuts the middle, not the end: names that differ only at their end stay apart ("app-serv…-042"). */
+export function middleTruncate(text: string, width: number): string {
+	if (width <= 0) return '';
+	if (text.length <= width) return text;
+	if (width < 5) return truncate(text, width);
+	const tail = Math.floor((width - 1) / 2);
+	return `${text.slice(0, width - 1 - tail)}…${text.slice(text.length - tail)}`;
+}
+
+/** The width a name column needs for these names, within [min, max]. */
+export function nameWidth(names: readonly string[], min: number, max: number): number {
+	return clamp(Math.max(min, ...names.map((name) => name.length)), min, Math.max(min, max));
+}
+
 /** `2026-11-24T01:00:00Z` → `11-24 01:00` (the year is noise in a 30-column pane). */
 export function shortTime(iso: string): string {
 	const match = /^\d{4}-(\d{2}-\d{2})T(\d{2}:\d{2})/.exec(iso);
@@ -105,12 +123,22 @@ export interface StepProgress {
 	etaSeconds: number | null;
 }
 
-export function progressText(progress: StepProgress): string {
+export function progressText(progress: StepProgress, copy?: SessionView['copy']): string {
+	if (copy?.paused) return `paused at ${formatBytes(progress.done)}/${formatBytes(progress.total)}`;
 	const percent = progress.total > 0 ? Math.min(100, (progress.done / progress.total) * 100) : 0;
 	const parts = [`${percent.toFixed(0)}%`, `${formatBytes(progress.done)}/${formatBytes(progress.total)}`];
 	if (progress.rate !== null) parts.push(`${formatBytes(progress.rate)}/s`);
 	if (progress.etaSeconds !== null) parts.push(`ETA ${formatDuration(progress.etaSeconds)}`);
+	if (copy?.rateLimit) parts.push(`cap ${formatBytes(copy.rateLimit)}/s`);
 	return parts.join(' ');
+}
+
+/** The process driving a session now (another console, a headless command). */
+export interface Driver {
+	pid: number;
+	hostname: string;
+	operation: string;
+	startedAt: string;
 }
 
 export interface SessionView {
@@ -118,19 +146,54 @@ export interface SessionView {
 	status: RuntimeStatus | null;
 	statusError: string | null;
 	progress: StepProgress | null;
+	/** Where `progress` comes from: this console's run, the journal another process writes, or the host's own job. */
+	progressFrom?: 'console' | 'journal' | 'host';
 	/** This console is running a phase of it right now. */
 	live: boolean;
+	/** The live process driving it (this console's included); null: none does; undefined: not known yet. */
+	driver?: Driver | null;
+	/** What the operator asked of its running copy (rate limit in bytes/s, paused), when a finalize copies. */
+	copy?: { rateLimit: number | null; paused: boolean } | null;
 }
 
-/** The step a session is on, for one cell: "5 copy-data", "4 start-vm ✔". */
+/** Whether the session's step 5 is copying now (its rate can be changed, it can be paused). */
+export function copying(view: SessionView): boolean {
+	return view.record.state === 'finalizing' && runningStep(view.record)?.id === 'copy-data';
+}
+
+/**
+ * The session as the host and the locks say it is, not only as the journal does:
+ * `vm-down` — its VM should run (from backup, or mid-finalize) and does not;
+ * `undriven` — a phase is under way in the journal but no live process drives it;
+ * `elsewhere` — another process (console or command) drives it now.
+ */
+export type SessionHealth = 'ok' | 'vm-down' | 'undriven' | 'elsewhere';
+
+export function sessionHealth(view: SessionView): SessionHealth {
+	const { record, status } = view;
+	if (isTerminal(record)) return 'ok';
+	const down = status !== null && (status.vm === 'off' || status.vm === 'missing' || status.vm === 'error');
+	// While this console starts or stops it, a VM that is not up yet (or any more) is expected.
+	if (down && vmShouldRun(record) && !(view.live && record.state !== 'running' && record.state !== 'finalizing')) return 'vm-down';
+	if (view.live || view.driver === undefined) return 'ok';
+	if (view.driver) return 'elsewhere';
+	return record.state === 'starting' || record.state === 'finalizing' || record.state === 'stopping' ? 'undriven' : 'ok';
+}
+
+/** "pid 4242 on host1 (finalize)" */
+export function driverLabel(driver: Driver): string {
+	return `pid ${driver.pid} on ${driver.hostname} (${driver.operation})`;
+}
+
+/** The step a session is on, for one cell: "5 copy data", "4 start the VM ✔" — never a step id. */
 export function stepLabel(session: SessionRecord): string {
 	if (session.state === 'finalized') return 'steps 1–7 ✔';
 	if (session.state === 'stopped') return 'discarded ✔';
 	const active = session.steps.find((step) => step.status === 'running' || step.status === 'failed');
-	if (active) return `${active.number ?? '·'} ${active.id}${active.status === 'failed' ? ' ✖' : ''}`;
+	if (active) return `${active.number ?? '·'} ${stepShortTitle(active.id)}${active.status === 'failed' ? ' ✖' : ''}`;
 	const done = session.steps.filter((step) => step.status === 'done');
 	const last = done[done.length - 1];
-	return last ? `${last.number ?? '·'} ${last.id} ✔` : '-';
+	return last ? `${last.number ?? '·'} ${stepShortTitle(last.id)} ✔` : '-';
 }
 
 export function runningStep(session: SessionRecord): StepRecord | undefined {
@@ -155,12 +218,37 @@ export function guestLabel(view: SessionView): string {
 	return status.guestAlive ? 'guest alive' : 'no sign of life yet';
 }
 
-/** Unfinished sessions first (newest first), then finished ones (newest first). */
+/** What needs the operator first: a VM down, an undriven phase, work under way, failures, then running from backup; finished last. */
+function urgency(view: SessionView): number {
+	if (isTerminal(view.record)) return 9;
+	switch (sessionHealth(view)) {
+		case 'vm-down':
+			return 0;
+		case 'undriven':
+			return 1;
+		default:
+			break;
+	}
+	const { state } = view.record;
+	if (state === 'starting' || state === 'finalizing' || state === 'stopping') return 2;
+	return state === 'failed' ? 3 : 4;
+}
+
+/** Active sessions first (the most urgent, then the newest), finished ones last (newest first). */
 export function sortSessions(views: SessionView[]): SessionView[] {
-	return [...views].sort((a, b) => {
-		const finished = Number(isTerminal(a.record)) - Number(isTerminal(b.record));
-		return finished !== 0 ? finished : b.record.createdAt.localeCompare(a.record.createdAt);
-	});
+	return [...views].sort((a, b) => urgency(a) - urgency(b) || b.record.createdAt.localeCompare(a.record.createdAt));
+}
+
+/** Finished sessions older than this are folded out of the sessions pane until asked for (F). */
+export const FOLD_FINISHED_AFTER_MS = 15 * 60 * 1000;
+
+export function finishedAt(record: SessionRecord): number {
+	return Date.parse(record.finalizedAt ?? record.stoppedAt ?? record.updatedAt);
+}
+
+/** Whether a session stays out of sight while finished sessions are folded. */
+export function folded(view: SessionView, now: number): boolean {
+	return isTerminal(view.record) && now - finishedAt(view.record) > FOLD_FINISHED_AFTER_MS;
 }
 
 /** A session that has run from its backup this long should be finalized or stopped. */
@@ -181,6 +269,20 @@ export function headerWarnings(host: HostDescription | null, sessions: readonly 
 			warnings.push(`low space on production storage: ${formatBytes(host.freeBytes)} free${largest > 0 ? `, the largest backup needs up to ${formatBytes(largest)}` : ''}`);
 		}
 	}
+	// What needs the operator now comes first: a VM down, then a phase no process drives.
+	const urgent: string[] = [];
+	const down = sessions.filter((view) => sessionHealth(view) === 'vm-down');
+	if (down.length > 0) {
+		const names = down.map((view) => `${view.record.vm} (VM ${view.status?.vm ?? 'off'})`).join(', ');
+		urgent.push(`${down.length === 1 ? '1 VM is' : `${down.length} VMs are`} down that should run: ${names} — R restarts it, s rolls the restore back`);
+	}
+	for (const view of sessions) {
+		if (sessionHealth(view) !== 'undriven') continue;
+		const can = allowedPhases(view.record);
+		const keys = [can.includes('finalize') ? 'f continues it' : null, can.includes('stop') ? 's rolls it back' : null, can.includes('start') ? 'Enter on its restore point continues it' : null].filter((key) => key !== null);
+		urgent.push(`${view.record.vm} is ${view.record.state} but no process drives it${keys.length > 0 ? `: ${keys.join(', ')}` : ''}`);
+	}
+	warnings.unshift(...urgent);
 	for (const view of sessions) {
 		const seconds = fromBackupSeconds(view.record, now);
 		if (seconds !== null && seconds > LONG_FROM_BACKUP_SECONDS) {

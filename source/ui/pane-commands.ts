@@ -2,11 +2,11 @@
 // They read the latest view state and snapshot (several keys can arrive before a re-render),
 // change the view, open dialogs, and call the store's actions; refusals say why, and what
 // can be done instead, in the status line.
-import { PHASE_STATES, allowedPhases } from '../restore/session.ts';
+import { PHASE_STATES, allowedPhases, vmShouldRun } from '../restore/session.ts';
 import type { DrillTarget } from './drills.ts';
 import type { KeyTarget } from './keys.tsx';
 import type { ActionId, Handlers, PaneContext } from './keymap.ts';
-import { clamp } from './model.ts';
+import { clamp, copying, driverLabel, sessionHealth, type SessionView } from './model.ts';
 import type { ConsoleActions, ConsoleState } from './store.ts';
 import { runningOperations } from './state/runs.ts';
 import { FOCUS_ORDER, drillViewLines, paneContext, type Modal, type ViewHandle } from './view.ts';
@@ -34,13 +34,34 @@ export interface PaneCommandsOptions extends ViewHandle {
 
 type PaneHandlers = { readonly [C in PaneContext]: Handlers<C> };
 
+/** Moving about does not end what a message says; any other key starts the next action. */
+const KEEPS_NOTICE: ReadonlySet<ActionId> = new Set(['up', 'down', 'pageUp', 'pageDown', 'first', 'last', 'nextPane', 'previousPane', 'warnings', 'help', 'dismiss']);
+
+/** The commands not offered for the selected session (the footer leaves them out). */
+export function notOffered(selected: SessionView | undefined, hiddenFinished: number, showFinished: boolean, warningCount: number): Set<string> {
+	const hidden = new Set<string>();
+	const health = selected ? sessionHealth(selected) : null;
+	const phases = selected ? allowedPhases(selected.record) : [];
+	// With nothing selected the keys stay listed: pressing one says how to select a session.
+	if (selected && (health === 'elsewhere' || health === 'vm-down' || !phases.includes('finalize'))) hidden.add('finalize');
+	if (selected && (health === 'elsewhere' || !phases.includes('stop'))) hidden.add('stop');
+	if (health !== 'vm-down') hidden.add('restartVm');
+	if (!selected || !copying(selected)) for (const action of ['faster', 'slower', 'pauseCopy']) hidden.add(action);
+	if (hiddenFinished === 0 && !showFinished) hidden.add('showFinished');
+	if (warningCount === 0) hidden.add('warnings');
+	return hidden;
+}
+
 /** The panes' key target: its context follows the focus, key after key. */
 export function paneKeys(options: PaneCommandsOptions): KeyTarget {
 	const handlers = paneHandlers(options);
 	const context = (): PaneContext => paneContext(options.view.current);
 	return {
 		context,
-		run: (action: ActionId) => (handlers[context()] as Partial<Record<ActionId, () => void>>)[action]?.(),
+		run: (action: ActionId) => {
+			if (!KEEPS_NOTICE.has(action)) options.actions.notices.dismissError();
+			(handlers[context()] as Partial<Record<ActionId, () => void>>)[action]?.();
+		},
 		active: options.active,
 		replay: true,
 	};
@@ -63,6 +84,15 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 			return;
 		}
 		const { record } = selected;
+		const health = sessionHealth(selected);
+		if (health === 'elsewhere' && selected.driver) {
+			notify({ level: 'error', text: `${record.vm} is driven by ${driverLabel(selected.driver)} since ${selected.driver.startedAt}`, hint: 'its progress shows here; wait for it to end' });
+			return;
+		}
+		if (health === 'vm-down' && phase === 'finalize') {
+			notify({ level: 'error', text: `${record.vm}'s VM is ${selected.status?.vm ?? 'off'} but should be running: finalize would start it again unseen`, hint: 'R restarts it (no write is lost), s rolls the restore back' });
+			return;
+		}
 		const can = allowedPhases(record);
 		if (!can.includes(phase)) {
 			notify({
@@ -79,6 +109,25 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 			return;
 		}
 		setModal({ kind: phase, sessionId: record.id });
+	};
+
+	/** +/-/p: the selected session's running copy, whoever drives it (this console, another, a headless finalize). */
+	const controlCopy = (change: 'faster' | 'slower' | 'pause'): void => {
+		const { selected } = derive();
+		if (!selected || !copying(selected)) {
+			notify({ level: 'error', text: selected ? `${selected.record.vm} has no copy running (step 5 of a finalize)` : 'no session selected', hint: selected ? 'f finalizes it, with a rate limit to choose' : 'Tab to the sessions pane and pick one' });
+			return;
+		}
+		actions.restores.controlCopy(selected.record.id, change);
+	};
+
+	const requestRestart = (): void => {
+		const { selected } = derive();
+		if (!selected || sessionHealth(selected) !== 'vm-down' || !vmShouldRun(selected.record)) {
+			notify({ level: 'error', text: selected ? `${selected.record.vm}: its VM is not down, nothing to restart` : 'no session selected', hint: null });
+			return;
+		}
+		actions.restores.restartVm(selected.record.id);
 	};
 
 	const requestQuit = (): void => {
@@ -211,8 +260,12 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 		filter: () => set({ editingFilter: true }),
 		refresh: () => void actions.refresh(),
 		help: () => setModal({ kind: 'help' }),
+		warnings: () => setModal({ kind: 'warnings' }),
+		restartVm: requestRestart,
 		quit: requestQuit,
 	};
+	const toggleFinished = (): void => set({ showFinished: !view.current.showFinished });
+	const copyKeys = { faster: () => controlCopy('faster'), slower: () => controlCopy('slower'), pauseCopy: () => controlCopy('pause') };
 	const dismiss = (): void => {
 		if (getState().notices.notice) actions.notices.dismiss();
 		else if (view.current.filter) set({ filter: '', backupCursor: 0 });
@@ -250,8 +303,10 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 			first: () => selectSession(0),
 			last: () => selectSession(derive().sessions.length - 1),
 			showTaskTree: () => set({ focus: 'detail', detailView: 'session', detailScroll: 0 }),
+			showFinished: toggleFinished,
+			...copyKeys,
 		},
-		detail: { ...everywhere, ...scroll, dismiss },
+		detail: { ...everywhere, ...scroll, dismiss, showFinished: toggleFinished, ...copyKeys },
 		history: {
 			...everywhere,
 			dismiss,

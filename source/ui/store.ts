@@ -66,7 +66,7 @@ export class ConsoleStore {
 	) {
 		const feed = (this.feed = new ChangeFeed(options.notifyMs ?? 100));
 		const link = (this.link = new EngineLink(engine));
-		this.notices = new NoticesSlice(feed, { notice: null });
+		this.notices = new NoticesSlice(feed, { notice: null, log: [] });
 		this.catalog = new CatalogSlice(feed, link, engine instanceof Promise ? '' : engine.destination);
 		this.sessions = new SessionsSlice(feed, link, this.notices, (id) => this.runs.isLive(id));
 		this.runs = new RunsSlice(feed, link, this.sessions, this.notices);

@@ -6,7 +6,7 @@ import type { RestorePoint } from '../catalog/catalog.ts';
 import type { DrillReport } from '../drill/index.ts';
 import type { DrillTarget } from './drills.ts';
 import type { Context, PaneContext } from './keymap.ts';
-import { backupRows, clamp, matchesFilter, type BackupRow, type SessionView, type VmBackups } from './model.ts';
+import { backupRows, clamp, folded, matchesFilter, type BackupRow, type SessionView, type VmBackups } from './model.ts';
 import type { ConsoleState } from './store.ts';
 import type { StyledLine } from './components/Line.tsx';
 import { historyLines, liveDrillLines, reportLines } from './components/DrillPane.tsx';
@@ -14,7 +14,7 @@ import { historyLines, liveDrillLines, reportLines } from './components/DrillPan
 export type Focus = 'backups' | 'sessions' | 'detail';
 export const FOCUS_ORDER: readonly Focus[] = ['backups', 'sessions', 'detail'];
 
-export type Modal = { kind: 'help' } | { kind: 'start'; point: RestorePoint } | { kind: 'drill'; targets: DrillTarget[] } | { kind: 'finalize'; sessionId: string } | { kind: 'stop'; sessionId: string } | { kind: 'quit' } | null;
+export type Modal = { kind: 'help' } | { kind: 'warnings' } | { kind: 'start'; point: RestorePoint } | { kind: 'drill'; targets: DrillTarget[] } | { kind: 'finalize'; sessionId: string } | { kind: 'stop'; sessionId: string } | { kind: 'quit' } | null;
 
 export interface ViewState {
 	focus: Focus;
@@ -33,11 +33,17 @@ export interface ViewState {
 	detailView: 'session' | 'drill' | 'history' | 'report';
 	historyCursor: number;
 	report: { report: DrillReport; evidence: Record<string, string[]> } | null;
+	/** F: finished sessions are all listed, not only the recent ones. */
+	showFinished: boolean;
+	/** The header's warning shown (w shows the next). */
+	warningIndex: number;
 }
 
 export interface Derived {
 	rowsOfBackups: BackupRow[];
 	sessions: SessionView[];
+	/** Finished sessions folded out of `sessions`. */
+	hiddenFinished: number;
 	cursor: number;
 	sessionCursor: number;
 	selected: SessionView | undefined;
@@ -60,16 +66,22 @@ function memoRows(): (backups: VmBackups[], expanded: ReadonlySet<string>, filte
 	};
 }
 
-function memoSessions(): (sessions: SessionView[], filter: string) => SessionView[] {
-	let last: { sessions: SessionView[]; filter: string; result: SessionView[] } | null = null;
-	return (sessions, filter) => {
-		if (last?.sessions !== sessions || last.filter !== filter) last = { sessions, filter, result: sessions.filter((candidate) => matchesFilter(filter, candidate.record.vm, candidate.record.source.vm)) };
+/** The sessions the pane lists (filtered, finished ones folded unless asked for), and how many were folded. */
+function memoSessions(): (sessions: SessionView[], filter: string, showFinished: boolean, minute: number) => { shown: SessionView[]; hidden: number } {
+	let last: { sessions: SessionView[]; filter: string; showFinished: boolean; minute: number; result: { shown: SessionView[]; hidden: number } } | null = null;
+	return (sessions, filter, showFinished, minute) => {
+		if (last?.sessions !== sessions || last.filter !== filter || last.showFinished !== showFinished || last.minute !== minute) {
+			const matching = sessions.filter((candidate) => matchesFilter(filter, candidate.record.vm, candidate.record.source.vm));
+			const now = minute * 60_000;
+			const shown = showFinished ? matching : matching.filter((candidate) => !folded(candidate, now));
+			last = { sessions, filter, showFinished, minute, result: { shown, hidden: matching.length - shown.length } };
+		}
 		return last.result;
 	};
 }
 
 export function useView(getState: () => ConsoleState): ViewHandle {
-	const view = useRef<ViewState>({ focus: 'backups', modal: null, filter: '', editingFilter: false, expanded: new Set(), backupCursor: 0, selectedId: null, detailScroll: 0, backupOffset: 0, sessionOffset: 0, marked: new Map(), detailView: 'session', historyCursor: 0, report: null });
+	const view = useRef<ViewState>({ focus: 'backups', modal: null, filter: '', editingFilter: false, expanded: new Set(), backupCursor: 0, selectedId: null, detailScroll: 0, backupOffset: 0, sessionOffset: 0, marked: new Map(), detailView: 'session', historyCursor: 0, report: null, showFinished: false, warningIndex: 0 });
 	const [, rerender] = useReducer((count: number) => count + 1, 0);
 	const rows = useRef(memoRows());
 	const sessions = useRef(memoSessions());
@@ -83,11 +95,12 @@ export function useView(getState: () => ConsoleState): ViewHandle {
 			const current = view.current;
 			const latest = getState();
 			const rowsOfBackups = rows.current(latest.catalog.backups, current.expanded, current.filter);
-			const shown = sessions.current(latest.sessions.views, current.filter);
+			// Folding is decided to the minute: a list that changes with every frame cannot be followed.
+			const { shown, hidden } = sessions.current(latest.sessions.views, current.filter, current.showFinished, Math.floor(Date.now() / 60_000));
 			const cursor = clamp(current.backupCursor, 0, Math.max(0, rowsOfBackups.length - 1));
 			const found = shown.findIndex((candidate) => candidate.record.id === current.selectedId);
 			const sessionCursor = found >= 0 ? found : 0;
-			return { rowsOfBackups, sessions: shown, cursor, sessionCursor, selected: shown[sessionCursor] };
+			return { rowsOfBackups, sessions: shown, hiddenFinished: hidden, cursor, sessionCursor, selected: shown[sessionCursor] };
 		},
 	};
 }
@@ -112,6 +125,8 @@ export function screenContext(view: ViewState, state: ConsoleState): Context {
 			return 'drill';
 		case 'help':
 			return 'help';
+		case 'warnings':
+			return 'warnings';
 		case 'start':
 			return 'start';
 		case 'finalize':

@@ -62,7 +62,7 @@ describe('the console hung up (SIGHUP) in the middle of finalize', () => {
 		await t.keys('Enter');
 		await t.waitFor('the confirmation', (screen) => screen.includes('Start Run Direct of web01?'), 20_000);
 		await t.type('y');
-		await t.waitFor('web01 running from backup', (screen) => /web01\s+running\s+4 start-vm ✔/.test(screen), 30_000);
+		await t.waitFor('web01 running from backup', (screen) => /web01\s+running\s+4 start the VM ✔/.test(screen), 30_000);
 		const session = await waitFor('the session in the journal', 10_000, () => openSession('web01'));
 		const overlay = session.plan.disks[0]?.overlay ?? '';
 		await waitFor('three guest ticks in the snapshot layer', 90_000, async () => ((ticks(await readGuestLog(overlay, 'qcow2')).length >= 3 ? true : undefined)), 1000);
@@ -105,7 +105,7 @@ describe('the console hung up (SIGHUP) in the middle of finalize', () => {
 		// Reopened, the console offers to resume; nothing happens before a key.
 		const again = await openConsole();
 		const offer = await again.waitFor('the resume offer', (screen) => screen.includes('Interrupted sessions (1)'), 30_000);
-		expect(offer).toContain('finalize was interrupted (in step 5, copy-data)');
+		expect(offer).toContain('finalize was interrupted (in step 5, copy data)');
 		expect(offer).toContain('c continue');
 		await new Promise((resolve) => setTimeout(resolve, 500));
 		expect((await new Journal(lab.paths.state).read(session.id))?.state).toBe('finalizing');

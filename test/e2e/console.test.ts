@@ -54,7 +54,7 @@ describe('the console on the lab host, by keyboard', () => {
 	it('starts a restore, shows it running from backup, finalizes it and shows the finished task tree', async () => {
 		const t = term();
 		await startFromKeyboard(2, 'web01');
-		const running = await t.waitFor('web01 running from backup', (screen) => /web01\s+running\s+4 start-vm ✔/.test(screen) && screen.includes('running from backup for'), 30_000);
+		const running = await t.waitFor('web01 running from backup', (screen) => /web01\s+running\s+4 start the VM ✔/.test(screen) && screen.includes('running from backup for'), 30_000);
 		expect(running).toContain('✔ 4. Start web01 running directly from the backup');
 		await t.keys('f');
 		await t.waitFor('the finalize confirmation', (screen) => screen.includes('Finalize web01?'));
@@ -72,7 +72,7 @@ describe('the console on the lab host, by keyboard', () => {
 	it('starts a restore and stops it, the VM name typed to confirm', async () => {
 		const t = term();
 		await startFromKeyboard(0, 'db01');
-		await t.waitFor('db01 running from backup', (screen) => /db01\s+running\s+4 start-vm ✔/.test(screen), 30_000);
+		await t.waitFor('db01 running from backup', (screen) => /db01\s+running\s+4 start the VM ✔/.test(screen), 30_000);
 		await t.keys('s');
 		await t.waitFor('the stop confirmation', (screen) => screen.includes('Type db01 to stop it'));
 		await t.keys('Enter');

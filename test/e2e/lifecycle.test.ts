@@ -59,7 +59,7 @@ describe('Run Direct on the lab host', () => {
 			return ticks.length >= 3 ? ticks : undefined;
 		}, 1000);
 
-		const finalize = await lab.cli(['finalize', id, '--json']);
+		const finalize = await lab.cli(['finalize', id, '--yes', '--json']);
 		expect(finalize.exitCode, finalize.stderr).toBe(0);
 		const done = await session(id);
 		expect(done.state).toBe('finalized');
@@ -168,10 +168,10 @@ describe('Run Direct on the lab host', () => {
 		expect(running.steps.find((step) => step.id === 'start-vm')?.attempts).toBe(1);
 
 		// Kill it again in the middle of finalize (after the copy) and finish it with the same command.
-		const killedFinalize = await lab.cli(['finalize', id, '--json'], { env: { RUNDIRECT_FAULT: 'kill-after:copy-data' } });
+		const killedFinalize = await lab.cli(['finalize', id, '--yes', '--json'], { env: { RUNDIRECT_FAULT: 'kill-after:copy-data' } });
 		expect(killedFinalize.signal).toBe('SIGKILL');
 		expect((await session(id)).state).toBe('finalizing');
-		const finalize = await lab.cli(['finalize', id, '--json']);
+		const finalize = await lab.cli(['finalize', id, '--yes', '--json']);
 		expect(finalize.exitCode, finalize.stderr).toBe(0);
 		expect(finalize.events.some((event) => event.type === 'warning' && String(event.message).includes('is gone; continuing from the journal'))).toBe(true);
 		const done = await session(id);

@@ -73,7 +73,7 @@ describe('concurrency', () => {
 		const starts = await Promise.all([lab.cli(['start', 'web01', '--yes', '--json']), lab.cli(['start', 'db01', '--yes', '--json'])]);
 		for (const start of starts) expect(start.exitCode, start.stderr).toBe(0);
 		const ids = starts.map(sessionOf);
-		const finals = await Promise.all(ids.map((id) => lab.cli(['finalize', id, '--json'])));
+		const finals = await Promise.all(ids.map((id) => lab.cli(['finalize', id, '--yes', '--json'])));
 		for (const result of finals) expect(result.exitCode, result.stderr).toBe(0);
 		const journal = new Journal(lab.paths.state);
 		let intact = true;

@@ -73,7 +73,7 @@ describe.runIf(isRoot)('production storage full', () => {
 		const ballast = path.join(small, 'ballast');
 		await execa('dd', ['if=/dev/zero', `of=${ballast}`, 'bs=1M', 'count=30'], { reject: false });
 
-		const full = await lab.cli(['--destination', destination, 'finalize', id]);
+		const full = await lab.cli(['--destination', destination, 'finalize', id, '--yes']);
 		expect(full.exitCode).toBe(1);
 		expect(full.stderr).toMatch(/Production storage .*small\/big01 is full: the copy needs \d+ MiB and \d+ MiB is free/);
 		expect(full.stderr).toMatch(/The VM keeps running from the backup/);
@@ -85,7 +85,7 @@ describe.runIf(isRoot)('production storage full', () => {
 		expect(row?.status).toMatchObject({ vm: 'running', runsOn: 'backup' });
 
 		await fs.rm(ballast);
-		const retried = await lab.cli(['--destination', destination, 'finalize', id]);
+		const retried = await lab.cli(['--destination', destination, 'finalize', id, '--yes']);
 		expect(retried.exitCode, retried.stderr).toBe(0);
 		const done = await new Journal(lab.paths.state).read(id);
 		expect(done?.state).toBe('finalized');

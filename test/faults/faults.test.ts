@@ -164,7 +164,7 @@ describe('fault injection on the lab host', () => {
 			await guestWrites([{ disk: 0, pattern: 0xa1, offset: 2 * MiB, length: 3 * MiB }, { disk: 1, pattern: 0xb2, offset: 0, length: 2 * MiB }], model);
 
 			const rate = fault.qemuKillIn ? ['--rate-limit', RATE_LIMIT_MIB] : [];
-			const finalizing = cli(['finalize', id, ...rate], fault.endFault);
+			const finalizing = cli(['finalize', id, '--yes', ...rate], fault.endFault);
 			if (fault.qemuKillIn) await killQemuWhen(id, fault.qemuKillIn, 60_000);
 			const first = await finalizing;
 			if (fault.endFault) {
@@ -179,7 +179,7 @@ describe('fault injection on the lab host', () => {
 			} else if (fault.qemuKillIn) {
 				expect(first.exitCode).toBe(1);
 				expect((await journal(id)).state).toBe('failed');
-				const retried = await cli(['finalize', id]);
+				const retried = await cli(['finalize', id, '--yes']);
 				expect(retried.exitCode, retried.stderr).toBe(0);
 			} else {
 				expect(first.exitCode, first.stderr).toBe(0);
@@ -206,7 +206,7 @@ describe('fault injection on the lab host', () => {
 		} else {
 			const running = await journal(id);
 			if (fault.finalizeFault) {
-				const finalizing = await cli(['finalize', id], fault.finalizeFault);
+				const finalizing = await cli(['finalize', id, '--yes'], fault.finalizeFault);
 				expect(finalizing.signal, finalizing.stderr).toBe('SIGKILL');
 				killedControllers++;
 			}

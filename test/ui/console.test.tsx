@@ -187,7 +187,7 @@ describe('finalize and stop', () => {
 		await press(KEYS.enter);
 		await waitForFrame(frame, (text) => text.includes('Start Run Direct of web01?'));
 		await press('y');
-		await waitForFrame(frame, (text) => /web01\s+running\s+4 start-vm ✔/.test(text));
+		await waitForFrame(frame, (text) => /web01\s+running\s+4 start the VM ✔/.test(text));
 		return fixture;
 	}
 
@@ -280,7 +280,7 @@ describe('sessions started elsewhere', () => {
 		const proposal = await other.proposeStart({ vm: 'files01' });
 		const session = await other.beginStart(proposal);
 		await other.runPhase(session.id, 'start');
-		const shown = await waitForFrame(frame, (text) => /files01\s+running\s+4 start-vm ✔/.test(text));
+		const shown = await waitForFrame(frame, (text) => /files01\s+running\s+4 start the VM ✔/.test(text));
 		expect(shown).not.toContain('this console');
 		await other.runPhase(session.id, 'stop');
 		await waitForFrame(frame, (text) => /files01\s+stopped/.test(text));

@@ -171,7 +171,7 @@ describe('interrupted sessions on open', () => {
 		const dialog = frame();
 		expect(dialog).toContain('nothing happens until you choose');
 		expect(dialog).toMatch(/web01 · finalizing · session/);
-		expect(dialog).toContain('finalize was interrupted (in step 5, copy-data)');
+		expect(dialog).toContain('finalize was interrupted (in step 5, copy data)');
 		expect(dialog).toContain('c continue: continue finalize (steps 5–7)');
 		// Before step 6 switched it onto production, an interrupted finalize can still be undone.
 		expect(dialog).toContain('b roll back: stop web01');

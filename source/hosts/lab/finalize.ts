@@ -11,7 +11,7 @@ import { addProductionNodes, disksOnProduction, flushNode, namedNodes } from './
 import type { LabContext } from './context.ts';
 import { definitionPath, type LabVmDefinition, writeDefinition } from './definition.ts';
 import { LabError } from './errors.ts';
-import { type QemuJob, queryJobs, startFullCopy, waitJobs } from './jobs.ts';
+import { DataRateLimit, type DataMap, type QemuJob, dataMap, holdJob, queryJobs, startFullCopy, waitJobs } from './jobs.ts';
 import { createQcow2, measureQcow2 } from '../../qemu/qemu-img.ts';
 import { nodeNames } from './runtime.ts';
 import { copiedMarker, ensureRunning, ownDefinition, requireRunning } from './session-vm.ts';
@@ -37,11 +37,17 @@ export async function copyData(context: LabContext, plan: RestorePlan, options: 
 	const existingJobs = new Map((await queryJobs(qmp)).map((job) => [job.id, job]));
 	const nodes = await namedNodes(qmp);
 	const waiting: string[] = [];
+	// Under a rate limit, the cap and the progress count the backup's data, not its zeros (see DataRateLimit).
+	const limit = options.rateLimit && options.rateLimit > 0 ? new DataRateLimit(qmp, options.rateLimit) : null;
+	const maps = new Map<number, DataMap>();
+	const speedsSet = new Map<string, number>();
+	if (limit) for (const disk of plan.disks) maps.set(disk.index, await dataMap(disk.backup, disk.format).catch(() => ({ extents: [{ start: 0, length: disk.virtualSize }], dataBytes: disk.virtualSize })));
 	for (const disk of plan.disks) {
 		const names = nodeNames(disk.index);
 		const jobId = `rd-copy${disk.index}`;
-		progress.set(disk.index, { done: 0, total: disk.virtualSize });
-		const finished = () => progress.set(disk.index, { done: disk.virtualSize, total: disk.virtualSize });
+		const size = maps.get(disk.index)?.dataBytes ?? disk.virtualSize;
+		progress.set(disk.index, { done: 0, total: size });
+		const finished = () => progress.set(disk.index, { done: size, total: size });
 		if (definition.disks[disk.index]?.path === disk.production || (await exists(copiedMarker(plan, disk.index)))) {
 			finished();
 			continue;
@@ -68,7 +74,7 @@ export async function copyData(context: LabContext, plan: RestorePlan, options: 
 		await fs.rm(disk.production, { force: true });
 		await createQcow2(disk.production, disk.virtualSize);
 		await addProductionNodes(qmp, disk.index, disk.production);
-		await startFullCopy(qmp, { 'job-id': jobId, device: names.backup, target: names.prod, sync: 'full', 'auto-dismiss': false, ...speedOf(options) });
+		await startFullCopy(qmp, { 'job-id': jobId, device: names.backup, target: names.prod, sync: 'full', 'auto-dismiss': false, ...speedOf(options) }, limit?.perf());
 		waiting.push(jobId);
 	}
 	report();
@@ -76,10 +82,21 @@ export async function copyData(context: LabContext, plan: RestorePlan, options: 
 	const jobs = await waitJobs(qmp, waiting, {
 		until: 'concluded',
 		...(options.signal ? { signal: options.signal } : {}),
-		onPoll: (current) => {
+		onPoll: async (current) => {
+			// The operator may change the cap, or pause the copy, while it runs (options.control).
+			const wanted = options.control ? (options.control.rateLimit() ?? 0) : (options.rateLimit ?? 0);
+			if (limit) limit.rate = wanted;
 			for (const job of current.values()) {
 				const index = Number(job.id.slice('rd-copy'.length));
-				progress.set(index, { done: job['current-progress'], total: Math.max(job['total-progress'], 1) });
+				await holdJob(qmp, job, options.control?.paused() ?? false);
+				// A copy begun uncapped keeps QEMU's own speed (which counts the zeros too) when a cap is set later.
+				if (!limit && job.status === 'running' && speedsSet.get(job.id) !== wanted) {
+					await qmp.execute('block-job-set-speed', { device: job.id, speed: Math.round(wanted) });
+					speedsSet.set(job.id, wanted);
+				}
+				const map = maps.get(index);
+				if (limit && map) progress.set(index, { done: await limit.steer(job, map), total: Math.max(map.dataBytes, 1) });
+				else progress.set(index, { done: job['current-progress'], total: Math.max(job['total-progress'], 1) });
 			}
 			report();
 		},

@@ -6,7 +6,7 @@ import { formatBytes, formatDuration } from '../../core/format.ts';
 import { PHASE_STEPS, allowedPhases, type Phase, type StepRecord } from '../../restore/session.ts';
 import { stepTitle } from '../../restore/steps.ts';
 import type { LiveRun } from '../state/runs.ts';
-import { bar, fromBackupSeconds, guestLabel, progressText, shortTime, wrapText, type SessionView } from '../model.ts';
+import { bar, driverLabel, fromBackupSeconds, guestLabel, progressText, sessionHealth, shortTime, wrapText, type SessionView } from '../model.ts';
 import { Lines, type StyledLine } from './Line.tsx';
 import { Pane, paneBodyRows } from './Pane.tsx';
 import { taskLine } from './task-line.ts';
@@ -25,7 +25,7 @@ function stepMs(step: StepRecord, now: number): number | null {
 
 function progressLine(key: string, view: SessionView, width: number): StyledLine | null {
 	if (!view.progress) return null;
-	const text = progressText(view.progress);
+	const text = progressText(view.progress, view.copy);
 	const barWidth = Math.max(6, Math.min(30, width - text.length - 8));
 	return { key, text: `      ${bar(view.progress.total > 0 ? view.progress.done / view.progress.total : 0, barWidth)} ${text}`, color: 'cyan' };
 }
@@ -69,6 +69,9 @@ function journalLines(phase: Phase, view: SessionView, width: number, now: numbe
 
 function nextKeys(view: SessionView): string {
 	if (view.live) return 'Running in this console: q quits without stopping it (the host carries on).';
+	const health = sessionHealth(view);
+	if (health === 'elsewhere') return '';
+	if (health === 'vm-down') return `Next: R restarts its VM${allowedPhases(view.record).includes('stop') ? ' · s stops it (discards every change)' : ''}`;
 	const phases = allowedPhases(view.record);
 	const keys: string[] = [];
 	if (phases.includes('finalize')) keys.push(`f ${view.record.state === 'failed' ? 'retries finalize' : 'finalizes (keeps it)'}`);
@@ -92,7 +95,17 @@ export function detailLines(view: SessionView | undefined, live: LiveRun | undef
 	const guest = guestLabel(view);
 	if (guest) facts.push(guest);
 	if (view.statusError) facts.push(`host status unavailable: ${view.statusError}`);
-	if (facts.length > 0) lines.push({ key: 'facts', text: facts.join(' · ') });
+	if (facts.length > 0) wrapText(facts.join(' · '), width).forEach((text, index) => lines.push({ key: `facts${index}`, text }));
+	const health = sessionHealth(view);
+	const truth =
+		health === 'vm-down'
+			? { text: `✖ Its VM is ${view.status?.vm ?? 'off'} but should be running (the journal says ${record.state}). R restarts it on the disks it ran on — no write is lost; s rolls the restore back.`, color: 'red' }
+			: health === 'undriven'
+				? { text: `⚠ No process drives this ${record.state}: the one that did is gone.${view.progressFrom === 'host' && view.progress ? ` The host's own job goes on: ${progressText(view.progress)}.` : ''} ${nextKeys({ ...view, live: false }).replace(/^Next: /, '')}`, color: 'magenta' }
+				: health === 'elsewhere' && view.driver
+					? { text: `Driven by ${driverLabel(view.driver)} since ${shortTime(view.driver.startedAt)}: its progress shows here; f and s are not offered until it ends.`, color: 'yellow' }
+					: null;
+	if (truth) wrapText(truth.text, width).forEach((text, index) => lines.push({ key: `truth${index}`, text, color: truth.color }));
 
 	const phases = (['start', 'finalize', 'stop'] as const).filter((phase) => live?.phase === phase || PHASE_STEPS[phase].some((id) => (record.steps.find((step) => step.id === id)?.attempts ?? 0) > 0));
 	const latest = phases[phases.length - 1];

@@ -6,7 +6,7 @@ import { Box, Text } from 'ink';
 import { TextField } from './TextField.tsx';
 import { hintsFor, type Context } from '../keymap.ts';
 import type { Notice } from '../state/notices.ts';
-import { truncate } from '../model.ts';
+import { truncate, wrapText } from '../model.ts';
 import { Line } from './Line.tsx';
 
 export interface FooterProps {
@@ -16,9 +16,32 @@ export interface FooterProps {
 	width: number;
 	/** When set, the status row is the filter input. */
 	filterEdit: { value: string; onChange: (value: string) => void; onSubmit: () => void } | null;
+	/** Commands not offered for what is selected now: their hints are left out. */
+	notOffered?: ReadonlySet<string>;
 }
 
-export function Footer({ context, notice, width, filterEdit }: FooterProps): React.JSX.Element {
+/** A notice is wrapped, never cut: up to this many rows (the rest in w's message log). */
+export const NOTICE_ROWS_MAX = 3;
+
+function noticeText(notice: Notice): string {
+	return `${notice.level === 'error' ? '✖ ' : '✓ '}${notice.text}${notice.hint ? ` — ${notice.hint}` : ''}`;
+}
+
+function noticeLines(notice: Notice | null, width: number): string[] {
+	if (!notice) return [''];
+	const lines = wrapText(noticeText(notice), Math.max(1, width - 3));
+	if (lines.length <= NOTICE_ROWS_MAX) return lines;
+	const kept = lines.slice(0, NOTICE_ROWS_MAX);
+	kept[NOTICE_ROWS_MAX - 1] = `${truncate(kept[NOTICE_ROWS_MAX - 1] ?? '', Math.max(1, width - 16))} … (w: in full)`;
+	return kept;
+}
+
+/** Rows the footer takes: the status (wrapped) and the hints. */
+export function footerRows(notice: Notice | null, width: number, editing: boolean): number {
+	return (editing ? 1 : noticeLines(notice, width).length) + 1;
+}
+
+export function Footer({ context, notice, width, filterEdit, notOffered }: FooterProps): React.JSX.Element {
 	let status: React.JSX.Element;
 	if (filterEdit) {
 		status = (
@@ -28,15 +51,20 @@ export function Footer({ context, notice, width, filterEdit }: FooterProps): Rea
 			</Box>
 		);
 	} else if (notice) {
-		const text = `${notice.level === 'error' ? ' ✖ ' : ' ✓ '}${notice.text}${notice.hint ? ` — ${notice.hint}` : ''}`;
-		status = <Line text={truncate(text, width)} color={notice.level === 'error' ? 'red' : 'green'} />;
+		status = (
+			<>
+				{noticeLines(notice, width).map((text, index) => (
+					<Line key={index} text={` ${index === 0 ? '' : '  '}${text}`} color={notice.level === 'error' ? 'red' : 'green'} />
+				))}
+			</>
+		);
 	} else {
 		status = <Line text="" />;
 	}
 	return (
-		<Box flexDirection="column" width={width} height={2}>
+		<Box flexDirection="column" width={width} height={footerRows(notice, width, filterEdit !== null)}>
 			{status}
-			<Line text={truncate(` ${hintsFor(context)}`, width)} dim />
+			<Line text={truncate(` ${hintsFor(context, notOffered)}`, width)} dim />
 		</Box>
 	);
 }

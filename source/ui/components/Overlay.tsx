@@ -1,5 +1,5 @@
 // What takes the panes' place: the offer to build the lab, the sessions found interrupted on
-// open, or the dialog a key opened (help, start, drill, finalize/stop, quit). Each gets the
+// open, or the dialog a key opened (help, warnings, start, drill, finalize/stop, quit). Each gets the
 // slice it shows and the actions it may call.
 import type React from 'react';
 import type { ConsoleActions, ConsoleState } from '../store.ts';
@@ -8,6 +8,7 @@ import { resuming, type Modal } from '../view.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { DrillFlow } from './DrillFlow.tsx';
 import { HelpOverlay } from './HelpOverlay.tsx';
+import { WarningsOverlay } from './WarningsOverlay.tsx';
 import { LabSetup } from './LabSetup.tsx';
 import { PhaseConfirm } from './PhaseConfirm.tsx';
 import { ResumeDialog } from './ResumeDialog.tsx';
@@ -41,6 +42,8 @@ export function Overlay({ state, actions, modal, warnings, width, height, onClos
 			return <DrillFlow actions={actions.drills} targets={modal.targets} width={width} height={height} onCancel={onClose} onStarted={onDrillStarted} />;
 		case 'help':
 			return <HelpOverlay width={width} height={height} warnings={warnings} onClose={onClose} />;
+		case 'warnings':
+			return <WarningsOverlay width={width} height={height} warnings={warnings} log={state.notices.log} onClose={onClose} />;
 		case 'start':
 			return <StartFlow actions={actions.restores} point={modal.point} width={width} height={height} onCancel={onClose} onStarted={onRestoreStarted} />;
 		case 'finalize':

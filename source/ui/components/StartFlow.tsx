@@ -10,7 +10,7 @@ import type { ReplaceMode } from '../../hosts/host.ts';
 import type { StartProposal } from '../../restore/engine.ts';
 import type { StartRequest } from '../../restore/start-request.ts';
 import { formatBytes } from '../../core/format.ts';
-import { shortTime, toUiError, type UiError } from '../model.ts';
+import { shortTime, toUiError, wrapText, type UiError } from '../model.ts';
 import { useKeys } from '../keys.tsx';
 import type { RestoreActions } from '../state/runs.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
@@ -114,7 +114,7 @@ export function StartFlow({ actions, point, width, height, onCancel, onStarted }
 	);
 	const size = point.disks.reduce((sum, disk) => sum + disk.virtualSize, 0);
 	return (
-		<Dialog title={`Restore ${point.vm} from ${point.id} (taken ${shortTime(point.manifest.takenAt)}, ${point.disks.length} disk${point.disks.length === 1 ? '' : 's'}, ${formatBytes(size)})`} width={width} height={height}>
+		<Dialog title={`Restore ${point.vm} from ${point.id} (taken ${shortTime(point.manifest.takenAt)}, ${point.disks.length} disk${point.disks.length === 1 ? '' : 's'}, data ${formatBytes(point.size)} · virtual ${formatBytes(size)})`} width={width} height={height}>
 			{row('location', 'Location', <Text>{choice([['original', 'original (production storage)'], ['alternate', 'alternate folder']], form.location)}</Text>)}
 			{form.location === 'alternate' ? row('folder', '  Folder', <TextField value={form.folder} placeholder="/absolute/folder" focus={field === 'folder' && stage.kind === 'form'} onChange={(folder) => setForm({ ...form, folder })} onSubmit={(folder) => review({ folder })} />) : null}
 			{row('naming', 'VM name', <Text>{choice([['keep', `keep ${point.vm}`], ['new', 'new name']], form.naming)}</Text>)}
@@ -124,8 +124,8 @@ export function StartFlow({ actions, point, width, height, onCancel, onStarted }
 			{row('review', '', <Text bold inverse={field === 'review'}>{' Review what will happen → '}</Text>)}
 			<Text> </Text>
 			{stage.kind === 'checking' ? <Line text="Checking the restore point and the host (pre-flight)…" color="yellow" /> : null}
-			{stage.kind === 'form' && stage.error ? <Line text={`✖ ${stage.error.message}`} color="red" /> : null}
-			{stage.kind === 'form' && stage.error?.hint ? <Line text={`→ ${stage.error.hint}`} color="yellow" /> : null}
+			{stage.kind === 'form' && stage.error ? wrapText(`✖ ${stage.error.message}`, Math.max(1, width - 4)).map((text, index) => <Line key={`e${index}`} text={text} color="red" />) : null}
+			{stage.kind === 'form' && stage.error?.hint ? wrapText(`→ ${stage.error.hint}`, Math.max(1, width - 4)).map((text, index) => <Line key={`h${index}`} text={text} color="yellow" />) : null}
 			<Line text="↑↓ field · ←→/Space change · Enter review · Esc cancel" dim />
 		</Dialog>
 	);

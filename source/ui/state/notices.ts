@@ -8,14 +8,24 @@ export interface Notice {
 	hint: string | null;
 }
 
+export interface LoggedNotice extends Notice {
+	at: number;
+}
+
 export interface NoticesState {
 	notice: Notice | null;
+	/** The last notices, oldest first (w shows them): a message replaced by the next is not lost. */
+	log: readonly LoggedNotice[];
 }
 
 export interface NoticeActions {
 	notify(notice: Notice): void;
 	dismiss(): void;
+	/** Clears the status line when it shows an error: the next action has begun. */
+	dismissError(): void;
 }
+
+const LOG_SIZE = 100;
 
 export function errorNotice(error: unknown): Notice {
 	const { message, hint } = toUiError(error);
@@ -24,7 +34,7 @@ export function errorNotice(error: unknown): Notice {
 
 export class NoticesSlice extends Slice<NoticesState> implements NoticeActions {
 	notify(notice: Notice): void {
-		this.update({ notice });
+		this.update({ notice, log: [...this.state.log.slice(-(LOG_SIZE - 1)), { ...notice, at: Date.now() }] });
 	}
 
 	info(text: string): void {
@@ -33,5 +43,9 @@ export class NoticesSlice extends Slice<NoticesState> implements NoticeActions {
 
 	dismiss(): void {
 		if (this.state.notice) this.update({ notice: null });
+	}
+
+	dismissError(): void {
+		if (this.state.notice?.level === 'error') this.update({ notice: null });
 	}
 }

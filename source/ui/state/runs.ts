@@ -4,11 +4,11 @@
 import type { StartProposal } from '../../restore/engine.ts';
 import type { StartRequest } from '../../restore/start-request.ts';
 import type { Phase, SessionRecord } from '../../restore/session.ts';
-import { AbortedError } from '../../core/errors.ts';
+import { AbortedError, EXIT, RundirectError } from '../../core/errors.ts';
 import { InkTaskRenderer, type InkTaskRendererOptions, type TaskNode } from '../task-renderer.ts';
 import { toUiError, type UiError } from '../model.ts';
 import type { EngineLink } from './engine-link.ts';
-import type { NoticesSlice } from './notices.ts';
+import { errorNotice, type NoticesSlice } from './notices.ts';
 import type { SessionsSlice } from './sessions.ts';
 import { Slice, type ChangeFeed } from './slice.ts';
 
@@ -36,6 +36,26 @@ export interface RestoreActions {
 	/** `rateLimit`: bytes per second for the copy (spares production storage); default unlimited. */
 	finalize(sessionId: string, rateLimit?: number): void;
 	stop(sessionId: string): void;
+	/** Starts again the VM of a session that should run and does not (R); the outcome is a notice. */
+	restartVm(sessionId: string): void;
+	/** Changes a running copy, whichever process drives it: a step up or down the rate ladder, or pause/resume. */
+	controlCopy(sessionId: string, change: 'faster' | 'slower' | 'pause'): void;
+}
+
+/** The rate limits offered (MiB/s; 0 = none), as the finalize dialog offers them. */
+export const COPY_RATES = [0, 10, 50, 100, 200, 500] as const;
+
+/** The next rate up or down the ladder from `current` bytes/s (none is above the highest). */
+export function nextRate(current: number | null, change: 'faster' | 'slower'): number | null {
+	const mib = current === null ? 0 : current / 2 ** 20;
+	const ladder = COPY_RATES.filter((rate) => rate > 0);
+	if (change === 'faster') {
+		if (mib === 0) return null;
+		const up = ladder.find((rate) => rate > mib + 1e-9);
+		return up === undefined ? null : up * 2 ** 20;
+	}
+	const down = mib === 0 ? ladder[ladder.length - 1] : [...ladder].reverse().find((rate) => rate < mib - 1e-9);
+	return (down ?? ladder[0] ?? 10) * 2 ** 20;
 }
 
 /** Operations this console is running (quitting would stop waiting for them). */
@@ -81,6 +101,31 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 		this.runById(sessionId, 'stop');
 	}
 
+	controlCopy(sessionId: string, change: 'faster' | 'slower' | 'pause'): void {
+		const vm = this.sessions.record(sessionId)?.vm ?? sessionId;
+		const current = this.link.engine.controls.read(sessionId) ?? { rateLimit: null, paused: false };
+		const wishes = change === 'pause' ? { paused: !current.paused } : { rateLimit: nextRate(current.rateLimit, change) };
+		this.link.engine.controlCopy(sessionId, wishes).then(
+			(next) => {
+				this.notices.info(`${vm}'s copy: ${next.paused ? 'paused' : 'running'}, ${next.rateLimit ? `capped at ${next.rateLimit / 2 ** 20} MiB/s` : 'no cap'} (applied at its next progress poll)`);
+				this.sessions.publish();
+			},
+			(error: unknown) => this.notices.notify(errorNotice(error)),
+		);
+	}
+
+	restartVm(sessionId: string): void {
+		const vm = this.sessions.record(sessionId)?.vm ?? sessionId;
+		this.notices.info(`restarting ${vm}'s VM…`);
+		this.link.engine.restartVm(sessionId).then(
+			() => {
+				this.notices.info(`${vm}'s VM runs again, on the disks it ran on (no write lost)`);
+				void this.sessions.poll();
+			},
+			(error: unknown) => this.notices.notify(errorNotice(error)),
+		);
+	}
+
 	private runById(sessionId: string, phase: Phase, rateLimit?: number): void {
 		const record = this.sessions.record(sessionId);
 		if (!record) {
@@ -117,7 +162,11 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 					this.sessions.remember(session);
 					this.finish(record.id, null);
 				},
-				(error: unknown) => this.finish(record.id, error instanceof AbortedError ? null : toUiError(error)),
+				(error: unknown) => {
+					// Refused before anything ran (another process drives it): not a failure of the session, so not kept in its tree.
+					if (error instanceof RundirectError && error.exitCode === EXIT.refused) this.drop(record.id, toUiError(error));
+					else this.finish(record.id, error instanceof AbortedError ? null : toUiError(error));
+				},
 			)
 			.finally(() => {
 				this.active.delete(record.id);
@@ -131,6 +180,12 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 
 	private setLive(live: LiveRun, urgent = true): void {
 		this.update({ live: { ...this.state.live, [live.sessionId]: live } }, urgent);
+	}
+
+	private drop(sessionId: string, error: UiError): void {
+		const { [sessionId]: _dropped, ...rest } = this.state.live;
+		this.update({ live: rest });
+		this.notices.notify({ level: 'error', text: error.message, hint: error.hint });
 	}
 
 	private finish(sessionId: string, error: UiError | null): void {

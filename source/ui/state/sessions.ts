@@ -3,11 +3,12 @@
 // the host asked how each open session's VM is doing, and the bytes other processes journal
 // every second turned into a rate and ETA. The engine's events bring this console's own runs.
 import { watch, type FSWatcher } from 'node:fs';
+import { hostname } from 'node:os';
 import type { EngineEvent } from '../../restore/engine.ts';
 import type { RuntimeStatus } from '../../hosts/host.ts';
 import { ProgressMeter } from '../../restore/progress.ts';
 import { isTerminal, type SessionRecord } from '../../restore/session.ts';
-import { runningStep, sortSessions, toUiError, type SessionView, type StepProgress } from '../model.ts';
+import { runningStep, sortSessions, toUiError, type Driver, type SessionView, type StepProgress } from '../model.ts';
 import type { EngineLink } from './engine-link.ts';
 import type { NoticesSlice } from './notices.ts';
 import { Slice, type ChangeFeed } from './slice.ts';
@@ -17,12 +18,20 @@ export interface SessionsState {
 	journalProblems: string[];
 }
 
+/**
+ * The lock names this process: a run of this console that has just ended (the poll read the lock
+ * before it was released) — not another driver. Unknown until the next poll.
+ */
+function ownProcess(driver: Driver | null | undefined): boolean {
+	return driver !== null && driver !== undefined && driver.pid === process.pid && driver.hostname === hostname();
+}
+
 export class SessionsSlice extends Slice<SessionsState> {
 	private readonly records = new Map<string, SessionRecord>();
-	private readonly statuses = new Map<string, { status: RuntimeStatus | null; error: string | null }>();
-	private readonly progress = new Map<string, StepProgress>();
-	/** Rate/ETA of operations run by other processes, from the bytes they journal every second. */
-	private readonly meters = new Map<string, { step: string; meter: ProgressMeter }>();
+	private readonly statuses = new Map<string, { status: RuntimeStatus | null; error: string | null; driver: Driver | null }>();
+	private readonly progress = new Map<string, StepProgress & { from: 'console' | 'journal' | 'host' }>();
+	/** Rate/ETA of operations this console does not run: from the bytes another process journals, or the host's own job. */
+	private readonly meters = new Map<string, { step: string; from: 'journal' | 'host'; meter: ProgressMeter }>();
 	private pollTimer: NodeJS.Timeout | null = null;
 	private polling: Promise<void> | null = null;
 	private watcher: FSWatcher | null = null;
@@ -60,7 +69,7 @@ export class SessionsSlice extends Slice<SessionsState> {
 				this.publish();
 				break;
 			case 'progress':
-				this.progress.set(event.session, { step: event.step, done: event.done, total: event.total, rate: event.rate, etaSeconds: event.etaSeconds });
+				this.progress.set(event.session, { step: event.step, done: event.done, total: event.total, rate: event.rate, etaSeconds: event.etaSeconds, from: 'console' });
 				this.publish(false);
 				break;
 			case 'warning':
@@ -114,11 +123,11 @@ export class SessionsSlice extends Slice<SessionsState> {
 				const live = this.isLive(record.id);
 				// Our own runs report through events first; a journal read can be a moment older.
 				if (!known || !live || record.updatedAt >= known.updatedAt) this.records.set(record.id, record);
-				if (!live) this.trackForeignProgress(record);
 			}
 			for (const id of [...this.records.keys()]) if (!seen.has(id) && !this.isLive(id)) this.records.delete(id);
 			this.update({ journalProblems: problems });
 			await this.loadStatuses();
+			for (const record of sessions) if (!this.isLive(record.id)) this.trackForeignProgress(record);
 		} catch (error) {
 			this.notices.notify({ level: 'error', text: `cannot read the sessions: ${toUiError(error).message}`, hint: 'check the state folder (--state-dir), then press r' });
 		}
@@ -132,29 +141,37 @@ export class SessionsSlice extends Slice<SessionsState> {
 				this.statuses.delete(record.id);
 				continue;
 			}
+			const driver = await this.link.engine.driverOf(record).catch(() => null);
 			try {
-				this.statuses.set(record.id, { status: await this.link.engine.status(record), error: null });
+				this.statuses.set(record.id, { status: await this.link.engine.status(record), error: null, driver });
 			} catch (error) {
-				this.statuses.set(record.id, { status: null, error: toUiError(error).message });
+				this.statuses.set(record.id, { status: null, error: toUiError(error).message, driver });
 			}
 		}
 	}
 
-	/** Another process journals bytesDone/bytesTotal every second: derive a rate and ETA from it. */
+	/**
+	 * Progress of a step this console does not run. While a live process drives it, that
+	 * process journals bytesDone/bytesTotal every second; when none does (it died mid-copy),
+	 * the journal's number is stale and the host's own job (QEMU's, which goes on) is the truth.
+	 */
 	private trackForeignProgress(record: SessionRecord): void {
 		const step = runningStep(record);
-		if (!step || step.bytesTotal === null || step.bytesDone === null) {
+		const known = this.statuses.get(record.id);
+		const job = known && known.driver === null ? known.status?.job : null;
+		const source = isTerminal(record) || !step ? null : job && job.total > 0 ? { from: 'host' as const, done: job.done, total: job.total, at: Date.now() } : step.bytesTotal !== null && step.bytesDone !== null ? { from: 'journal' as const, done: step.bytesDone, total: step.bytesTotal, at: Date.parse(record.updatedAt) } : null;
+		if (!step || !source) {
 			this.meters.delete(record.id);
 			this.progress.delete(record.id);
 			return;
 		}
 		let entry = this.meters.get(record.id);
-		if (entry?.step !== step.id) {
-			entry = { step: step.id, meter: new ProgressMeter(10_000) };
+		if (entry?.step !== step.id || entry.from !== source.from) {
+			entry = { step: step.id, from: source.from, meter: new ProgressMeter(10_000) };
 			this.meters.set(record.id, entry);
 		}
-		const snapshot = entry.meter.update(step.bytesDone, step.bytesTotal, Date.parse(record.updatedAt));
-		this.progress.set(record.id, { step: step.id, ...snapshot });
+		const snapshot = entry.meter.update(source.done, source.total, source.at);
+		this.progress.set(record.id, { step: step.id, ...snapshot, from: source.from });
 	}
 
 	/** The views React draws, from the records, statuses and progress known now. */
@@ -169,8 +186,11 @@ export class SessionsSlice extends Slice<SessionsState> {
 				status: status?.status ?? null,
 				statusError: status?.error ?? null,
 				// Progress of a step that has ended is stale.
-				progress: progress && current?.id === progress.step ? progress : null,
+				progress: progress && current?.id === progress.step && !isTerminal(record) ? progress : null,
+				progressFrom: progress?.from,
 				live: this.isLive(record.id),
+				driver: isTerminal(record) ? null : ownProcess(status?.driver) ? undefined : status?.driver,
+				copy: record.state === 'finalizing' ? this.link.engine.controls.read(record.id) : null,
 			});
 		}
 		this.update({ views: sortSessions(views) }, urgent);

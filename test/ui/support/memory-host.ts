@@ -43,10 +43,23 @@ export class MemoryHost implements Host, HasEvidence, HasProofOfLife, DescribesD
 	private readonly copyMs: number;
 	/** The rate limit the last copy-data was given (bytes/s), to check the console passes it on. */
 	lastRateLimit: number | undefined;
+	/** Block jobs the host carries on by itself (as QEMU does when its controller dies), by VM name. */
+	private readonly jobs = new Map<string, { began: number; total: number; ms: number }>();
 
 	constructor(private readonly options: MemoryHostOptions = {}) {
 		for (const name of options.existing ?? []) this.vms.set(name, { name, running: true, on: 'production', startedAt: Date.now(), setAside: false });
 		this.copyMs = options.copyMs ?? 300;
+	}
+
+	/** The VM's process dies (a crash, a kill -9): it is off, its disks as they were. */
+	crash(name: string): void {
+		const vm = this.vms.get(name);
+		if (vm) vm.running = false;
+	}
+
+	/** A copy job of `total` bytes over `ms` that the host runs on its own (status() reports it). */
+	runJob(name: string, total: number, ms: number): void {
+		this.jobs.set(name, { began: Date.now(), total, ms });
 	}
 
 	/** The next call of `step` throws `error` (once). */
@@ -125,7 +138,10 @@ export class MemoryHost implements Host, HasEvidence, HasProofOfLife, DescribesD
 	async startVm(plan: RestorePlan, options?: StepOptions): Promise<void> {
 		this.check('startVm');
 		await this.work(20, 1, options);
-		this.vms.set(plan.vmName, { name: plan.vmName, running: true, on: 'backup', startedAt: Date.now(), setAside: false, session: plan.sessionId });
+		const existing = this.vms.get(plan.vmName);
+		// Started again after a crash: on the disks it ran on.
+		if (existing?.session === plan.sessionId) existing.running = true;
+		else this.vms.set(plan.vmName, { name: plan.vmName, running: true, on: 'backup', startedAt: Date.now(), setAside: false, session: plan.sessionId });
 	}
 
 	async copyData(plan: RestorePlan, options?: StepOptions): Promise<void> {
@@ -169,7 +185,15 @@ export class MemoryHost implements Host, HasEvidence, HasProofOfLife, DescribesD
 		const seconds = (Date.now() - vm.startedAt) / 1000;
 		if (this.deadGuest(plan.vmName)) return { vm: seconds > 0.3 ? 'off' : 'running', runsOn: vm.on, guestAlive: false, bytesChanged: null, job: null };
 		// The guest writes about 64 KiB a second to its snapshot layer; it is "alive" after its first.
-		return { vm: vm.running ? 'running' : 'off', runsOn: vm.on, guestAlive: seconds > 0.2, bytesChanged: vm.on === 'backup' ? Math.round(196 * 1024 + seconds * 64 * 1024) : null, job: null };
+		const job = this.jobs.get(plan.vmName);
+		const done = job ? Math.min(job.total, Math.round((job.total * (Date.now() - job.began)) / job.ms)) : 0;
+		return {
+			vm: vm.running ? 'running' : 'off',
+			runsOn: vm.on,
+			guestAlive: seconds > 0.2,
+			bytesChanged: vm.on === 'backup' ? Math.round(196 * 1024 + seconds * 64 * 1024) : null,
+			job: job ? { id: 'rd-copy0', kind: 'copy', status: done < job.total ? 'running' : 'concluded', done, total: job.total, error: null } : null,
+		};
 	}
 
 	/** The "serial console" of the guest, as the lab host keeps it for drills. */
