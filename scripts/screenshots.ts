@@ -148,7 +148,13 @@ async function main(): Promise<void> {
 	await execa(cli[0] ?? 'node', [...cli.slice(1), 'lab', 'init'], { env: { ...process.env, ...env }, stdio: 'inherit' });
 	let terminal = await openConsole(cli, env, columns, rows);
 	try {
-		await terminal.type('jj');
+		// Keys typed before Ink listens are lost (longer on a loaded machine): move until the cursor does.
+		for (let tries = 0; tries < 20 && !(await terminal.screen()).includes('›▸ files01'); tries++) {
+			await terminal.type('j');
+			await new Promise((resolve) => setTimeout(resolve, 500));
+		}
+		await terminal.type('j');
+		await terminal.waitFor('the cursor on web01', (screen) => screen.includes('›▸ web01'));
 		await terminal.keys('Enter');
 		await terminal.waitFor('web01 expanded', (screen) => screen.includes('›▾ web01'));
 		await terminal.keys('Down');
