@@ -1,5 +1,5 @@
 // Screenshots of the real console for the README: runs `rundirect` against a fresh lab in a
-// real terminal (tmux, 100×30), drives it by keys, captures the screen with its colours
+// real terminal (tmux, 80×24 first, then one at 120×40), drives it by keys, captures the screen with its colours
 // (capture-pane -e) and renders the ANSI text to PNG with ImageMagick (MVG drawing, DejaVu
 // Sans Mono). Run: `npx tsx scripts/screenshots.ts` (needs tmux and imagemagick).
 import fs from 'node:fs/promises';
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { openTerminal, type Terminal } from '../test/support/tmux.ts';
 import { killLabQemus } from '../test/support/lab-env.ts';
+import { runningPid, runtimeFiles } from '../source/hosts/lab/runtime.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MEDIA = path.join(REPO, 'media');
@@ -125,20 +126,35 @@ async function shoot(terminal: Terminal, name: string, columns: number, rows: nu
 	console.log(`media/${name}.png`);
 }
 
+/** The console at a size, on a lab: a fresh terminal (one is opened again to show the resume dialog). */
+async function openConsole(cli: string[], env: Record<string, string>, columns: number, rows: number): Promise<Terminal> {
+	const terminal = await openTerminal({ command: cli, cwd: REPO, env, columns, rows });
+	await terminal.waitFor('the console', (screen) => screen.includes('▶ ') || screen.includes('Interrupted sessions'), 20_000);
+	await new Promise((resolve) => setTimeout(resolve, 300));
+	return terminal;
+}
+
 async function main(): Promise<void> {
-	const columns = 100;
-	const rows = 30;
+	// 80×24 first: what an operator over SSH gets; one wide shot at the end.
+	const columns = 80;
+	const rows = 24;
 	const root = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-shots-'));
 	const env = { XDG_STATE_HOME: path.join(root, 'state'), XDG_DATA_HOME: path.join(root, 'data'), XDG_CACHE_HOME: process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), RUNDIRECT_HOST: 'lab' };
 	const cli = [process.execPath, '--max-semi-space-size=2', path.join(REPO, 'bin', 'rundirect.js')];
+	const headless = (args: string[]) => execa(cli[0] ?? 'node', [...cli.slice(1), ...args], { env: { ...process.env, ...env }, reject: false });
+	const run = path.join(env.XDG_DATA_HOME, 'rundirect', 'lab', 'run');
 	await fs.mkdir(MEDIA, { recursive: true });
 	console.log('Building a lab in a temp folder…');
 	await execa(cli[0] ?? 'node', [...cli.slice(1), 'lab', 'init'], { env: { ...process.env, ...env }, stdio: 'inherit' });
-	const terminal = await openTerminal({ command: cli, cwd: REPO, env, columns, rows });
+	let terminal = await openConsole(cli, env, columns, rows);
 	try {
-		await terminal.waitFor('the backups', (screen) => screen.includes('▶ Backups') && screen.includes('web01'), 20_000);
-		await new Promise((resolve) => setTimeout(resolve, 300));
-		await terminal.type('jj');
+		// Keys typed before Ink listens are lost (longer on a loaded machine): move until the cursor does.
+		for (let tries = 0; tries < 20 && !(await terminal.screen()).includes('›▸ files01'); tries++) {
+			await terminal.type('j');
+			await new Promise((resolve) => setTimeout(resolve, 500));
+		}
+		await terminal.type('j');
+		await terminal.waitFor('the cursor on web01', (screen) => screen.includes('›▸ web01'));
 		await terminal.keys('Enter');
 		await terminal.waitFor('web01 expanded', (screen) => screen.includes('›▾ web01'));
 		await terminal.keys('Down');
@@ -154,15 +170,48 @@ async function main(): Promise<void> {
 		await new Promise((resolve) => setTimeout(resolve, 3000));
 		await shoot(terminal, 'console-running-from-backup', columns, rows);
 
-		await terminal.keys('f');
+		// A copy in progress, capped at 1 MiB/s, driven by a headless finalize beside the console.
+		const finalizing = headless(['finalize', 'web01', '--yes', '--rate-limit', '1']);
+		await terminal.waitFor('the copy under way', (screen) => /web01\s+finalizing/.test(screen) && /\d+% [\d.]+ MiB\/[\d.]+ MiB/.test(screen), 30_000);
+		await new Promise((resolve) => setTimeout(resolve, 3000));
+		await shoot(terminal, 'console-copy-in-progress', columns, rows);
+		// Its controller dies: the row says so, and QEMU's own job goes on.
+		finalizing.kill('SIGKILL');
+		await finalizing;
+		await terminal.waitFor('the copy undriven', (screen) => screen.includes('no driver · host job'), 15_000);
+		await shoot(terminal, 'console-undriven', columns, rows);
+		await terminal.keys('Tab');
+		await terminal.type('f');
 		await terminal.waitFor('the finalize confirmation', (screen) => screen.includes('Finalize web01?'));
 		await terminal.type('y');
-		await terminal.waitFor('the finalized tree', (screen) => /web01\s+finalized/.test(screen) && screen.includes('✔ 7. Delete the snapshot layer'), 60_000);
+		await terminal.waitFor('the finalized tree', (screen) => /web01\s+finalized/.test(screen) && screen.includes('✔ 7. Delete the snapshot layer'), 90_000);
 		await shoot(terminal, 'console-finalize-tree', columns, rows);
 
 		await terminal.type('?');
 		await terminal.waitFor('the help', (screen) => screen.includes('Keys — any key closes this help'));
 		await shoot(terminal, 'console-help', columns, rows);
+		await terminal.keys('Escape');
+
+		// A VM that should run and does not: db01 started headless, its QEMU killed.
+		await headless(['start', 'db01', '--yes']);
+		await terminal.waitFor('db01 running', (screen) => /db01\s+running/.test(screen), 30_000);
+		const pid = await runningPid(runtimeFiles(run, 'db01'));
+		if (pid !== null) process.kill(pid, 'SIGKILL');
+		await terminal.waitFor('db01 flagged', (screen) => /db01\s+VM off/.test(screen) && screen.includes('1 VM down'), 10_000);
+		await shoot(terminal, 'console-vm-down', columns, rows);
+		await terminal.type('R');
+		await terminal.waitFor('db01 running again', (screen) => /db01\s+running/.test(screen) && !screen.includes('VM down'), 60_000);
+
+		// The resume dialog: files01's finalize cut off while this console was closed.
+		await terminal.kill();
+		await headless(['start', 'files01', '--yes']);
+		const cut = headless(['finalize', 'files01', '--yes', '--rate-limit', '1']);
+		await new Promise((resolve) => setTimeout(resolve, 4000));
+		cut.kill('SIGKILL');
+		await cut;
+		terminal = await openConsole(cli, env, columns, rows);
+		await terminal.waitFor('the resume dialog', (screen) => screen.includes('Interrupted sessions'), 20_000);
+		await shoot(terminal, 'console-resume', columns, rows);
 		await terminal.keys('Escape');
 
 		// A recovery drill of two marked VMs, run from the backups pane.
@@ -180,9 +229,14 @@ async function main(): Promise<void> {
 		await terminal.type('y');
 		await terminal.waitFor('the drill passed', (screen) => /Recovery drill \S+ · PASSED/.test(screen), 120_000);
 		await shoot(terminal, 'console-drill', columns, rows);
+
+		// One wide: the same console at 120×40.
+		await terminal.resize(120, 40);
+		await terminal.waitFor('the wide frame', (screen) => screen.split('\n').some((line) => line.length > 100), 10_000).catch(() => undefined);
+		await new Promise((resolve) => setTimeout(resolve, 500));
+		await shoot(terminal, 'console-wide', 120, 40);
 	} finally {
 		await terminal.kill();
-		const run = path.join(env.XDG_DATA_HOME, 'rundirect', 'lab', 'run');
 		await killLabQemus(run);
 		await fs.rm(root, { recursive: true, force: true });
 	}

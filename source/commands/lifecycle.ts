@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { ReplaceMode } from '../hosts/host.ts';
 import { EXIT, PreflightError, RundirectError } from '../core/errors.ts';
-import type { Phase, SessionRecord } from '../restore/session.ts';
+import { vmShouldRun, type Phase, type SessionRecord } from '../restore/session.ts';
 import { formatDuration } from '../core/format.ts';
 import { rendererFor, type CommandContext } from './context.ts';
 
@@ -107,6 +107,15 @@ export async function finalizeCommand(context: CommandContext, ref: string, opti
 	if (options.pause || options.resume) throw new RundirectError(`${session.vm} has no copy running to ${options.pause ? 'pause' : 'resume'}`, EXIT.refused, `"rundirect finalize ${session.vm}" starts (or continues) it`);
 	if (rateLimit === 0) rateLimit = undefined;
 	context.engine.checkPhase(session, 'finalize');
+	// A VM that should run and does not has crashed: finalizing would start it again without anyone seeing why it stopped.
+	const status = vmShouldRun(session) ? await context.engine.status(session).catch(() => null) : null;
+	if (status && (status.vm === 'off' || status.vm === 'missing' || status.vm === 'error')) {
+		throw new RundirectError(
+			`${session.vm}'s VM is ${status.vm} but should be running (session ${session.id} is ${session.state}): finalizing would start it again unseen`,
+			EXIT.refused,
+			`"rundirect resume" restarts it on the disks it ran on (no write is lost), then finalize; or "rundirect stop ${session.id}" rolls the restore back`,
+		);
+	}
 	// The same rule as start and stop: what is deleted for good is confirmed (typed, or --yes off a terminal).
 	const purge = session.setAside && session.steps.find((step) => step.id === 'purge-replaced')?.status !== 'done' ? [`the replaced VM ${session.setAside.name}, set aside as ${session.setAside.asideName} in step 1, will be DELETED for good once ${session.vm} runs from production`] : [];
 	if (!(await confirm(context, purge, session.vm, options.yes))) {

@@ -68,6 +68,10 @@ describe('rundirect sessions', () => {
 		// Off a terminal, purging the set-aside web01 needs --yes: refused, nothing done.
 		await expect(finalizeCommand(context, 'web01', {}, signal)).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining('will be DELETED for good') as unknown });
 		expect((await f.engine.journal.read(web.id))?.state).toBe('running');
+		// A crashed VM is not finalized (and so silently restarted): refused, with the way on.
+		f.host.crash('web01');
+		await expect(finalizeCommand(context, 'web01', { yes: true }, signal)).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining('finalizing would start it again unseen') as unknown });
+		expect(f.host.calls).not.toContain('copyData');
 		await stopCommand(context, 'web01', { yes: true }, signal);
 		for (const ref of [web.id, 'web01']) await expect(stopCommand(context, ref, { yes: true }, signal)).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining('is stopped; it cannot be stopped now') as unknown });
 	});

@@ -101,17 +101,21 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 		this.runById(sessionId, 'stop');
 	}
 
+	/** Changes are made one after the other, each on what the last wrote: `p` then `+` typed quickly must not undo the pause. */
+	private controlling: Promise<void> = Promise.resolve();
+
 	controlCopy(sessionId: string, change: 'faster' | 'slower' | 'pause'): void {
 		const vm = this.sessions.record(sessionId)?.vm ?? sessionId;
-		const current = this.link.engine.controls.read(sessionId) ?? { rateLimit: null, paused: false };
-		const wishes = change === 'pause' ? { paused: !current.paused } : { rateLimit: nextRate(current.rateLimit, change) };
-		this.link.engine.controlCopy(sessionId, wishes).then(
-			(next) => {
+		this.controlling = this.controlling.then(async () => {
+			try {
+				const current = this.link.engine.controls.read(sessionId) ?? { rateLimit: null, paused: false };
+				const next = await this.link.engine.controlCopy(sessionId, change === 'pause' ? { paused: !current.paused } : { rateLimit: nextRate(current.rateLimit, change) });
 				this.notices.info(`${vm}'s copy: ${next.paused ? 'paused' : 'running'}, ${next.rateLimit ? `capped at ${next.rateLimit / 2 ** 20} MiB/s` : 'no cap'} (applied at its next progress poll)`);
 				this.sessions.publish();
-			},
-			(error: unknown) => this.notices.notify(errorNotice(error)),
-		);
+			} catch (error) {
+				this.notices.notify(errorNotice(error));
+			}
+		});
 	}
 
 	restartVm(sessionId: string): void {
