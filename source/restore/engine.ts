@@ -1,6 +1,11 @@
 // The Run Direct engine: turns a restore point into a session and drives it through its
 // phases (start = steps 1–4, finalize = 5–7, stop) as one listr2 task tree, journaling
 // before and after every step so any interruption can be resumed.
+//
+// Over 400 lines on purpose: this is the session's one state machine (propose, claim, begin, the
+// phase runner with its journal writes around each step, restart), and its methods share the
+// journal, the locks and the host; what has a job of its own lives beside it (start-request.ts,
+// reconcile.ts, steps.ts, session.ts).
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
