@@ -11,7 +11,7 @@ import { addProductionNodes, disksOnProduction, flushNode, namedNodes } from './
 import type { LabContext } from './context.ts';
 import { definitionPath, type LabVmDefinition, writeDefinition } from './definition.ts';
 import { LabError } from './errors.ts';
-import { DataRateLimit, type DataMap, type QemuJob, dataMap, holdJob, queryJobs, startFullCopy, waitJobs } from './jobs.ts';
+import { DataRateLimit, type DataMap, type QemuJob, dataMap, holdJob, queryJobs, setJobSpeed, startFullCopy, waitJobs } from './jobs.ts';
 import { createQcow2, measureQcow2 } from '../../qemu/qemu-img.ts';
 import { nodeNames } from './runtime.ts';
 import { copiedMarker, ensureRunning, ownDefinition, requireRunning } from './session-vm.ts';
@@ -91,7 +91,7 @@ export async function copyData(context: LabContext, plan: RestorePlan, options: 
 				await holdJob(qmp, job, options.control?.paused() ?? false);
 				// A copy begun uncapped keeps QEMU's own speed (which counts the zeros too) when a cap is set later.
 				if (!limit && job.status === 'running' && speedsSet.get(job.id) !== wanted) {
-					await qmp.execute('block-job-set-speed', { device: job.id, speed: Math.round(wanted) });
+					await setJobSpeed(qmp, job, Math.round(wanted));
 					speedsSet.set(job.id, wanted);
 				}
 				const map = maps.get(index);

@@ -149,10 +149,22 @@ export class DataRateLimit {
 		const position = job['current-progress'];
 		const speed = this.rate > 0 && dataAhead(map, position, Math.max(2 * 2 ** 20, this.rate / 2)) ? Math.round(this.rate) : 0;
 		if (job.status === 'running' && this.speeds.get(job.id) !== speed) {
-			await this.qmp.execute('block-job-set-speed', { device: job.id, speed });
+			await setJobSpeed(this.qmp, job, speed);
 			this.speeds.set(job.id, speed);
 		}
 		return dataBelow(map, position);
+	}
+}
+
+/**
+ * Sets a job's speed. A job seen running may have ended by the time the command arrives (QEMU
+ * then refuses the verb in that state): there is nothing left to steer, so that is no error.
+ */
+export async function setJobSpeed(qmp: QmpClient, job: QemuJob, speed: number): Promise<void> {
+	try {
+		await qmp.execute('block-job-set-speed', { device: job.id, speed });
+	} catch (error) {
+		if (!/cannot accept command verb 'set-speed'|No active block job/.test((error as Error).message)) throw error;
 	}
 }
 
