@@ -96,7 +96,7 @@ describe('guest data on the lab host is private to its owner', () => {
 		const serial = runtimeFiles(lab.lab.run, 'web01').serialFile;
 		await expectPrivate([disk.production, disk.overlay, running.plan.workDir, setAside, serial, new Journal(lab.paths.state).file(id)]);
 
-		const finalize = await lab.cli(['finalize', id, '--json']);
+		const finalize = await lab.cli(['finalize', id, '--yes', '--json']);
 		expect(finalize.exitCode, finalize.stderr).toBe(0);
 		await expectPrivate([disk.production, running.plan.productionDir, serial, new Journal(lab.paths.state).file(id)]);
 		expect(await backupMetadata()).toEqual(backups);
