@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import { mkdirPrivate, privateAtomic } from '../core/private-files.ts';
 import type { CopyControl } from '../hosts/host.ts';
 
 export interface CopyWishes {
@@ -37,8 +38,8 @@ export class CopyControls {
 
 	async write(sessionId: string, wishes: Partial<CopyWishes>): Promise<CopyWishes> {
 		const next = { ...(this.read(sessionId) ?? { rateLimit: null, paused: false }), ...wishes };
-		await fs.mkdir(this.dir, { recursive: true });
-		await writeFileAtomic(this.file(sessionId), `${JSON.stringify(next)}\n`);
+		await mkdirPrivate(this.dir);
+		await writeFileAtomic(this.file(sessionId), `${JSON.stringify(next)}\n`, privateAtomic());
 		return next;
 	}
 
