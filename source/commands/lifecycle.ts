@@ -107,21 +107,20 @@ export async function finalizeCommand(context: CommandContext, ref: string, opti
 	if (options.pause || options.resume) throw new RundirectError(`${session.vm} has no copy running to ${options.pause ? 'pause' : 'resume'}`, EXIT.refused, `"rundirect finalize ${session.vm}" starts (or continues) it`);
 	if (rateLimit === 0) rateLimit = undefined;
 	context.engine.checkPhase(session, 'finalize');
-	// A VM that should run and does not has crashed: finalizing would start it again without anyone seeing why it stopped.
+	// A VM that should run and does not has crashed. Finalizing starts it again: never unseen —
+	// it is confirmed like a deletion, and the restart is reported before the copy begins.
 	const status = vmShouldRun(session) ? await context.engine.status(session).catch(() => null) : null;
-	if (status && (status.vm === 'off' || status.vm === 'missing' || status.vm === 'error')) {
-		throw new RundirectError(
-			`${session.vm}'s VM is ${status.vm} but should be running (session ${session.id} is ${session.state}): finalizing would start it again unseen`,
-			EXIT.refused,
-			`"rundirect resume" restarts it on the disks it ran on (no write is lost), then finalize; or "rundirect stop ${session.id}" rolls the restore back`,
-		);
-	}
+	const crashed = status !== null && (status.vm === 'off' || status.vm === 'missing' || status.vm === 'error');
+	const consequences = crashed ? [`${session.vm}'s VM is ${status.vm} but should be running (session ${session.id} is ${session.state}): it will be started again on the disks it ran on (no write is lost), then finalized`] : [];
 	// The same rule as start and stop: what is deleted for good is confirmed (typed, or --yes off a terminal).
-	const purge = session.setAside && session.steps.find((step) => step.id === 'purge-replaced')?.status !== 'done' ? [`the replaced VM ${session.setAside.name}, set aside as ${session.setAside.asideName} in step 1, will be DELETED for good once ${session.vm} runs from production`] : [];
-	if (!(await confirm(context, purge, session.vm, options.yes))) {
+	if (session.setAside && session.steps.find((step) => step.id === 'purge-replaced')?.status !== 'done') {
+		consequences.push(`the replaced VM ${session.setAside.name}, set aside as ${session.setAside.asideName} in step 1, will be DELETED for good once ${session.vm} runs from production`);
+	}
+	if (!(await confirm(context, consequences, session.vm, options.yes))) {
 		context.say('Cancelled; nothing was changed.');
 		return EXIT.refused;
 	}
+	if (crashed) await context.engine.restartVm(session.id);
 	await runPhase(context, session, 'finalize', signal, rateLimit);
 	return EXIT.ok;
 }

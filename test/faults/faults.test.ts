@@ -181,6 +181,8 @@ describe('fault injection on the lab host', () => {
 				expect((await journal(id)).state).toBe('failed');
 				const retried = await cli(['finalize', id, '--yes']);
 				expect(retried.exitCode, retried.stderr).toBe(0);
+				// The dead VM is started again before the copy, and says so (never unseen).
+				expect(retried.events.find((event) => event.type === 'warning')?.message).toContain(`restarted ${VM} on its snapshot layer`);
 			} else {
 				expect(first.exitCode, first.stderr).toBe(0);
 			}

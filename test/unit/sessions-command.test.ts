@@ -8,6 +8,7 @@ import { finalizeCommand, stopCommand } from '../../source/commands/lifecycle.ts
 import type { CommandContext } from '../../source/commands/context.ts';
 import { resolvePaths } from '../../source/core/paths.ts';
 import { STEP_IDS } from '../../source/restore/session.ts';
+import type { EngineEvent } from '../../source/restore/engine.ts';
 import { createFixture, SAMPLE_DESTINATION, type Fixture } from '../ui/support/fixtures.ts';
 
 let fixture: Fixture | undefined;
@@ -64,16 +65,26 @@ describe('rundirect sessions', () => {
 		const web = await f.engine.beginStart(await f.engine.proposeStart({ vm: 'web01' }));
 		await f.engine.runPhase(web.id, 'start');
 		const { context } = contextOf(f, true);
+		const events: EngineEvent[] = [];
+		f.engine.on('event', (event: EngineEvent) => events.push(event));
 		const signal = new AbortController().signal;
 		// Off a terminal, purging the set-aside web01 needs --yes: refused, nothing done.
 		await expect(finalizeCommand(context, 'web01', {}, signal)).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining('will be DELETED for good') as unknown });
 		expect((await f.engine.journal.read(web.id))?.state).toBe('running');
-		// A crashed VM is not finalized (and so silently restarted): refused, with the way on.
+		// A crashed VM is never restarted unseen: without --yes refused and untouched; with it,
+		// restarted with a warning before the copy, then finalized.
 		f.host.crash('web01');
-		await expect(finalizeCommand(context, 'web01', { yes: true }, signal)).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining('finalizing would start it again unseen') as unknown });
+		await expect(finalizeCommand(context, 'web01', {}, signal)).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining("web01's VM is off but should be running") as unknown });
 		expect(f.host.calls).not.toContain('copyData');
-		await stopCommand(context, 'web01', { yes: true }, signal);
-		for (const ref of [web.id, 'web01']) await expect(stopCommand(context, ref, { yes: true }, signal)).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining('is stopped; it cannot be stopped now') as unknown });
+		const calls = f.host.calls.length;
+		await finalizeCommand(context, 'web01', { yes: true }, signal);
+		const after = f.host.calls.slice(calls);
+		expect(after.indexOf('startVm')).toBeGreaterThanOrEqual(0);
+		expect(after.indexOf('startVm')).toBeLessThan(after.indexOf('copyData'));
+		expect(events.find((event) => event.type === 'warning')).toMatchObject({ session: web.id, message: expect.stringContaining('restarted web01') as unknown });
+		expect((await f.engine.journal.read(web.id))?.state).toBe('finalized');
+		// Finished: refused alike by id and by VM name.
+		for (const ref of [web.id, 'web01']) await expect(stopCommand(context, ref, { yes: true }, signal)).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining('is finalized; it cannot be stopped now') as unknown });
 	});
 
 	it('labels the units of the backups listing and the age of each point', async () => {
