@@ -255,9 +255,9 @@ function Get-RdWiderAccess {
 }
 
 function Test-RdHasAcls {
-	# PowerShell 7 off Windows (the Hyper-V model's hosts) has no ACLs; Windows PowerShell 5.1 always does.
+	# PowerShell 7 off Windows (the Hyper-V model's hosts) has no ACLs; Windows PowerShell 5.1 always does (the automatic variable that says so came in 6.0).
 	if ($PSVersionTable.PSEdition -ne 'Core') { return $true }
-	return [bool]$IsWindows
+	return ([Environment]::OSVersion.Platform -eq [PlatformID]::Win32NT)
 }
 
 function Get-RdAclEntries {
