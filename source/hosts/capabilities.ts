@@ -160,7 +160,8 @@ export interface StorageTightened {
  * narrows them to the user running rundirect, never touching a path in `spare` (backups).
  */
 export interface TightensStorage {
-	tightenStorage(spare: readonly string[]): Promise<StorageTightened>;
+	/** `sessionFolders`: the production folders the journals name on this host (earlier sessions' images may sit beside others' files). */
+	tightenStorage(spare: readonly string[], sessionFolders?: readonly string[]): Promise<StorageTightened>;
 	/** Where that storage is, for the notice: "the lab's data folder /…". */
 	readonly storagePlace: string;
 }

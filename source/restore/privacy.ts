@@ -40,7 +40,7 @@ async function readMarker(stateDir: string): Promise<Marker | null> {
  * Narrows what is not yet narrowed; returns the notice to give (null when nothing had to
  * change). Windows keeps these files under %ProgramData% with its own ACLs: not here.
  */
-export async function keepInstallationPrivate(stateDir: string, host: Host, spare: readonly string[]): Promise<string | null> {
+export async function keepInstallationPrivate(stateDir: string, host: Host, spare: readonly string[], sessionFolders: readonly string[] = []): Promise<string | null> {
 	if (process.platform === 'win32') return null;
 	const marker = await readMarker(stateDir);
 	const done = new Set(marker?.done ?? []);
@@ -56,7 +56,7 @@ export async function keepInstallationPrivate(stateDir: string, host: Host, spar
 		done.add('state');
 	}
 	if (tightensHost) {
-		const storage = await host.tightenStorage(spare);
+		const storage = await host.tightenStorage(spare, sessionFolders);
 		if (storage.changed.length > 0) places.push(host.storagePlace);
 		changed += storage.changed.length;
 		done.add(hostKey);
@@ -82,9 +82,16 @@ export async function backupPlaces(journal: Journal, destination: string): Promi
 	return [destination, ...new Set(points.map((file) => path.dirname(file)))];
 }
 
+/** The production folders of this host's sessions, as their journals name them. */
+export async function sessionFoldersOf(journal: Journal, hostId: string): Promise<string[]> {
+	const { sessions } = await journal.list();
+	const folders = sessions.filter((session) => session.host === hostId).map((session) => session.plan?.productionDir);
+	return [...new Set(folders.filter((folder): folder is string => typeof folder === 'string' && path.isAbsolute(folder)))];
+}
+
 /** The same, never throwing: a failure is a notice too, and it is tried again on the next start. */
 export function privacyNotice(stateDir: string, host: Host, journal: Journal, destination: string): Promise<string | null> {
-	return backupPlaces(journal, destination)
-		.then((spare) => keepInstallationPrivate(stateDir, host, spare))
+	return Promise.all([backupPlaces(journal, destination), sessionFoldersOf(journal, host.id)])
+		.then(([spare, folders]) => keepInstallationPrivate(stateDir, host, spare, folders))
 		.catch((error: unknown) => `could not make the files of earlier versions private: ${errorMessage(error)}`);
 }

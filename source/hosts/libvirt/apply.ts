@@ -3,6 +3,7 @@
 // pivot. A copy job still attached to a disk (an earlier controller's) is adopted. After the
 // pivot, libvirt's persistent definition must name the production image with no backing store.
 import fs from 'node:fs/promises';
+import { writePrivate } from '../../core/private-files.ts';
 import path from 'node:path';
 import { HostError } from '../../core/errors.ts';
 import type { ApplyResult, DiskPlacement, RestorePlan, StepOptions } from '../host.ts';
@@ -50,7 +51,7 @@ export async function applyChanges(session: SessionDomain, plan: RestorePlan, op
 		// A copy job an earlier controller started is still running: adopt it.
 		if (diskOf(facts, plan, disk)?.mirror) continue;
 		const destination = path.join(plan.workDir, `disk${disk.index}-copy.xml`);
-		await fs.writeFile(destination, copyDestinationXml(disk.production));
+		await writePrivate(destination, copyDestinationXml(disk.production));
 		const bandwidth = options.rateLimit && options.rateLimit > 0 ? ['--bandwidth', String(Math.round(options.rateLimit)), '--bytes'] : [];
 		await settled(session, plan, () => session.virsh.run(['blockcopy', plan.vmName, target, '--xml', destination, '--shallow', '--reuse-external', '--transient-job', '--synchronous-writes', ...bandwidth]), (facts) => diskOf(facts, plan, disk)?.mirror != null);
 	}

@@ -2,6 +2,7 @@
 // detached qemu-img (fill.ts) while the guest runs on the overlay; a convert an earlier
 // controller started is adopted; the copy is made durable before the step may be journaled done.
 import fs from 'node:fs/promises';
+import { writePrivate } from '../../core/private-files.ts';
 import { HostError } from '../../core/errors.ts';
 import type { RestorePlan, StepOptions } from '../host.ts';
 import { endFills, fillFiles, fillProcesses, makeDurable, startFill, waitFill } from './fill.ts';
@@ -57,7 +58,7 @@ export async function copyData(session: SessionDomain, plan: RestorePlan, option
 		}
 		// Durable before it is journaled done: a crash after this must not lose the copy.
 		await makeDurable(disk.production);
-		await fs.writeFile(files.done, `${new Date().toISOString()}\n`);
+		await writePrivate(files.done, `${new Date().toISOString()}\n`);
 		await makeDurable(files.done);
 		done.set(disk.index, disk.virtualSize);
 		report();

@@ -27,7 +27,7 @@ import type {
 	SetAsideRecord,
 	StepOptions,
 } from '../host.ts';
-import type { BackupResult, PathRules, ProofOfLife } from '../capabilities.ts';
+import type { BackupResult, PathRules, ProofOfLife, StorageTightened } from '../capabilities.ts';
 import { backupDomain } from './backup.ts';
 import { EXIT, HostError } from '../../core/errors.ts';
 import type { Paths } from '../../core/paths.ts';
@@ -46,6 +46,8 @@ import { ownsDomain, onProduction, SessionDomain } from './session-domain.ts';
 import { serialEvidence, serialHead, sessionStatus } from './status.ts';
 import { isLocalUri, pathRulesOfUri } from './uri.ts';
 import { Virsh } from './virsh.ts';
+import { mkdirForQemu, qemuAccount, type QemuAccount } from './privacy.ts';
+import { tightenTree, writePrivate } from '../../core/private-files.ts';
 
 /** Step 4 watches the domain this long after it started: a guest that cannot run dies within it. */
 const STEP4_SETTLE_MS = 1000;
@@ -92,6 +94,9 @@ export class LibvirtHost implements Host {
 	#verdict: Promise<DomainTypeVerdict> | null = null;
 	/** The verdict once known, for what must be answered without waiting (the runbook). */
 	#knownType: DomainType | null = null;
+	#qemu: Promise<QemuAccount | null> | null = null;
+	/** QEMU's account once known, when it is not this process's (the runbook cannot wait). */
+	#knownQemu: QemuAccount | null = null;
 	readonly runbookScriptExtension = '.sh';
 
 	constructor(options: LibvirtHostOptions) {
@@ -115,6 +120,18 @@ export class LibvirtHost implements Host {
 			);
 		}
 		return this.#verdict;
+	}
+
+	/** The account QEMU runs as, which must reach the session's folders (see privacy.ts). */
+	#qemuAccount(): Promise<QemuAccount | null> {
+		if (!this.#qemu) {
+			this.#qemu = this.domainType().then((verdict) => qemuAccount(this.virsh, verdict.type));
+			this.#qemu.then(
+				(account) => (this.#knownQemu = account && account.uid !== process.getuid?.() ? account : null),
+				() => (this.#qemu = null),
+			);
+		}
+		return this.#qemu;
 	}
 
 	drillNetwork(isolatedSwitch: string | null): string {
@@ -196,7 +213,7 @@ export class LibvirtHost implements Host {
 
 	/** Every command the phases of `plan` run, for review (`start --plan`). */
 	runbook(plan: RestorePlan): RunbookStep[] {
-		return libvirtRunbook(plan, { uri: this.virsh.uri, domainType: this.#knownType ?? this.options.domainType ?? 'qemu', serialFile: serialFileOf(this.layout, plan.sessionId) });
+		return libvirtRunbook(plan, { uri: this.virsh.uri, domainType: this.#knownType ?? this.options.domainType ?? 'qemu', serialFile: serialFileOf(this.layout, plan.sessionId), qemuAccount: this.#knownQemu });
 	}
 
 	runbookScript(steps: RunbookStep[], meta: { plan: RestorePlan; generatedAt: string }): string {
@@ -272,10 +289,28 @@ export class LibvirtHost implements Host {
 		return restoreAside(this.domains, this.asideRecords, record);
 	}
 
+	// ---------------------------------------------------------------- private storage
+
+	get storagePlace(): string {
+		return `the libvirt host's folder ${this.layout.root}`;
+	}
+
+	/**
+	 * What earlier versions left to the umask, narrowed: rundirect's own folder, and the production
+	 * folders its sessions made (a libvirt images folder holds others' files too: only those). What
+	 * was given to QEMU's account is not this user's and stays; a session's folders are shared again
+	 * when it next creates or starts anything (mkdirForQemu walks the chain from the root).
+	 */
+	async tightenStorage(spare: readonly string[], sessionFolders: readonly string[] = []): Promise<StorageTightened> {
+		const changed: string[] = [];
+		for (const folder of [this.layout.root, ...new Set(sessionFolders)]) changed.push(...(await tightenTree(folder, spare)).changed);
+		return { changed };
+	}
+
 	// ---------------------------------------------------------------- steps 2, 3
 
 	async createDisks(plan: RestorePlan, options: StepOptions = {}): Promise<void> {
-		await fs.mkdir(plan.productionDir, { recursive: true });
+		await mkdirForQemu(plan.productionDir, await this.#qemuAccount());
 		const own = await this.session.own(plan);
 		const total = plan.disks.reduce((sum, disk) => sum + disk.virtualSize, 0);
 		let done = 0;
@@ -305,7 +340,7 @@ export class LibvirtHost implements Host {
 	}
 
 	async createSnapshotLayer(plan: RestorePlan, _options?: StepOptions): Promise<void> {
-		await fs.mkdir(plan.workDir, { recursive: true });
+		await mkdirForQemu(plan.workDir, await this.#qemuAccount(), this.layout.root);
 		const own = await this.session.own(plan);
 		for (const disk of plan.disks) {
 			if (await exists(disk.overlay)) {
@@ -325,9 +360,9 @@ export class LibvirtHost implements Host {
 		const current = await this.domains.facts(plan.vmName);
 		if (current && !ownsDomain(plan, current)) throw new HostError('NAME_TAKEN', `Domain ${plan.vmName} already exists and is not this session's: step 1 must set it aside first`);
 		if (!current) {
-			await fs.mkdir(this.layout.serial, { recursive: true });
+			await mkdirForQemu(this.layout.serial, await this.#qemuAccount(), this.layout.root);
 			const file = path.join(plan.workDir, 'domain.xml');
-			await fs.writeFile(file, domainXml({ plan, type: (await this.domainType()).type, serialFile: serialFileOf(this.layout, plan.sessionId) }));
+			await writePrivate(file, domainXml({ plan, type: (await this.domainType()).type, serialFile: serialFileOf(this.layout, plan.sessionId) }));
 			await this.virsh.run(['define', file]);
 		}
 		await this.session.ensureRunning(plan);

@@ -79,7 +79,7 @@ export async function endFills(production: string): Promise<void> {
 export async function startFill(disk: DiskPlacement, files: FillFiles, rateLimit?: number): Promise<void> {
 	await fs.rm(files.rc, { force: true });
 	await fs.rm(files.log, { force: true });
-	const script = 'log=$1; rc=$2; shift 2; "$@" >"$log" 2>&1; echo $? >"$rc.tmp" && mv "$rc.tmp" "$rc"';
+	const script = 'umask 077; log=$1; rc=$2; shift 2; "$@" >"$log" 2>&1; echo $? >"$rc.tmp" && mv "$rc.tmp" "$rc"';
 	const child = spawn('sh', ['-c', script, FILL_WRAPPER, files.log, files.rc, ...fillCommand(disk, rateLimit)], { detached: true, stdio: 'ignore' });
 	await new Promise<void>((resolve, reject) => {
 		child.once('spawn', resolve);

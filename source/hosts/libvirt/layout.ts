@@ -5,6 +5,8 @@ import path from 'node:path';
 import type { Paths } from '../../core/paths.ts';
 
 export interface LibvirtLayout {
+	/** rundirect's own folder on this host: the work, serial and aside folders are in it. */
+	readonly root: string;
 	/** `--location original`: production images go to <images>/<vm>/. */
 	readonly images: string;
 	/** Snapshot layers (overlays) and step 5's progress files: <work>/<session>/. */
@@ -26,6 +28,7 @@ export interface LayoutOverrides {
 export function libvirtLayout(paths: Paths, overrides: LayoutOverrides = {}): LibvirtLayout {
 	const state = overrides.state ?? process.env.RUNDIRECT_LIBVIRT_STATE ?? '/var/lib/libvirt/rundirect';
 	return {
+		root: state,
 		images: overrides.images ?? process.env.RUNDIRECT_LIBVIRT_IMAGES ?? '/var/lib/libvirt/images',
 		work: path.join(state, 'work'),
 		serial: path.join(state, 'serial'),

@@ -13,6 +13,8 @@ export interface RunbookContext {
 	uri: string;
 	domainType: DomainType;
 	serialFile: string;
+	/** QEMU's account when it is known and not this user's: its folders are given to it (privacy.ts). */
+	qemuAccount?: { uid: number; gid: number } | null;
 }
 
 const PROGRAMS: Readonly<Record<string, string>> = {
@@ -41,6 +43,11 @@ export function libvirtRunbook(plan: RestorePlan, context: RunbookContext): Runb
 	const virsh = (...args: string[]) => [VIRSH, '--connect', context.uri, ...args];
 	const targets = diskTargets(plan.disks);
 	const name = plan.vmName;
+	// Folders QEMU passes through are QEMU's when it runs as another account (the script runs as root).
+	const mkdir = (step: string, title: string, dir: string) => {
+		add('start', step, title, ['mkdir', '-p', '-m', '0700', dir]);
+		if (context.qemuAccount) add('start', step, `Give it to QEMU's account (files stay 0600)`, ['chown', `${context.qemuAccount.uid}:${context.qemuAccount.gid}`, dir]);
+	};
 
 	if (plan.replaces !== null) {
 		const aside = asideNameOf(plan.replaces, plan.sessionId);
@@ -53,11 +60,11 @@ export function libvirtRunbook(plan: RestorePlan, context: RunbookContext): Runb
 			add('start', 'replace-vm', `Undefine ${plan.replaces}`, virsh('undefine', plan.replaces, '--nvram', '--managed-save', '--snapshots-metadata', '--checkpoints-metadata'));
 		}
 	}
-	add('start', 'create-disks', `Create the production folder`, ['mkdir', '-p', plan.productionDir]);
+	mkdir('create-disks', 'Create the production folder', plan.productionDir);
 	for (const disk of plan.disks) add('start', 'create-disks', `Empty production image of disk ${disk.index}`, [QEMU_IMG, 'create', '-q', '-f', 'qcow2', disk.production, String(disk.virtualSize)]);
-	add('start', 'snapshot-layer', 'Create the work folder', ['mkdir', '-p', plan.workDir]);
+	mkdir('snapshot-layer', 'Create the work folder', plan.workDir);
 	for (const disk of plan.disks) add('start', 'snapshot-layer', `Snapshot layer of disk ${disk.index} over its read-only backup`, [QEMU_IMG, 'create', '-q', '-f', 'qcow2', '-b', disk.backup, '-F', disk.format, disk.overlay]);
-	add('start', 'start-vm', 'Create the folder of the serial console log', ['mkdir', '-p', path.dirname(context.serialFile)]);
+	mkdir('start-vm', 'Create the folder of the serial console log', path.dirname(context.serialFile));
 	const xmlFile = path.join(plan.workDir, 'domain.xml');
 	add('start', 'start-vm', `Define ${name} (its disks: the snapshot layers, backing stores relabel='no')`, virsh('define', xmlFile), { params: { file: xmlFile, xml: domainXml({ plan, type: context.domainType, serialFile: context.serialFile }) } });
 	add('start', 'start-vm', `Start ${name}`, virsh('start', name));
@@ -102,6 +109,8 @@ export function libvirtRunbookScript(steps: RunbookStep[], meta: { plan: Restore
 		`# rundirect runbook for ${meta.plan.vmName} (session ${meta.plan.sessionId}, host ${meta.plan.host}), generated ${meta.generatedAt}.`,
 		'# Usage: sh THIS-FILE start   (then: finalize, or stop). Review every command before running it.',
 		'set -eu',
+		'# Guest data is private: every file and folder this script creates is for its owner only.',
+		'umask 077',
 		'phase=${1:?usage: sh runbook.sh start|finalize|stop}',
 		'',
 	];

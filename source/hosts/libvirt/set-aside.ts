@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { readTextIfExists } from '../../core/files.ts';
+import { mkdirPrivate, privateAtomic } from '../../core/private-files.ts';
 import type { RestorePlan, SetAsideRecord } from '../host.ts';
 import { parseDisks, unescapeXml } from './domain-xml.ts';
 import type { Domains } from './domains.ts';
@@ -31,8 +32,8 @@ export class AsideRecords {
 	}
 
 	async write(record: SetAsideRecord): Promise<void> {
-		await fs.mkdir(this.dir, { recursive: true });
-		await writeFileAtomic(this.file(record.asideName), `${JSON.stringify(record, null, 2)}\n`);
+		await mkdirPrivate(this.dir);
+		await writeFileAtomic(this.file(record.asideName), `${JSON.stringify(record, null, 2)}\n`, privateAtomic());
 	}
 
 	async remove(asideName: string): Promise<void> {
