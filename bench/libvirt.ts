@@ -1,7 +1,9 @@
 // The libvirt rows of `npm run bench`: Run Direct through a real libvirtd (a private one, as the
 // libvirt tests start it: root, a mount namespace of its own), on the same backups as the lab
 // rows. Targets (issue 14): start → running < 1.5 s and 100 GiB / 1 GiB ≤ 1.3; step 5 ≥ 0.8×
-// `qemu-img convert` of the same image; pivot pause < 50 ms.
+// `qemu-img convert` of the same image; pivot pause < 50 ms. Step 5 is judged against the flushed
+// convert (`-t writeback`, then the file synced: what step 5 must do before it is journaled done),
+// as issue 15 settles it; the plain convert (cache=unsafe, never waits for the disk) is printed beside.
 //
 // The pause: libvirt does not pause the guest for a pivot; QEMU drains the disk's I/O while it
 // switches the mirror over, inside its handling of the job-complete command. The wall time of
@@ -14,6 +16,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { LibvirtHost } from '../source/hosts/libvirt/driver.ts';
 import { serialFileOf } from '../source/hosts/libvirt/layout.ts';
+import { makeDurable } from '../source/hosts/libvirt/fill.ts';
 import { GUEST_MARKER } from '../source/qemu/lab-guest.ts';
 import { Engine, type EngineEvent } from '../source/restore/engine.ts';
 import { formatBytes } from '../source/core/format.ts';
@@ -125,6 +128,7 @@ export async function libvirtBench(context: LibvirtBenchContext): Promise<void> 
 		const dataBytes = (await fs.stat(context.dataDisk)).size;
 		const copies: number[] = [];
 		const converts: number[] = [];
+		const plainConverts: number[] = [];
 		const virshPivots: number[] = [];
 		const qemuPivots: number[] = [];
 		for (let round = 0; round < ROUNDS; round++) {
@@ -143,20 +147,27 @@ export async function libvirtBench(context: LibvirtBenchContext): Promise<void> 
 			await host.domains.undefine('benchdata');
 			await fs.rm(path.join(host.layout.images, 'benchdata'), { recursive: true, force: true });
 			const target = path.join(root, 'convert.qcow2');
-			await context.dropCaches();
-			const began = performance.now();
-			// Step 5 runs qemu-img convert -t writeback (flushed: durable before it is journaled); the
-			// plain convert (cache=unsafe, never flushed) is the figure the target names.
-			await execa('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', context.dataDisk, target]);
-			converts.push(performance.now() - began);
-			await fs.rm(target);
-			console.error(`  libvirt round ${round + 1}: step 5 ${copies.at(-1)?.toFixed(0)} ms, convert ${converts.at(-1)?.toFixed(0)} ms, pivot: virsh ${virshPivots.at(-1)?.toFixed(1)} ms, QEMU ${qemuPivots.at(-1)?.toFixed(1)} ms`);
+			const convert = async (args: string[]): Promise<number> => {
+				await context.dropCaches();
+				const began = performance.now();
+				await execa('qemu-img', ['convert', ...args, '-f', 'qcow2', '-O', 'qcow2', context.dataDisk, target]);
+				if (args.includes('writeback')) await makeDurable(target);
+				const ms = performance.now() - began;
+				await fs.rm(target);
+				return ms;
+			};
+			converts.push(await convert(['-t', 'writeback']));
+			plainConverts.push(await convert([]));
+			console.error(`  libvirt round ${round + 1}: step 5 ${copies.at(-1)?.toFixed(0)} ms, flushed convert ${converts.at(-1)?.toFixed(0)} ms, plain ${plainConverts.at(-1)?.toFixed(0)} ms, pivot: virsh ${virshPivots.at(-1)?.toFixed(1)} ms, QEMU ${qemuPivots.at(-1)?.toFixed(1)} ms`);
 		}
 		const mbps = (ms: number) => dataBytes / MiB / (ms / 1000);
 		const ratios = converts.map((convert, round) => convert / (copies[round] ?? Number.NaN));
 		record(`libvirt: step 5 fill of ${formatBytes(dataBytes)}, guest running; median of ${ROUNDS}`, `${mbps(median(copies)).toFixed(0)} MiB/s (${median(copies).toFixed(0)} ms)`);
-		record(`libvirt: qemu-img convert, same backup; median of ${ROUNDS}`, `${mbps(median(converts)).toFixed(0)} MiB/s (${median(converts).toFixed(0)} ms)`);
-		record(`libvirt: step 5 ÷ qemu-img convert, median of the rounds (${ratios.map((ratio) => ratio.toFixed(2)).join(' ')})`, `${median(ratios).toFixed(2)} ×`, '≥ 0.8 ×', median(ratios) >= 0.8);
+		record(`libvirt: qemu-img convert -t writeback + sync (flushed), same backup; median of ${ROUNDS}`, `${mbps(median(converts)).toFixed(0)} MiB/s (${median(converts).toFixed(0)} ms)`);
+		record(`libvirt: qemu-img convert, plain (never flushed), same backup; median of ${ROUNDS}`, `${mbps(median(plainConverts)).toFixed(0)} MiB/s (${median(plainConverts).toFixed(0)} ms)`);
+		record(`libvirt: step 5 ÷ flushed qemu-img convert, median of the rounds (${ratios.map((ratio) => ratio.toFixed(2)).join(' ')})`, `${median(ratios).toFixed(2)} ×`, '≥ 0.8 ×', median(ratios) >= 0.8);
+		const plainRatios = plainConverts.map((convert, round) => convert / (copies[round] ?? Number.NaN));
+		record(`libvirt: step 5 ÷ plain qemu-img convert (for comparison; ${plainRatios.map((ratio) => ratio.toFixed(2)).join(' ')})`, `${median(plainRatios).toFixed(2)} ×`);
 		const qemuWorst = Math.max(...qemuPivots);
 		record(`libvirt: step 6 pivot, QEMU's switch (complete command → BLOCK_JOB_COMPLETED), worst of ${ROUNDS}`, Number.isNaN(qemuWorst) ? 'not in the monitor log' : `${qemuWorst.toFixed(1)} ms`, '< 50 ms', qemuWorst < 50);
 		record(`libvirt: step 6 pivot, wall time of virsh blockjob --pivot, worst of ${ROUNDS}`, `${Math.max(...virshPivots).toFixed(1)} ms`);
