@@ -86,6 +86,11 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 		}),
 		router,
 	);
+	// The VM screen is read from the host only while it is shown.
+	const screenShown = ui.detailView === 'screen';
+	useEffect(() => {
+		if (!screenShown && state.screen.sessionId !== null) actions.screen.hide();
+	}, [screenShown, state.screen.sessionId, actions.screen]);
 	// Esc while typing the filter clears it; Enter (the field's) keeps it. Both leave the input.
 	useKeys('filter', { clear: () => set({ filter: '', editingFilter: false, backupCursor: 0 }) }, ui.editingFilter, router);
 
@@ -135,8 +140,8 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 				<DetailPane view={selected} live={selected ? state.runs.live[selected.record.id] : undefined} focused={focus === 'detail'} width={columns} height={detailHeight} scroll={ui.detailScroll} now={now} />
 			) : (
 				<DrillPane
-					title={ui.detailView === 'drill' ? `Recovery drill ${drill?.id ?? ''}` : ui.detailView === 'report' ? 'Drill report — Esc: back to the history' : 'Drill history — Enter: report · H: back'}
-					lines={drillViewLines(ui, state, columns - 2)}
+					title={ui.detailView === 'drill' ? `Recovery drill ${drill?.id ?? ''}` : ui.detailView === 'report' ? 'Drill report — Esc: back to the history' : ui.detailView === 'screen' ? 'VM console — c: back to the task tree' : 'Drill history — Enter: report · H: back'}
+					lines={drillViewLines(ui, state, columns - 2, paneBodyRows(detailHeight), now)}
 					focused={focus === 'detail'}
 					width={columns}
 					height={detailHeight}

@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
 import { formatProblem, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
-import type { Host, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
+import type { Evidence, Host, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
+import { hasEvidence } from '../hosts/capabilities.ts';
 import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
 import { CopyControls, type CopyWishes } from './copy-control.ts';
 import { Journal } from './journal.ts';
@@ -143,6 +144,17 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 
 	async status(session: SessionRecord): Promise<RuntimeStatus> {
 		return this.host.status(session.plan);
+	}
+
+	/**
+	 * What the session's VM shows — its serial console's last lines, or a thumbnail of its screen —
+	 * and where it comes from; for any session whose VM exists, not only a drill's.
+	 */
+	async screen(sessionId: string): Promise<{ evidence: Evidence; source: string }> {
+		const session = await this.journal.read(sessionId);
+		if (!session) throw new RundirectError(`no session ${sessionId} in the journal`, EXIT.refused);
+		if (!hasEvidence(this.host)) throw new RundirectError(`the host ${this.host.id} cannot show a VM's screen or console`, EXIT.refused);
+		return { evidence: await this.host.captureEvidence(session.plan), source: this.host.evidenceSource };
 	}
 
 	/** The live process driving the session right now (this one included), or null when none does. */

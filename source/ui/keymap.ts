@@ -82,6 +82,7 @@ export const BINDINGS = [
 	{ action: 'faster', keys: ['+'], contexts: { sessions: '+/- copy rate', detail: '+/- copy rate' }, description: "raise the rate limit of the selected session's running copy (to the next step, or none)", help: { keys: '+ -' , text: "raise / lower the rate limit of the selected session's running copy, whoever drives it" } },
 	{ action: 'slower', keys: ['-'], contexts: { sessions: '+/- copy rate', detail: '+/- copy rate' }, description: "lower the rate limit of the selected session's running copy" },
 	{ action: 'pauseCopy', keys: ['p'], contexts: { sessions: 'p pause/resume', detail: 'p pause/resume' }, description: "pause / resume the selected session's running copy", help: { keys: 'p' } },
+	{ action: 'screen', keys: ['c'], contexts: { sessions: 'c console', detail: 'c console' }, description: "the selected session's VM now: its serial console (lab, libvirt) or screen (Hyper-V); c again: back", help: { keys: 'c' } },
 	{ action: 'showFinished', keys: ['F'], contexts: { sessions: 'F finished', detail: null }, description: 'show (or fold again) the finished sessions older than 15 minutes', help: { keys: 'F' } },
 	{ action: 'mark', keys: ['space'], contexts: { backups: 'Space mark' }, description: 'mark / unmark a VM (or a restore point) for a recovery drill', help: { keys: 'Space' } },
 	{ action: 'drill', keys: ['d'], contexts: inPanes('d drill'), description: 'drill the marked VMs, or the selected one: boot each under a new name, isolated', help: { keys: 'd' } },

@@ -180,8 +180,10 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 		const { selected } = derive();
 		const state = getState();
 		const width = layout.columns - 2;
-		const total = view.current.detailView === 'session' ? detailLines(selected, selected ? state.runs.live[selected.record.id] : undefined, width, layout.now).length : drillViewLines(view.current, state, width).length;
-		set({ detailScroll: clamp(view.current.detailScroll + delta, 0, Math.max(0, total - layout.detailRows)) });
+		const total = view.current.detailView === 'session' ? detailLines(selected, selected ? state.runs.live[selected.record.id] : undefined, width, layout.now).length : drillViewLines(view.current, state, width, layout.detailRows, layout.now).length;
+		const max = Math.max(0, total - layout.detailRows);
+		// A view opened at its end (a serial console) scrolls from there.
+		set({ detailScroll: clamp(Math.min(view.current.detailScroll, max) + delta, 0, max) });
 	};
 
 	/** Space: marks (or unmarks) the VM of the row for a drill — at the point, on a point row. */
@@ -245,6 +247,21 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 		set({ historyCursor: clamp(to(view.current.historyCursor, last), 0, last) });
 	};
 
+	/** c: the selected session's VM screen in the detail pane (its end first), or back to the task tree. */
+	const toggleScreen = (): void => {
+		if (view.current.detailView === 'screen') {
+			set({ detailView: 'session', detailScroll: 0 });
+			return;
+		}
+		const { selected } = derive();
+		if (!selected) {
+			notify({ level: 'error', text: 'no session selected', hint: 'select one in the sessions pane (Tab), then press c' });
+			return;
+		}
+		actions.screen.show(selected.record.id);
+		set({ detailView: 'screen', detailScroll: Number.MAX_SAFE_INTEGER, focus: 'detail' });
+	};
+
 	const stepFocus = (step: number): void => {
 		const at = FOCUS_ORDER.indexOf(view.current.focus);
 		set({ focus: FOCUS_ORDER[(at + step + FOCUS_ORDER.length) % FOCUS_ORDER.length] ?? 'backups' });
@@ -304,9 +321,10 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 			last: () => selectSession(derive().sessions.length - 1),
 			showTaskTree: () => set({ focus: 'detail', detailView: 'session', detailScroll: 0 }),
 			showFinished: toggleFinished,
+			screen: toggleScreen,
 			...copyKeys,
 		},
-		detail: { ...everywhere, ...scroll, dismiss, showFinished: toggleFinished, ...copyKeys },
+		detail: { ...everywhere, ...scroll, dismiss, showFinished: toggleFinished, screen: toggleScreen, ...copyKeys },
 		history: {
 			...everywhere,
 			dismiss,

@@ -10,6 +10,7 @@ import { EngineLink } from './state/engine-link.ts';
 import { InterruptedSlice, type InterruptedActions, type InterruptedState } from './state/interrupted.ts';
 import { NoticesSlice, type NoticeActions, type NoticesState } from './state/notices.ts';
 import { RunsSlice, type RestoreActions, type RunsState } from './state/runs.ts';
+import { ScreenSlice, type ScreenActions, type ScreenState } from './state/screen.ts';
 import { SessionsSlice, type SessionsState } from './state/sessions.ts';
 import { SetupSlice, type LabSetup, type SetupActions, type SetupState } from './state/setup.ts';
 import { ChangeFeed } from './state/slice.ts';
@@ -24,6 +25,7 @@ export interface ConsoleState {
 	drills: DrillsState;
 	setup: SetupState;
 	notices: NoticesState;
+	screen: ScreenState;
 }
 
 export interface ConsoleActions {
@@ -34,6 +36,8 @@ export interface ConsoleActions {
 	interrupted: InterruptedActions;
 	drills: DrillActions;
 	setup: SetupActions;
+	/** `c`: a session's VM screen (serial console or thumbnail), read again while shown. */
+	screen: ScreenActions;
 }
 
 export interface ConsoleStoreOptions {
@@ -44,6 +48,8 @@ export interface ConsoleStoreOptions {
 	notifyMs?: number;
 	/** The state folder (drills are kept under it); default: the journal's parent folder. */
 	stateDir?: string;
+	/** How often a shown VM screen is read again (ms). */
+	screenMs?: number;
 }
 
 export class ConsoleStore {
@@ -57,6 +63,7 @@ export class ConsoleStore {
 	private readonly interrupted: InterruptedSlice;
 	private readonly drills: DrillsSlice;
 	private readonly setup: SetupSlice;
+	private readonly screen: ScreenSlice;
 	private snapshot: ConsoleState;
 	private readonly onEngineEvent = (event: EngineEvent): void => this.sessions.handleEvent(event);
 
@@ -73,6 +80,7 @@ export class ConsoleStore {
 		this.interrupted = new InterruptedSlice(feed, link, this.sessions, this.runs, this.notices);
 		this.drills = new DrillsSlice(feed, link, () => this.options.stateDir ?? path.dirname(link.engine.journal.dir), this.sessions, this.notices);
 		this.setup = new SetupSlice(feed, options.labSetup, () => this.refresh());
+		this.screen = new ScreenSlice(feed, link, options.screenMs);
 		link.onReady((ready) => {
 			ready.on('event', this.onEngineEvent);
 			this.catalog.setDestination(ready.destination);
@@ -85,6 +93,7 @@ export class ConsoleStore {
 			interrupted: this.interrupted,
 			drills: this.drills,
 			setup: this.setup,
+			screen: this.screen,
 		};
 	}
 
@@ -100,7 +109,8 @@ export class ConsoleStore {
 			snapshot.interrupted !== this.interrupted.state ||
 			snapshot.drills !== this.drills.state ||
 			snapshot.setup !== this.setup.state ||
-			snapshot.notices !== this.notices.state;
+			snapshot.notices !== this.notices.state ||
+			snapshot.screen !== this.screen.state;
 		if (changed) this.snapshot = this.collect();
 		return this.snapshot;
 	};
@@ -114,6 +124,7 @@ export class ConsoleStore {
 			drills: this.drills.state,
 			setup: this.setup.state,
 			notices: this.notices.state,
+			screen: this.screen.state,
 		};
 	}
 
@@ -141,6 +152,7 @@ export class ConsoleStore {
 	 */
 	async close(): Promise<void> {
 		this.sessions.stop();
+		this.screen.hide();
 		this.feed.cancel();
 		this.link.loaded?.off('event', this.onEngineEvent);
 		const settled = Promise.allSettled([...this.runs.abort(), ...this.drills.abort()]);

@@ -10,6 +10,7 @@ import { backupRows, clamp, folded, matchesFilter, type BackupRow, type SessionV
 import type { ConsoleState } from './store.ts';
 import type { StyledLine } from './components/Line.tsx';
 import { historyLines, liveDrillLines, reportLines } from './components/DrillPane.tsx';
+import { screenLines } from './components/ScreenLines.ts';
 
 export type Focus = 'backups' | 'sessions' | 'detail';
 export const FOCUS_ORDER: readonly Focus[] = ['backups', 'sessions', 'detail'];
@@ -29,8 +30,8 @@ export interface ViewState {
 	sessionOffset: number;
 	/** VMs marked for a drill (Space): VM → restore point (`latest` or an id). */
 	marked: ReadonlyMap<string, string>;
-	/** What the detail pane shows: the selected session's task tree, this console's drill, past drills, or one drill's report. */
-	detailView: 'session' | 'drill' | 'history' | 'report';
+	/** What the detail pane shows: the selected session's task tree, this console's drill, past drills, one drill's report, or a session's VM screen (`c`). */
+	detailView: 'session' | 'drill' | 'history' | 'report' | 'screen';
 	historyCursor: number;
 	report: { report: DrillReport; evidence: Record<string, string[]> } | null;
 	/** F: finished sessions are all listed, not only the recent ones. */
@@ -140,9 +141,13 @@ export function screenContext(view: ViewState, state: ConsoleState): Context {
 	}
 }
 
-/** The detail pane's lines when it shows a drill, the drill history or a report. */
-export function drillViewLines(view: ViewState, state: ConsoleState, width: number): StyledLine[] {
+/** The detail pane's lines when it shows a drill, the drill history, a report or a VM's screen (`rows`: the pane's, for a picture). */
+export function drillViewLines(view: ViewState, state: ConsoleState, width: number, rows = 20, now = Date.now()): StyledLine[] {
 	const { current, history } = state.drills;
+	if (view.detailView === 'screen') {
+		const vm = state.sessions.views.find((candidate) => candidate.record.id === state.screen.sessionId)?.record.vm ?? state.screen.sessionId ?? '';
+		return screenLines(state.screen, vm, width, rows, now);
+	}
 	if (view.detailView === 'drill' && current) return liveDrillLines(current, width);
 	if (view.detailView === 'report' && view.report) return reportLines(view.report.report, view.report.evidence, width);
 	return historyLines(history, view.historyCursor, view.focus === 'detail');

@@ -127,9 +127,9 @@ describe('the footer and the help, from the table', () => {
 		// R, +/-, p, F and w are hinted only when they apply (a VM down, a copy running, sessions folded, warnings): the footer leaves them out otherwise.
 		const seldom = new Set(['restartVm', 'showFinished', 'warnings', 'faster', 'slower', 'pauseCopy']);
 		expect(hintsFor('backups', seldom)).toBe('↑↓ move · Enter open/restore · Space mark · d drill · H drills · Tab pane · / filter · r refresh · ? help · q quit');
-		expect(hintsFor('sessions', seldom)).toBe('↑↓/jk select · Enter task tree · f finalize · s stop · d drill · H drills · Tab pane · / filter · ? help · q quit');
-		expect(hintsFor('detail', seldom)).toBe('↑↓/jk scroll · f finalize · s stop · d drill · H drills · Tab pane · / filter · r refresh · ? help · q quit');
-		expect(hintsFor('sessions')).toBe('↑↓/jk select · Enter task tree · f finalize · s stop · R restart VM · +/- copy rate · p pause/resume · F finished · d drill · H drills · Tab pane · / filter · w warnings · ? help · q quit');
+		expect(hintsFor('sessions', seldom)).toBe('↑↓/jk select · Enter task tree · f finalize · s stop · c console · d drill · H drills · Tab pane · / filter · ? help · q quit');
+		expect(hintsFor('detail', seldom)).toBe('↑↓/jk scroll · f finalize · s stop · c console · d drill · H drills · Tab pane · / filter · r refresh · ? help · q quit');
+		expect(hintsFor('sessions')).toBe('↑↓/jk select · Enter task tree · f finalize · s stop · R restart VM · +/- copy rate · p pause/resume · c console · F finished · d drill · H drills · Tab pane · / filter · w warnings · ? help · q quit');
 		expect(hintsFor('filter')).toBe('type to filter · Enter keep · Esc clear');
 		expect(hintsFor('resume')).toBe('↑↓ · c continue · b roll back · l leave · a continue all · Esc leave all');
 		expect(hintsFor('drill')).toBe('y/Enter run · ←→ change · n/Esc cancel');

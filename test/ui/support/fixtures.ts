@@ -52,7 +52,7 @@ export async function createFixture(specs: PointSpec[], hostOptions: MemoryHostO
 	await writeDestination(destination, specs);
 	const host = new MemoryHost(hostOptions);
 	const engine = new Engine({ host, stateDir: path.join(root, 'state'), destination });
-	const store = new ConsoleStore(engine, { pollMs: 200, notifyMs: 20 });
+	const store = new ConsoleStore(engine, { pollMs: 200, notifyMs: 20, screenMs: 200 });
 	return {
 		root,
 		host,

@@ -196,8 +196,13 @@ export class MemoryHost implements Host, HasEvidence, HasProofOfLife, DescribesD
 		};
 	}
 
+	/** What a test makes a VM show (by VM name), instead of the default serial console. */
+	readonly screens = new Map<string, Evidence>();
+
 	/** The "serial console" of the guest, as the lab host keeps it for drills. */
 	async captureEvidence(plan: RestorePlan): Promise<Evidence> {
+		const shown = this.screens.get(plan.vmName);
+		if (shown) return shown;
 		const text = this.deadGuest(plan.vmName) ? 'SeaBIOS (version memory)\nBooting from Hard Disk...\nBoot failed: not a bootable disk' : 'SeaBIOS (version memory)\nBooting from Hard Disk...\nrundirect-guest alive';
 		return { kind: 'serial-tail', text };
 	}
