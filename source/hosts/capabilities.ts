@@ -2,7 +2,7 @@
 // some hosts can do is a small interface here with a type guard, checked where it is used —
 // never by asking which driver a host is. A driver has an ability by implementing its members.
 import type { RestorePointManifest } from '../catalog/schema.ts';
-import type { Evidence, Host, RestorePlan, RunbookStep, StepOptions } from './host.ts';
+import type { Evidence, Host, PlanInput, RestorePlan, RunbookStep, StepOptions } from './host.ts';
 
 function hasMember(host: Host, member: string): boolean {
 	return typeof (host as unknown as Record<string, unknown>)[member] !== 'undefined';
@@ -57,6 +57,21 @@ export interface HasRunbook {
 
 export function hasRunbook(host: Host): host is Host & HasRunbook {
 	return hasMember(host, 'runbook') && hasMember(host, 'runbookScript');
+}
+
+/**
+ * A runbook host that can also plan without being reached — local Hyper-V seen from a machine
+ * that is not Windows — so a runbook can be reviewed or handed over from anywhere. What only the
+ * host knows is assumed, and every assumption is said.
+ */
+export interface PlansOffline {
+	/** True when the host cannot be asked anything from here. */
+	readonly unreachable: boolean;
+	planOffline(input: PlanInput): { plan: RestorePlan; assumptions: string[] };
+}
+
+export function plansOffline(host: Host): host is Host & PlansOffline {
+	return hasMember(host, 'planOffline') && hasMember(host, 'unreachable');
 }
 
 // ---- evidence ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
 import { formatProblem, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
 import type { Evidence, Host, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
-import { hasEvidence } from '../hosts/capabilities.ts';
+import { hasEvidence, plansOffline } from '../hosts/capabilities.ts';
 import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
 import { CopyControls, type CopyWishes } from './copy-control.ts';
 import { Journal } from './journal.ts';
@@ -56,6 +56,8 @@ export interface StartProposal {
 	warnings: string[];
 	/** Set when this start continues an interrupted session instead of creating one. */
 	resume: SessionRecord | null;
+	/** A plan made without reaching the host (`offline`): what was assumed instead of asked. */
+	assumptions: string[];
 }
 
 /** How to draw the phase's task tree, and what limits it. */
@@ -164,17 +166,21 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 	}
 
 	/** Everything a start would do, checked, without changing anything. */
-	async proposeStart(request: StartRequest): Promise<StartProposal> {
+	/**
+	 * What a start of `request` would do, checked by pre-flight. `offline`: for a runbook only, on a
+	 * host that cannot be reached from here but can plan without it (no pre-flight then).
+	 */
+	async proposeStart(request: StartRequest, options: { offline?: boolean } = {}): Promise<StartProposal> {
 		const catalog = await this.catalog();
 		const { point, broken, pointRef } = resolveRestorePoint(catalog, request);
 		const { name, location } = checkTarget(catalog, this.host, request, point);
 
 		const resume = await this.claimedBy(name, point);
 		const sessionId = resume?.id ?? newSessionId();
-		const plan =
-			resume?.plan ??
-			(await this.host.plan(planInputFor(point, sessionId, { name, location, replaceMode: request.replaceMode ?? 'set-aside' }, request.drill)));
-		const problems = resume ? [] : await this.host.preflight(plan);
+		const input = planInputFor(point, sessionId, { name, location, replaceMode: request.replaceMode ?? 'set-aside' }, request.drill);
+		const offline = options.offline === true && plansOffline(this.host) ? this.host.planOffline(input) : null;
+		const plan = resume?.plan ?? offline?.plan ?? (await this.host.plan(input));
+		const problems = resume || offline ? [] : await this.host.preflight(plan);
 		if (!resume && plan.replaces && name !== point.vm) {
 			problems.push(`a VM named ${name} already exists on ${this.host.id}; choose another name, or restore under the original name ${point.vm} to replace that VM`);
 		}
@@ -188,7 +194,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		}
 		// "latest" means the newest usable point: say so when newer or other points are broken.
 		const warnings = pointRef === 'latest' && broken.length > 0 && !resume ? [`${broken.length} restore point problem(s) of ${request.vm} were skipped; "latest" is ${point.id} (taken ${point.manifest.takenAt}):`, ...broken.map((problem) => `  ${formatProblem(problem)}`)] : [];
-		return { request, point, plan, problems, destroys, warnings, resume };
+		return { request, point, plan, problems, destroys, warnings, resume, assumptions: offline?.assumptions ?? [] };
 	}
 
 	/**

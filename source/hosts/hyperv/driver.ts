@@ -21,7 +21,7 @@ import type {
 import { mapVmState } from './envelope.ts';
 import { explain, HypervError } from './errors.ts';
 import { asideName, normalizeMac, planParams, type OfflineMode } from './plan-params.ts';
-import { readCopy, readHostInfo, readInventory, readPause, readPlanProbe, readPreflight, readSetAside, readThumbnail, readVmStatus, type CopyReport, type HostInfo } from './results.ts';
+import { readCopy, readHostInfo, readInventory, readPause, readPlanProbe, readPreflight, readSetAside, readThumbnail, readVmStatus, type CopyReport, type HostInfo, type PlanProbe } from './results.ts';
 import { rgb565ToPng } from './png.ts';
 import type { BackupResult, CanBackup, DescribesDrillNetwork, HasEvidence, HasProofOfLife, HasRunbook, PathRules, ProofOfLife } from '../capabilities.ts';
 import { backupVm } from './backup.ts';
@@ -74,6 +74,9 @@ function envNumber(name: string): number | undefined {
 	const value = process.env[name];
 	return value !== undefined && value !== '' && Number.isFinite(Number(value)) ? Number(value) : undefined;
 }
+
+/** Hyper-V's VirtualHardDiskPath when no one changed it (Get-VMHost on a fresh install). */
+const DEFAULT_VHD_FOLDER = 'C:\\ProgramData\\Microsoft\\Windows\\Virtual Hard Disks';
 
 export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, HasProofOfLife, DescribesDrillNetwork {
 	readonly kind = 'hyperv';
@@ -155,8 +158,32 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 	// ---------------------------------------------------------------- plan, preflight
 
 	async plan(input: PlanInput): Promise<RestorePlan> {
+		return this.#planFrom(input, readPlanProbe(await this.#run(SCRIPTS.planProbe, { vmName: input.target.name })));
+	}
+
+	/** Local Hyper-V on a machine that is not Windows: the host cannot be asked anything. */
+	get unreachable(): boolean {
+		return this.computer === null && this.#platform !== 'win32';
+	}
+
+	/**
+	 * The plan made without asking the host (`start --plan` where there is no Hyper-V, to review
+	 * or hand over a runbook): what only the host knows is assumed, and each assumption is said.
+	 */
+	planOffline(input: PlanInput): { plan: RestorePlan; assumptions: string[] } {
+		const assumptions = [
+			'nothing was checked on a Hyper-V host (none is reachable from here): pre-flight runs when the start does',
+			`a VM named ${input.target.name} exists and is set aside (its steps do nothing where there is none)`,
+			'no other VM uses the restore point’s static MAC addresses (a real start drops one that is taken)',
+			'the host reaches the backup files at the paths shown, as this machine names them (a share both see alike)',
+		];
+		if (input.target.location === 'original') assumptions.push(`the host's default virtual hard disk folder is Hyper-V's own default, ${DEFAULT_VHD_FOLDER} (pass --location to name another)`);
+		const probe = { virtualHardDiskPath: DEFAULT_VHD_FOLDER, replaces: input.target.name, replacesSession: null, macsInUse: [] };
+		return { plan: this.#planFrom(input, probe), assumptions };
+	}
+
+	#planFrom(input: PlanInput, probe: PlanProbe): RestorePlan {
 		const vmName = input.target.name;
-		const probe = readPlanProbe(await this.#run(SCRIPTS.planProbe, { vmName }));
 		const location = input.target.location;
 		if (location !== 'original' && !win.isAbsolute(location)) throw new HypervError('USAGE', `location must be "original" or an absolute folder on ${this.#where} such as D:\\VMs, not ${location}`);
 		const root = location === 'original' ? probe.virtualHardDiskPath : location;
