@@ -4,6 +4,8 @@
 // `qemu-img convert` of the same image; pivot pause < 50 ms. Step 5 is judged against the flushed
 // convert (`-t writeback`, then the file synced: what step 5 must do before it is journaled done),
 // as issue 15 settles it; the plain convert (cache=unsafe, never waits for the disk) is printed beside.
+// "Running" is QEMU's RESUME event (its vCPUs run), as the lab rows time QEMU's own `running`; the
+// whole start, whose step 4 then watches the domain stay up (≥ 1 s, issue 11), is printed beside.
 //
 // The pause: libvirt does not pause the guest for a pivot; QEMU drains the disk's I/O while it
 // switches the mirror over, inside its handling of the job-complete command. The wall time of
@@ -25,6 +27,8 @@ import { libvirtUnavailable, startPrivateLibvirtd } from '../test/libvirt/suppor
 
 const MiB = 2 ** 20;
 const ROUNDS = 3;
+/** Step 5 against the converts: disk timings on a shared machine vary, more rounds steady the median. */
+const COPY_ROUNDS = 5;
 
 export interface LibvirtBenchContext {
 	root: string;
@@ -33,7 +37,6 @@ export interface LibvirtBenchContext {
 	accel: 'kvm' | 'tcg';
 	dataDisk: string;
 	record: (measure: string, value: string, target?: string, ok?: boolean) => void;
-	dropCaches: () => Promise<void>;
 }
 
 function median(values: number[]): number {
@@ -63,6 +66,39 @@ export function pivotFromMonitorLog(log: string): number | null {
 		}
 	}
 	return switched;
+}
+
+/** QEMU's own timestamp (ms since the epoch) of the last RESUME event in `log`: its vCPUs run from then on. */
+export function resumedAtFromMonitorLog(log: string): number | null {
+	let resumed: number | null = null;
+	for (const line of log.split('\n')) {
+		if (!/QEMU_MONITOR_RECV_EVENT.*"event":\s*"RESUME"/.test(line)) continue;
+		const stamp = /"seconds":\s*(\d+),\s*"microseconds":\s*(\d+)/.exec(line);
+		if (stamp) resumed = Number(stamp[1]) * 1000 + Number(stamp[2]) / 1000;
+	}
+	return resumed;
+}
+
+/**
+ * The backup read cold, the programs warm: only `file`'s pages leave the page cache (GNU dd's
+ * nocache with count=0 drops a whole file), as on a host where the backup was not read lately
+ * but qemu-img, virsh and node are in memory. Dropping every cache would time paging them in too.
+ */
+async function evictFile(file: string): Promise<void> {
+	await execa('sync');
+	await execa('dd', [`if=${file}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
+}
+
+/** What libvirtd's monitor log gained since `from` bytes. */
+async function logSince(file: string, from: number): Promise<string> {
+	const handle = await fs.open(file, 'r');
+	try {
+		const tail = Buffer.alloc(Math.max(0, (await handle.stat()).size - from));
+		await handle.read(tail, 0, tail.length, from);
+		return tail.toString('utf8');
+	} finally {
+		await handle.close();
+	}
 }
 
 async function waitForMarker(serialFile: string, timeoutMs: number): Promise<number> {
@@ -97,31 +133,38 @@ export async function libvirtBench(context: LibvirtBenchContext): Promise<void> 
 	const monitorLog = path.join(daemon.root, 'log', 'libvirtd.log');
 	try {
 		const runDirect = async (vm: string) => {
+			const logFrom = (await fs.stat(monitorLog).catch(() => null))?.size ?? 0;
 			const began = performance.now();
+			const beganAt = Date.now();
 			const session = await engine.beginStart(await engine.proposeStart({ vm }));
 			await engine.runPhase(session.id, 'start', { renderer: 'silent' });
-			const runningAt = performance.now();
+			const provenAt = performance.now();
 			const markerAt = await waitForMarker(serialFileOf(host.layout, session.id), 180_000);
-			return { session, toRunning: runningAt - began, toMarker: markerAt - began };
+			// Running = QEMU's vCPUs resumed (its RESUME event, QEMU's clock); step 4 then watches it stay up.
+			const resumedAt = resumedAtFromMonitorLog(await logSince(monitorLog, logFrom));
+			return { session, toRunning: resumedAt === null ? Number.NaN : resumedAt - beganAt, toProven: provenAt - began, toMarker: markerAt - began };
 		};
 		// The first start of a daemon pays for libvirt's QEMU capability probe: not Run Direct's time.
 		const warm = await runDirect('bench1g');
 		await engine.runPhase(warm.session.id, 'stop', { renderer: 'silent' });
 
-		const times: Record<string, { toRunning: number[]; toMarker: number[] }> = { bench1g: { toRunning: [], toMarker: [] }, bench100g: { toRunning: [], toMarker: [] } };
+		const times: Record<string, { toRunning: number[]; toProven: number[]; toMarker: number[] }> = { bench1g: { toRunning: [], toProven: [], toMarker: [] }, bench100g: { toRunning: [], toProven: [], toMarker: [] } };
 		for (let round = 0; round < ROUNDS; round++) {
 			for (const vm of ['bench1g', 'bench100g'] as const) {
 				const result = await runDirect(vm);
 				times[vm]?.toRunning.push(result.toRunning);
+				times[vm]?.toProven.push(result.toProven);
 				times[vm]?.toMarker.push(result.toMarker);
 				await engine.runPhase(result.session.id, 'stop', { renderer: 'silent' });
 			}
 		}
 		const small = median(times.bench1g?.toRunning ?? []);
 		const large = median(times.bench100g?.toRunning ?? []);
-		record(`libvirt: start → domain running, 1 GiB (${type}); median of ${ROUNDS}`, `${small.toFixed(0)} ms`, '< 1500 ms', small < 1500);
+		record(`libvirt: start → domain running (QEMU's RESUME event), 1 GiB (${type}); median of ${ROUNDS}`, `${small.toFixed(0)} ms`, '< 1500 ms', small < 1500);
 		record(`libvirt: start → domain running, 100 GiB sparse; median of ${ROUNDS}`, `${large.toFixed(0)} ms`, '< 1500 ms', large < 1500);
 		record('libvirt: time to running, 100 GiB / 1 GiB', (large / small).toFixed(2), '≤ 1.3', large / small <= 1.3);
+		record('libvirt: whole start, step 4 proof included (watched ≥ 1 s, then a serial sign), 1 GiB', `${median(times.bench1g?.toProven ?? []).toFixed(0)} ms`);
+		record('libvirt: whole start, step 4 proof included, 100 GiB sparse', `${median(times.bench100g?.toProven ?? []).toFixed(0)} ms`);
 		record('libvirt: start → guest marker, 1 GiB', `${median(times.bench1g?.toMarker ?? []).toFixed(0)} ms`);
 		record('libvirt: start → guest marker, 100 GiB sparse', `${median(times.bench100g?.toMarker ?? []).toFixed(0)} ms`);
 
@@ -131,24 +174,20 @@ export async function libvirtBench(context: LibvirtBenchContext): Promise<void> 
 		const plainConverts: number[] = [];
 		const virshPivots: number[] = [];
 		const qemuPivots: number[] = [];
-		for (let round = 0; round < ROUNDS; round++) {
+		for (let round = 0; round < COPY_ROUNDS; round++) {
 			const { session } = await runDirect('benchdata');
-			await context.dropCaches();
+			await evictFile(context.dataDisk);
 			const logBefore = (await fs.stat(monitorLog).catch(() => null))?.size ?? 0;
 			const finalized = await engine.runPhase(session.id, 'finalize', { renderer: 'silent' });
 			copies.push(copyMs.get(session.id) ?? Number.NaN);
 			virshPivots.push(finalized.apply?.pauseMs ?? Number.NaN);
-			const handle = await fs.open(monitorLog, 'r');
-			const tail = Buffer.alloc(Math.max(0, (await handle.stat()).size - logBefore));
-			await handle.read(tail, 0, tail.length, logBefore);
-			await handle.close();
-			qemuPivots.push(pivotFromMonitorLog(tail.toString('utf8')) ?? Number.NaN);
+			qemuPivots.push(pivotFromMonitorLog(await logSince(monitorLog, logBefore)) ?? Number.NaN);
 			await host.virsh.run(['destroy', 'benchdata']);
 			await host.domains.undefine('benchdata');
 			await fs.rm(path.join(host.layout.images, 'benchdata'), { recursive: true, force: true });
 			const target = path.join(root, 'convert.qcow2');
 			const convert = async (args: string[]): Promise<number> => {
-				await context.dropCaches();
+				await evictFile(context.dataDisk);
 				const began = performance.now();
 				await execa('qemu-img', ['convert', ...args, '-f', 'qcow2', '-O', 'qcow2', context.dataDisk, target]);
 				if (args.includes('writeback')) await makeDurable(target);
@@ -162,15 +201,15 @@ export async function libvirtBench(context: LibvirtBenchContext): Promise<void> 
 		}
 		const mbps = (ms: number) => dataBytes / MiB / (ms / 1000);
 		const ratios = converts.map((convert, round) => convert / (copies[round] ?? Number.NaN));
-		record(`libvirt: step 5 fill of ${formatBytes(dataBytes)}, guest running; median of ${ROUNDS}`, `${mbps(median(copies)).toFixed(0)} MiB/s (${median(copies).toFixed(0)} ms)`);
-		record(`libvirt: qemu-img convert -t writeback + sync (flushed), same backup; median of ${ROUNDS}`, `${mbps(median(converts)).toFixed(0)} MiB/s (${median(converts).toFixed(0)} ms)`);
-		record(`libvirt: qemu-img convert, plain (never flushed), same backup; median of ${ROUNDS}`, `${mbps(median(plainConverts)).toFixed(0)} MiB/s (${median(plainConverts).toFixed(0)} ms)`);
+		record(`libvirt: step 5 fill of ${formatBytes(dataBytes)}, guest running; median of ${COPY_ROUNDS}`, `${mbps(median(copies)).toFixed(0)} MiB/s (${median(copies).toFixed(0)} ms)`);
+		record(`libvirt: qemu-img convert -t writeback + sync (flushed), same backup; median of ${COPY_ROUNDS}`, `${mbps(median(converts)).toFixed(0)} MiB/s (${median(converts).toFixed(0)} ms)`);
+		record(`libvirt: qemu-img convert, plain (never flushed), same backup; median of ${COPY_ROUNDS}`, `${mbps(median(plainConverts)).toFixed(0)} MiB/s (${median(plainConverts).toFixed(0)} ms)`);
 		record(`libvirt: step 5 ÷ flushed qemu-img convert, median of the rounds (${ratios.map((ratio) => ratio.toFixed(2)).join(' ')})`, `${median(ratios).toFixed(2)} ×`, '≥ 0.8 ×', median(ratios) >= 0.8);
 		const plainRatios = plainConverts.map((convert, round) => convert / (copies[round] ?? Number.NaN));
 		record(`libvirt: step 5 ÷ plain qemu-img convert (for comparison; ${plainRatios.map((ratio) => ratio.toFixed(2)).join(' ')})`, `${median(plainRatios).toFixed(2)} ×`);
 		const qemuWorst = Math.max(...qemuPivots);
-		record(`libvirt: step 6 pivot, QEMU's switch (complete command → BLOCK_JOB_COMPLETED), worst of ${ROUNDS}`, Number.isNaN(qemuWorst) ? 'not in the monitor log' : `${qemuWorst.toFixed(1)} ms`, '< 50 ms', qemuWorst < 50);
-		record(`libvirt: step 6 pivot, wall time of virsh blockjob --pivot, worst of ${ROUNDS}`, `${Math.max(...virshPivots).toFixed(1)} ms`);
+		record(`libvirt: step 6 pivot, QEMU's switch (complete command → BLOCK_JOB_COMPLETED), worst of ${COPY_ROUNDS}`, Number.isNaN(qemuWorst) ? 'not in the monitor log' : `${qemuWorst.toFixed(1)} ms`, '< 50 ms', qemuWorst < 50);
+		record(`libvirt: step 6 pivot, wall time of virsh blockjob --pivot, worst of ${COPY_ROUNDS}`, `${Math.max(...virshPivots).toFixed(1)} ms`);
 	} finally {
 		await engine.close();
 		await daemon.stop();

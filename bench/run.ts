@@ -92,7 +92,7 @@ async function main(): Promise<void> {
 		const dataDisk = await makePoint(destination, 'benchdata', summary.guestImage, 4 * GiB, GiB);
 
 		if (LIBVIRT_ONLY) {
-			await libvirtBench({ root, destination, accel: accel.accel, dataDisk, record, dropCaches });
+			await libvirtBench({ root, destination, accel: accel.accel, dataDisk, record });
 			printTable(accel.accel);
 			return;
 		}
@@ -196,7 +196,7 @@ async function main(): Promise<void> {
 		record(`step 6 switch pause (stop → complete → cont), worst of ${COPY_ROUNDS}`, `${pause.toFixed(1)} ms`, '< 50 ms', pause < 50);
 		await engine.close();
 		await consoleBench({ root, guestImage: summary.guestImage, cacheHome: path.dirname(shared.cache), record });
-		await libvirtBench({ root, destination, accel: accel.accel, dataDisk, record, dropCaches });
+		await libvirtBench({ root, destination, accel: accel.accel, dataDisk, record });
 		printTable(accel.accel);
 	} finally {
 		for (const pid of started) {

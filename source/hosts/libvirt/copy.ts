@@ -34,11 +34,15 @@ export async function copyData(session: SessionDomain, plan: RestorePlan, option
 			const running = (await fillProcesses(disk.production)).length > 0;
 			const finished = !running && (await fs.readFile(files.rc, 'utf8').catch(() => null))?.trim() === '0';
 			if (!running && !finished) {
-				// Whatever an interrupted copy left is unknown: start from a fresh empty image.
-				await endFills(disk.production);
-				await fs.mkdir(plan.productionDir, { recursive: true });
-				await fs.rm(disk.production, { force: true });
-				await createQcow2(disk.production, disk.virtualSize);
+				// Whatever an interrupted copy left is unknown: start from a fresh empty image. No fill
+				// ever started (no log) leaves step 2's image as it made it: that one is used as it is.
+				const neverFilled = attempt === 1 && !(await exists(files.log)) && (await exists(disk.production));
+				if (!neverFilled) {
+					await endFills(disk.production);
+					await fs.mkdir(plan.productionDir, { recursive: true });
+					await fs.rm(disk.production, { force: true });
+					await createQcow2(disk.production, disk.virtualSize);
+				}
 				await startFill(disk, files, options.rateLimit);
 			}
 			const outcome = await waitFill(disk, files, {

@@ -113,24 +113,32 @@ export async function waitFill(
 	files: FillFiles,
 	options: { onFraction?: (fraction: number) => void; signal?: AbortSignal; intervalMs?: number },
 ): Promise<FillOutcome> {
+	// The exit code is looked for often (the step ends as soon as the copy does); the progress less
+	// often, and whether a convert still runs (a scan of /proc) about once a second.
+	const interval = options.intervalMs ?? 50;
+	const progressEvery = Math.max(1, Math.round(250 / interval));
+	const processesEvery = Math.max(1, Math.round(1000 / interval));
 	let missingSince: number | null = null;
-	while (true) {
+	for (let tick = 0; ; tick++) {
 		options.signal?.throwIfAborted();
-		options.onFraction?.(await fillFraction(files));
 		const rc = await fs.readFile(files.rc, 'utf8').catch(() => null);
 		if (rc !== null) {
+			options.onFraction?.(await fillFraction(files));
 			if (rc.trim() === '0') return { ok: true };
 			const log = (await fs.readFile(files.log, 'latin1').catch(() => '')).replace(/\s*\(\d+(?:\.\d+)?\/100%\)\s*/g, ' ').trim();
 			return { ok: false, reason: `qemu-img convert exited with ${rc.trim()}${log ? `: ${log.slice(-500)}` : ''}` };
 		}
-		if ((await fillProcesses(disk.production)).length === 0) {
-			// The wrapper writes the exit code right after qemu-img ends: give it a moment.
-			missingSince ??= Date.now();
-			if (Date.now() - missingSince > 2_000) return { ok: 'gone' };
-		} else {
-			missingSince = null;
+		if (tick % progressEvery === 0) options.onFraction?.(await fillFraction(files));
+		if (tick % processesEvery === 0 || missingSince !== null) {
+			if ((await fillProcesses(disk.production)).length === 0) {
+				// The wrapper writes the exit code right after qemu-img ends: give it a moment.
+				missingSince ??= Date.now();
+				if (Date.now() - missingSince > 2_000) return { ok: 'gone' };
+			} else {
+				missingSince = null;
+			}
 		}
-		await sleep(options.intervalMs ?? 200, undefined, options.signal ? { signal: options.signal } : undefined).catch(() => options.signal?.throwIfAborted());
+		await sleep(interval, undefined, options.signal ? { signal: options.signal } : undefined).catch(() => options.signal?.throwIfAborted());
 	}
 }
 
