@@ -7,6 +7,7 @@ import type React from 'react';
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { Box, Text, useApp, useWindowSize } from 'ink';
 import type { ConsoleStore } from './ui/store.ts';
+import { isTerminal } from './restore/session.ts';
 import { KeyRouterProvider, useKeyRouter, useKeyTarget, useKeys } from './ui/keys.tsx';
 import { clamp, headerWarnings, scrollOffset } from './ui/model.ts';
 import { notOffered, paneKeys } from './ui/pane-commands.ts';
@@ -53,6 +54,8 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 	const ui = view.current;
 	const { rowsOfBackups, sessions, hiddenFinished, cursor, sessionCursor, selected } = derive();
 	const { catalog } = state;
+	// The backed-up VMs an active session restores, or runs under the name of: ● in the backups pane.
+	const inSession = useMemo(() => new Set(state.sessions.views.filter((view) => !isTerminal(view.record)).flatMap((view) => [view.record.vm, view.record.source.vm])), [state.sessions.views]);
 	const warnings = useMemo(() => headerWarnings(catalog.host, state.sessions.views, catalog.backups, now), [catalog.host, state.sessions.views, catalog.backups, now]);
 
 	const problems = catalog.problems;
@@ -132,6 +135,7 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 					error={catalog.error ? `${catalog.error.message}${catalog.error.hint ? ` — ${catalog.error.hint}` : ''}` : null}
 					loading={state.setup.phase === 'loading'}
 					marked={ui.marked}
+					inSession={inSession}
 					now={now}
 				/>
 				<SessionsPane views={sessions} cursor={sessionCursor} offset={ui.sessionOffset} focused={focus === 'sessions'} width={rightWidth} height={topHeight} filter={filter} now={now} hiddenFinished={hiddenFinished} />

@@ -21,6 +21,8 @@ export interface BackupsPaneProps {
 	loading: boolean;
 	/** VMs marked for a drill (Space), with the restore point each is marked at (`latest` or an id). */
 	marked?: ReadonlyMap<string, string>;
+	/** VMs an active session restores (or runs under the name): ● on their row. */
+	inSession?: ReadonlySet<string>;
 	now?: number;
 }
 
@@ -60,16 +62,16 @@ export function backupHeaderText(width: number, needed: number): string {
 	return sample.replace('   0 pts', '  points');
 }
 
-/** A marked VM shows ✓ after its arrow; a point it is marked at shows ✓ before its id. */
-function markRow(row: BackupRow, text: string, marked: ReadonlyMap<string, string> | undefined): string {
+/** A marked VM shows ✓ after its arrow (else ● when a session holds it); a point it is marked at shows ✓ before its id. */
+function markRow(row: BackupRow, text: string, marked: ReadonlyMap<string, string> | undefined, inSession: ReadonlySet<string> | undefined): string {
 	const mark = marked?.get(row.group.vm);
-	if (mark === undefined) return text;
+	if (mark === undefined) return row.kind === 'vm' && inSession?.has(row.group.vm) ? `${text.slice(0, 1)}●${text.slice(2)}` : text;
 	if (row.kind === 'vm') return `${text.slice(0, 1)}✓${text.slice(2)}`;
 	const newest = row.index === 0 && mark === 'latest';
 	return newest || mark === row.point.id ? `${text.slice(0, 2)}✓${text.slice(3)}` : text;
 }
 
-export function BackupsPane({ rows, cursor, offset, focused, width, height, filter, error, loading, marked, now = Date.now() }: BackupsPaneProps): React.JSX.Element {
+export function BackupsPane({ rows, cursor, offset, focused, width, height, filter, error, loading, marked, inSession, now = Date.now() }: BackupsPaneProps): React.JSX.Element {
 	const body = backupsVisible(height);
 	const inner = width - 2;
 	const lines: StyledLine[] = [];
@@ -90,10 +92,11 @@ export function BackupsPane({ rows, cursor, offset, focused, width, height, filt
 			const row = rows[index];
 			if (!row) continue;
 			const selected = index === cursor;
-			lines.push({ key: row.key, text: `${selected ? '›' : ' '}${markRow(row, backupRowText(row, inner - 1, needed, now), marked)}`, inverse: selected && focused, bold: selected || row.kind === 'vm', dim: row.kind === 'point' && !selected });
+			lines.push({ key: row.key, text: `${selected ? '›' : ' '}${markRow(row, backupRowText(row, inner - 1, needed, now), marked, inSession)}`, inverse: selected && focused, bold: selected || row.kind === 'vm', dim: row.kind === 'point' && !selected });
 		}
 	}
-	const marks = marked && marked.size > 0 ? ` · ✓${marked.size} marked` : '';
+	const held = rows.filter((row) => row.kind === 'vm' && inSession?.has(row.group.vm)).length;
+	const marks = `${marked && marked.size > 0 ? ` · ✓${marked.size} marked` : ''}${held > 0 ? ` · ●${held} in a session` : ''}`;
 	const info = rows.length > 0 ? `${cursor + 1}/${rows.length}${filter ? ` /${filter}` : ''}${marks}` : filter ? `/${filter}` : '';
 	return (
 		<Pane title="Backups" info={info} focused={focused} width={width} height={height}>

@@ -13,6 +13,7 @@ import { LabSetup } from './LabSetup.tsx';
 import { PhaseConfirm } from './PhaseConfirm.tsx';
 import { ResumeDialog } from './ResumeDialog.tsx';
 import { StartFlow } from './StartFlow.tsx';
+import { isTerminal } from '../../restore/session.ts';
 
 export interface OverlayProps {
 	state: ConsoleState;
@@ -44,8 +45,10 @@ export function Overlay({ state, actions, modal, warnings, width, height, onClos
 			return <HelpOverlay width={width} height={height} warnings={warnings} onClose={onClose} />;
 		case 'warnings':
 			return <WarningsOverlay width={width} height={height} warnings={warnings} log={state.notices.log} onClose={onClose} />;
-		case 'start':
-			return <StartFlow actions={actions.restores} point={modal.point} width={width} height={height} onCancel={onClose} onStarted={onRestoreStarted} />;
+		case 'start': {
+			const held = state.sessions.views.find((view) => view.record.vm === modal.point.vm && !isTerminal(view.record));
+			return <StartFlow actions={actions.restores} point={modal.point} width={width} height={height} onCancel={onClose} onStarted={onRestoreStarted} heldBy={held ? { id: held.record.id, state: held.record.state } : null} />;
+		}
 		case 'finalize':
 		case 'stop': {
 			const view = state.sessions.views.find((candidate) => candidate.record.id === modal.sessionId);

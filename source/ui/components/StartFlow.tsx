@@ -58,14 +58,21 @@ export interface StartFlowProps {
 	onCancel: () => void;
 	/** Called once the session exists and steps 1–4 run. */
 	onStarted: (sessionId: string) => void;
+	/** The active session that holds the VM's own name: keeping it would be refused, so a new name is offered first. */
+	heldBy?: { id: string; state: string } | null;
 }
 
 type Stage = { kind: 'form'; error: UiError | null } | { kind: 'checking' } | { kind: 'confirm'; proposal: StartProposal; error: UiError | null } | { kind: 'starting' };
 
-export function StartFlow({ actions, point, width, height, onCancel, onStarted }: StartFlowProps): React.JSX.Element {
-	const [form, setForm] = useState<StartForm>({ location: 'original', folder: '', naming: 'keep', newName: `${point.vm}-restored`, replaceMode: 'set-aside' });
+export function StartFlow({ actions, point, width, height, onCancel, onStarted, heldBy = null }: StartFlowProps): React.JSX.Element {
+	const [form, setFormState] = useState<StartForm>({ location: 'original', folder: '', naming: heldBy ? 'new' : 'keep', newName: `${point.vm}-restored`, replaceMode: 'set-aside' });
 	const [cursor, setCursor] = useState(0);
 	const [stage, setStage] = useState<Stage>({ kind: 'form', error: null });
+	// An error is about what was reviewed: the first change to the form takes it away.
+	const setForm = (next: StartForm): void => {
+		setFormState(next);
+		if (stage.kind === 'form' && stage.error) setStage({ kind: 'form', error: null });
+	};
 	const fields = fieldsOf(form);
 	const field = fields[Math.min(cursor, fields.length - 1)] ?? 'review';
 
@@ -114,7 +121,10 @@ export function StartFlow({ actions, point, width, height, onCancel, onStarted }
 	);
 	const size = point.disks.reduce((sum, disk) => sum + disk.virtualSize, 0);
 	return (
-		<Dialog title={`Restore ${point.vm} from ${point.id} (taken ${shortTime(point.manifest.takenAt)}, ${point.disks.length} disk${point.disks.length === 1 ? '' : 's'}, data ${formatBytes(point.size)} · virtual ${formatBytes(size)})`} width={width} height={height}>
+		<Dialog title={`Restore ${point.vm} from ${point.id}`} width={width} height={height}>
+			{/* The facts on a line of their own: in a title they were cut at 80 columns. */}
+			<Line text={`  taken ${shortTime(point.manifest.takenAt)} · ${point.disks.length} disk${point.disks.length === 1 ? '' : 's'} · data ${formatBytes(point.size)} · virtual ${formatBytes(size)}`} dim />
+			{heldBy ? wrapText(`● ${point.vm} has an active session (${heldBy.id}, ${heldBy.state}): keeping its name is refused — restore under a new name, or finalize or stop that session first`, Math.max(1, width - 4)).map((text, index) => <Line key={`held${index}`} text={text} color="yellow" />) : null}
 			{row('location', 'Location', <Text>{choice([['original', 'original (production storage)'], ['alternate', 'alternate folder']], form.location)}</Text>)}
 			{form.location === 'alternate' ? row('folder', '  Folder', <TextField value={form.folder} placeholder="/absolute/folder" focus={field === 'folder' && stage.kind === 'form'} onChange={(folder) => setForm({ ...form, folder })} onSubmit={(folder) => review({ folder })} />) : null}
 			{row('naming', 'VM name', <Text>{choice([['keep', `keep ${point.vm}`], ['new', 'new name']], form.naming)}</Text>)}

@@ -28,6 +28,12 @@ export function TextField({ value, onChange, onSubmit, focus = true, placeholder
 				onChange(latest.current);
 				return;
 			}
+			// Ctrl+U: the whole field goes, as in a shell.
+			if (key.ctrl && input === 'u') {
+				latest.current = '';
+				onChange('');
+				return;
+			}
 			if (key.ctrl || key.meta || key.escape || key.tab || key.upArrow || key.downArrow || key.leftArrow || key.rightArrow) return;
 			for (const char of input) {
 				if (char === '\r' || char === '\n') {

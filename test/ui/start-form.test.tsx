@@ -1,0 +1,91 @@
+// The start form where a VM already has a session (issue 12, item 9): the backups pane marks the
+// VM (●), the form says so before anything is filled in and offers a new name first, Ctrl+U
+// clears a text field, and a field's error goes with the first change after it. Waits are on
+// frames, and keys are pressed again only until the frame shows their effect.
+import { afterEach, describe, expect, it } from 'vitest';
+import { render } from 'ink-testing-library';
+import App from '../../source/app.tsx';
+import { KEYS, SAMPLE_DESTINATION, createFixture, tick, waitForFrame, type Fixture } from './support/fixtures.ts';
+
+const SIZE = { columns: 80, rows: 24 };
+const CTRL_U = '\u0015';
+
+let fixture: Fixture | undefined;
+let app: ReturnType<typeof render> | undefined;
+
+afterEach(async () => {
+	app?.unmount();
+	app = undefined;
+	await fixture?.cleanup();
+	fixture = undefined;
+});
+
+const frame = (): string => app?.lastFrame() ?? '';
+
+async function press(...keys: string[]): Promise<void> {
+	for (const key of keys) {
+		app?.stdin.write(key);
+		await tick(40);
+	}
+}
+
+async function pressUntil(key: string, predicate: (text: string) => boolean): Promise<string> {
+	for (let attempt = 1; ; attempt++) {
+		await press(key);
+		try {
+			return await waitForFrame(frame, predicate, attempt < 3 ? 5_000 : 15_000);
+		} catch (error) {
+			if (attempt >= 3) throw error;
+		}
+	}
+}
+
+describe('restoring a VM that has a session', () => {
+	it('is marked in the backups pane, said in the form before it is filled, and offered a new name first', async () => {
+		const f = (fixture = await createFixture(SAMPLE_DESTINATION, { existing: ['web01'] }));
+		app = render(<App store={f.store} size={SIZE} />);
+		await f.store.open();
+		await waitForFrame(frame, (text) => text.includes('▶ Backups'));
+		await tick(60);
+		const session = await f.engine.beginStart(await f.engine.proposeStart({ vm: 'web01' }));
+		await f.engine.runPhase(session.id, 'start');
+		const marked = await waitForFrame(frame, (text) => /▸●web01/.test(text));
+		expect(marked).toContain('●1 in a session');
+		expect(marked).toMatch(/▸ db01/);
+
+		await pressUntil('j', (text) => /›▸ files01/.test(text));
+		await pressUntil('j', (text) => /›▸●web01/.test(text));
+		await pressUntil(KEYS.enter, (text) => text.includes('2026-11-24T0100Z'));
+		await pressUntil('j', (text) => /›\s+2026-11-24T0100Z/.test(text));
+		const form = await pressUntil(KEYS.enter, (text) => text.includes('Review what will happen'));
+		expect(form).toContain(`● web01 has an active session (${session.id}, running)`);
+		expect(form).toContain('◉ new name');
+		expect(form).toMatch(/taken 11-24 01:00 · 1 disk · data [\d.]+ \w?i?B · virtual/);
+	});
+
+	it('Ctrl+U clears a field, and an error goes with the first change after it', async () => {
+		const f = (fixture = await createFixture(SAMPLE_DESTINATION, { existing: ['web01'] }));
+		app = render(<App store={f.store} size={SIZE} />);
+		await f.store.open();
+		await waitForFrame(frame, (text) => text.includes('▶ Backups'));
+		await tick(60);
+		await pressUntil('j', (text) => /›▸ files01/.test(text));
+		await pressUntil('j', (text) => /›▸ web01/.test(text));
+		await pressUntil(KEYS.enter, (text) => text.includes('2026-11-24T0100Z'));
+		await pressUntil('j', (text) => /›\s+2026-11-24T0100Z/.test(text));
+		await pressUntil(KEYS.enter, (text) => text.includes('Review what will happen'));
+		// VM name: new name; then its field.
+		await pressUntil(KEYS.down, (text) => /› VM name/.test(text));
+		await pressUntil(KEYS.right, (text) => text.includes('◉ new name'));
+		await pressUntil(KEYS.down, (text) => /› {3}New name/.test(text));
+		await pressUntil(CTRL_U, (text) => !text.includes('web01-restored'));
+		await press('bad name!', KEYS.enter);
+		const refused = await waitForFrame(frame, (text) => text.includes('✖'));
+		expect(refused).toMatch(/✖ .*name/i);
+		await press('x');
+		await waitForFrame(frame, (text) => !text.includes('✖') && text.includes('bad name!x'));
+		await pressUntil(CTRL_U, (text) => !text.includes('bad name!x'));
+		await press('web01-b', KEYS.enter);
+		await waitForFrame(frame, (text) => text.includes('Start Run Direct of web01-b?'));
+	});
+});
