@@ -169,6 +169,13 @@ async function main(): Promise<void> {
 		await terminal.waitFor('web01 running, its guest alive', (screen) => /web01\s+running/.test(screen) && screen.includes('guest alive'), 90_000);
 		await new Promise((resolve) => setTimeout(resolve, 3000));
 		await shoot(terminal, 'console-running-from-backup', columns, rows);
+		// c: the VM's serial console, live, in the detail pane.
+		await terminal.type('c');
+		await terminal.waitFor('the VM console', (screen) => screen.includes('VM console') && screen.includes('the serial console · read'), 15_000);
+		await new Promise((resolve) => setTimeout(resolve, 2500));
+		await shoot(terminal, 'console-vm-console', columns, rows);
+		await terminal.type('c');
+		await terminal.waitFor('the task tree again', (screen) => !screen.includes('VM console'));
 
 		// A copy in progress, capped at 1 MiB/s, driven by a headless finalize beside the console.
 		const finalizing = headless(['finalize', 'web01', '--yes', '--rate-limit', '1']);

@@ -94,6 +94,11 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 	useEffect(() => {
 		if (!screenShown && state.screen.sessionId !== null) actions.screen.hide();
 	}, [screenShown, state.screen.sessionId, actions.screen]);
+	// The host's VMs likewise.
+	const hostShown = ui.detailView === 'host';
+	useEffect(() => {
+		if (!hostShown && state.hostVms.shown) actions.hostVms.hide();
+	}, [hostShown, state.hostVms.shown, actions.hostVms]);
 	// Esc while typing the filter clears it; Enter (the field's) keeps it. Both leave the input.
 	useKeys('filter', { clear: () => set({ filter: '', editingFilter: false, backupCursor: 0 }) }, ui.editingFilter, router);
 
@@ -144,13 +149,13 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 				<DetailPane view={selected} live={selected ? state.runs.live[selected.record.id] : undefined} focused={focus === 'detail'} width={columns} height={detailHeight} scroll={ui.detailScroll} now={now} />
 			) : (
 				<DrillPane
-					title={ui.detailView === 'drill' ? `Recovery drill ${drill?.id ?? ''}` : ui.detailView === 'report' ? 'Drill report — Esc: back to the history' : ui.detailView === 'screen' ? 'VM console — c: back to the task tree' : 'Drill history — Enter: report · H: back'}
+					title={ui.detailView === 'drill' ? `Recovery drill ${drill?.id ?? ''}` : ui.detailView === 'report' ? 'Drill report — Esc: back to the history' : ui.detailView === 'screen' ? 'VM console — c: back to the task tree' : ui.detailView === 'host' ? `Host VMs (${catalog.host?.id ?? 'host'}) — o on · x off · v back` : 'Drill history — Enter: report · H: back'}
 					lines={drillViewLines(ui, state, columns - 2, paneBodyRows(detailHeight), now)}
 					focused={focus === 'detail'}
 					width={columns}
 					height={detailHeight}
 					scroll={ui.detailScroll}
-					follow={ui.detailView === 'history' ? ui.historyCursor + 1 + (state.drills.history?.problems.length ?? 0) + (state.drills.history?.error ? 1 : 0) : undefined}
+					follow={ui.detailView === 'history' ? ui.historyCursor + 1 + (state.drills.history?.problems.length ?? 0) + (state.drills.history?.error ? 1 : 0) : ui.detailView === 'host' ? ui.hostCursor + 1 + (state.hostVms.error ? 1 : 0) : undefined}
 				/>
 			)}
 		</Box>

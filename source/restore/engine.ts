@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
 import { formatProblem, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
-import type { Evidence, Host, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
-import { hasEvidence, plansOffline } from '../hosts/capabilities.ts';
+import type { Evidence, Host, HostVm, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
+import { hasEvidence, hasPower, plansOffline } from '../hosts/capabilities.ts';
 import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
 import { CopyControls, type CopyWishes } from './copy-control.ts';
 import { Journal } from './journal.ts';
@@ -146,6 +146,25 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 
 	async status(session: SessionRecord): Promise<RuntimeStatus> {
 		return this.host.status(session.plan);
+	}
+
+	/** Every VM on the host, as it reports them (the console's host pane). */
+	hostVms(): Promise<HostVm[]> {
+		return this.host.inventory();
+	}
+
+	/**
+	 * Powers a VM of the host on or off by name — not one a session holds: a VM running from its
+	 * backup is stopped or finalized, a set-aside one is kept off until its session ends.
+	 * True when the state changed.
+	 */
+	async setPower(vmName: string, on: boolean): Promise<boolean> {
+		if (!hasPower(this.host)) throw new RundirectError(`the host ${this.host.id} has no VM power controls of its own`, EXIT.refused);
+		const vm = (await this.host.inventory()).find((candidate) => candidate.name === vmName);
+		if (!vm) throw new RundirectError(`there is no VM named ${vmName} on ${this.host.id}`, EXIT.refused);
+		if (vm.runningFromBackup) throw new RundirectError(`${vmName} runs from its backup in session ${vm.runningFromBackup}`, EXIT.refused, 'finalize the session to keep it, or stop it to discard it');
+		if (vm.setAside) throw new RundirectError(`${vmName} is set aside by a session and stays off until that session ends`, EXIT.refused, 'stopping the session brings it back; finalizing deletes it');
+		return on ? this.host.powerOn(vmName) : this.host.powerOff(vmName);
 	}
 
 	/**

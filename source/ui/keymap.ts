@@ -6,8 +6,8 @@
 // `field` and are listed here for the hints only.
 import type { Key } from 'ink';
 
-/** The panes, by what the focused one shows (the detail pane shows a task tree, the drill history or one drill's report). */
-export const PANE_CONTEXTS = ['backups', 'sessions', 'detail', 'history', 'report'] as const;
+/** The panes, by what the focused one shows (the detail pane shows a task tree, the drill history, one drill's report or the host's VMs). */
+export const PANE_CONTEXTS = ['backups', 'sessions', 'detail', 'history', 'report', 'host'] as const;
 export type PaneContext = (typeof PANE_CONTEXTS)[number];
 
 export const DIALOG_CONTEXTS = ['filter', 'help', 'warnings', 'lab', 'resume', 'start', 'drill', 'drill-refused', 'confirm', 'confirm-typed', 'finalize', 'quit'] as const;
@@ -50,11 +50,11 @@ export interface Binding {
 	field?: true;
 }
 
-const PANES_MOVE = { backups: '↑↓ move', sessions: '↑↓/jk select', detail: '↑↓/jk scroll', history: '↑↓/jk scroll', report: '↑↓/jk scroll' } as const;
-const ALL_PANES = { backups: null, sessions: null, detail: null, history: null, report: null } as const;
+const PANES_MOVE = { backups: '↑↓ move', sessions: '↑↓/jk select', detail: '↑↓/jk scroll', history: '↑↓/jk scroll', report: '↑↓/jk scroll', host: '↑↓/jk select' } as const;
+const ALL_PANES = { backups: null, sessions: null, detail: null, history: null, report: null, host: null } as const;
 /** The same hint in every pane. */
 function inPanes<T extends string>(hint: T): { readonly [C in PaneContext]: T } {
-	return { backups: hint, sessions: hint, detail: hint, history: hint, report: hint };
+	return { backups: hint, sessions: hint, detail: hint, history: hint, report: hint, host: hint };
 }
 
 // Table order is footer order (and help order): the panes' hints read "move · open · mark · f · s · d · H · Tab · / · r · ? · q".
@@ -83,6 +83,9 @@ export const BINDINGS = [
 	{ action: 'slower', keys: ['-'], contexts: { sessions: '+/- copy rate', detail: '+/- copy rate' }, description: "lower the rate limit of the selected session's running copy" },
 	{ action: 'pauseCopy', keys: ['p'], contexts: { sessions: 'p pause/resume', detail: 'p pause/resume' }, description: "pause / resume the selected session's running copy", help: { keys: 'p' } },
 	{ action: 'screen', keys: ['c'], contexts: { sessions: 'c console', detail: 'c console' }, description: "the selected session's VM now: its serial console (lab, libvirt) or screen (Hyper-V); c again: back", help: { keys: 'c' } },
+	{ action: 'hostVms', keys: ['v'], contexts: { ...ALL_PANES, host: 'v back' }, description: "the host's VMs, what each is to rundirect; o / x power on / off", help: { keys: 'v' } },
+	{ action: 'powerOn', keys: ['o'], contexts: { host: 'o power on' }, description: 'power the selected host VM on (not one a session holds)' },
+	{ action: 'powerOff', keys: ['x'], contexts: { host: 'x power off' }, description: 'power the selected host VM off, as pulling its plug (asks first)' },
 	{ action: 'showFinished', keys: ['F'], contexts: { sessions: 'F finished', detail: null }, description: 'show (or fold again) the finished sessions older than 15 minutes', help: { keys: 'F' } },
 	{ action: 'mark', keys: ['space'], contexts: { backups: 'Space mark' }, description: 'mark / unmark a VM (or a restore point) for a recovery drill', help: { keys: 'Space' } },
 	{ action: 'drill', keys: ['d'], contexts: inPanes('d drill'), description: 'drill the marked VMs, or the selected one: boot each under a new name, isolated', help: { keys: 'd' } },
@@ -93,7 +96,7 @@ export const BINDINGS = [
 	{ action: 'refresh', keys: ['r'], contexts: { ...inPanes('r refresh'), sessions: null }, description: 'read the backups, sessions and host again', help: { keys: 'r' } },
 	{ action: 'warnings', keys: ['w'], contexts: inPanes('w warnings'), description: 'every warning in full, and the last messages (the header counts them)', help: { keys: 'w' } },
 	{ action: 'help', keys: ['?'], contexts: inPanes('? help'), description: 'this help: every key, and the warnings in full' },
-	{ action: 'dismiss', keys: ['escape'], contexts: { backups: null, sessions: null, detail: null, history: null }, description: 'close a dialog, clear a message', help: { keys: 'Esc' } },
+	{ action: 'dismiss', keys: ['escape'], contexts: { backups: null, sessions: null, detail: null, history: null, host: null }, description: 'close a dialog, clear a message', help: { keys: 'Esc' } },
 	{ action: 'quit', keys: ['q', 'ctrl+c'], contexts: inPanes('q quit'), description: 'quit — VMs and copies on the host go on; reopen to see them', help: { keys: 'q  Ctrl+C' } },
 
 	// ------------------------------------------------------------------ the filter being typed (the status row is its text field)

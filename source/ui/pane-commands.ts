@@ -262,6 +262,36 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 		set({ detailView: 'screen', detailScroll: Number.MAX_SAFE_INTEGER, focus: 'detail' });
 	};
 
+	/** v: the host's VMs in the detail pane, or back to the task tree. */
+	const toggleHostVms = (): void => {
+		if (view.current.detailView === 'host') {
+			set({ detailView: 'session', detailScroll: 0 });
+			return;
+		}
+		actions.hostVms.show();
+		set({ detailView: 'host', hostCursor: 0, detailScroll: 0, focus: 'detail' });
+	};
+	const selectedHostVm = (): string | undefined => getState().hostVms.vms?.[view.current.hostCursor]?.name;
+	const moveHost = (to: (cursor: number, last: number) => number): void => {
+		const last = Math.max(0, (getState().hostVms.vms?.length ?? 0) - 1);
+		set({ hostCursor: clamp(to(view.current.hostCursor, last), 0, last) });
+	};
+	const hostKeys = {
+		up: () => moveHost((cursor) => cursor - 1),
+		down: () => moveHost((cursor) => cursor + 1),
+		first: () => moveHost(() => 0),
+		last: () => moveHost((_cursor, last) => last),
+		powerOn: () => {
+			const vm = selectedHostVm();
+			if (vm) actions.hostVms.setPower(vm, true);
+		},
+		// Off is a pulled plug: it is confirmed.
+		powerOff: () => {
+			const vm = selectedHostVm();
+			if (vm) setModal({ kind: 'powerOff', vm });
+		},
+	};
+
 	const stepFocus = (step: number): void => {
 		const at = FOCUS_ORDER.indexOf(view.current.focus);
 		set({ focus: FOCUS_ORDER[(at + step + FOCUS_ORDER.length) % FOCUS_ORDER.length] ?? 'backups' });
@@ -278,6 +308,7 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 		refresh: () => void actions.refresh(),
 		help: () => setModal({ kind: 'help' }),
 		warnings: () => setModal({ kind: 'warnings' }),
+		hostVms: toggleHostVms,
 		restartVm: requestRestart,
 		quit: requestQuit,
 	};
@@ -334,6 +365,7 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 			last: () => moveHistory((_cursor, last) => last),
 			openReport,
 		},
+		host: { ...everywhere, ...hostKeys, dismiss },
 		report: { ...everywhere, ...scroll, backToHistory: () => set({ detailView: 'history', report: null, detailScroll: 0 }) },
 	};
 }

@@ -10,6 +10,7 @@ import { EngineLink } from './state/engine-link.ts';
 import { InterruptedSlice, type InterruptedActions, type InterruptedState } from './state/interrupted.ts';
 import { NoticesSlice, type NoticeActions, type NoticesState } from './state/notices.ts';
 import { RunsSlice, type RestoreActions, type RunsState } from './state/runs.ts';
+import { HostVmsSlice, type HostVmsActions, type HostVmsState } from './state/host-vms.ts';
 import { ScreenSlice, type ScreenActions, type ScreenState } from './state/screen.ts';
 import { SessionsSlice, type SessionsState } from './state/sessions.ts';
 import { SetupSlice, type LabSetup, type SetupActions, type SetupState } from './state/setup.ts';
@@ -26,6 +27,7 @@ export interface ConsoleState {
 	setup: SetupState;
 	notices: NoticesState;
 	screen: ScreenState;
+	hostVms: HostVmsState;
 }
 
 export interface ConsoleActions {
@@ -38,6 +40,8 @@ export interface ConsoleActions {
 	setup: SetupActions;
 	/** `c`: a session's VM screen (serial console or thumbnail), read again while shown. */
 	screen: ScreenActions;
+	/** `v`: the host's VMs, read again while shown, with power on/off. */
+	hostVms: HostVmsActions;
 }
 
 export interface ConsoleStoreOptions {
@@ -64,6 +68,7 @@ export class ConsoleStore {
 	private readonly drills: DrillsSlice;
 	private readonly setup: SetupSlice;
 	private readonly screen: ScreenSlice;
+	private readonly hostVms: HostVmsSlice;
 	private snapshot: ConsoleState;
 	private readonly onEngineEvent = (event: EngineEvent): void => this.sessions.handleEvent(event);
 
@@ -81,6 +86,7 @@ export class ConsoleStore {
 		this.drills = new DrillsSlice(feed, link, () => this.options.stateDir ?? path.dirname(link.engine.journal.dir), this.sessions, this.notices);
 		this.setup = new SetupSlice(feed, options.labSetup, () => this.refresh());
 		this.screen = new ScreenSlice(feed, link, options.screenMs);
+		this.hostVms = new HostVmsSlice(feed, link, this.notices, options.screenMs);
 		link.onReady((ready) => {
 			ready.on('event', this.onEngineEvent);
 			this.catalog.setDestination(ready.destination);
@@ -94,6 +100,7 @@ export class ConsoleStore {
 			drills: this.drills,
 			setup: this.setup,
 			screen: this.screen,
+			hostVms: this.hostVms,
 		};
 	}
 
@@ -110,7 +117,8 @@ export class ConsoleStore {
 			snapshot.drills !== this.drills.state ||
 			snapshot.setup !== this.setup.state ||
 			snapshot.notices !== this.notices.state ||
-			snapshot.screen !== this.screen.state;
+			snapshot.screen !== this.screen.state ||
+			snapshot.hostVms !== this.hostVms.state;
 		if (changed) this.snapshot = this.collect();
 		return this.snapshot;
 	};
@@ -125,6 +133,7 @@ export class ConsoleStore {
 			setup: this.setup.state,
 			notices: this.notices.state,
 			screen: this.screen.state,
+			hostVms: this.hostVms.state,
 		};
 	}
 
@@ -153,6 +162,7 @@ export class ConsoleStore {
 	async close(): Promise<void> {
 		this.sessions.stop();
 		this.screen.hide();
+		this.hostVms.hide();
 		this.feed.cancel();
 		this.link.loaded?.off('event', this.onEngineEvent);
 		const settled = Promise.allSettled([...this.runs.abort(), ...this.drills.abort()]);

@@ -11,11 +11,12 @@ import type { ConsoleState } from './store.ts';
 import type { StyledLine } from './components/Line.tsx';
 import { historyLines, liveDrillLines, reportLines } from './components/DrillPane.tsx';
 import { screenLines } from './components/ScreenLines.ts';
+import { hostVmLines } from './components/HostPane.ts';
 
 export type Focus = 'backups' | 'sessions' | 'detail';
 export const FOCUS_ORDER: readonly Focus[] = ['backups', 'sessions', 'detail'];
 
-export type Modal = { kind: 'help' } | { kind: 'warnings' } | { kind: 'start'; point: RestorePoint } | { kind: 'drill'; targets: DrillTarget[] } | { kind: 'finalize'; sessionId: string } | { kind: 'stop'; sessionId: string } | { kind: 'quit' } | null;
+export type Modal = { kind: 'powerOff'; vm: string } | { kind: 'help' } | { kind: 'warnings' } | { kind: 'start'; point: RestorePoint } | { kind: 'drill'; targets: DrillTarget[] } | { kind: 'finalize'; sessionId: string } | { kind: 'stop'; sessionId: string } | { kind: 'quit' } | null;
 
 export interface ViewState {
 	focus: Focus;
@@ -31,7 +32,9 @@ export interface ViewState {
 	/** VMs marked for a drill (Space): VM → restore point (`latest` or an id). */
 	marked: ReadonlyMap<string, string>;
 	/** What the detail pane shows: the selected session's task tree, this console's drill, past drills, one drill's report, or a session's VM screen (`c`). */
-	detailView: 'session' | 'drill' | 'history' | 'report' | 'screen';
+	detailView: 'session' | 'drill' | 'history' | 'report' | 'screen' | 'host';
+	/** The selected VM of the host pane (`v`). */
+	hostCursor: number;
 	historyCursor: number;
 	report: { report: DrillReport; evidence: Record<string, string[]> } | null;
 	/** F: finished sessions are all listed, not only the recent ones. */
@@ -82,7 +85,7 @@ function memoSessions(): (sessions: SessionView[], filter: string, showFinished:
 }
 
 export function useView(getState: () => ConsoleState): ViewHandle {
-	const view = useRef<ViewState>({ focus: 'backups', modal: null, filter: '', editingFilter: false, expanded: new Set(), backupCursor: 0, selectedId: null, detailScroll: 0, backupOffset: 0, sessionOffset: 0, marked: new Map(), detailView: 'session', historyCursor: 0, report: null, showFinished: false, warningIndex: 0 });
+	const view = useRef<ViewState>({ focus: 'backups', modal: null, filter: '', editingFilter: false, expanded: new Set(), backupCursor: 0, selectedId: null, detailScroll: 0, backupOffset: 0, sessionOffset: 0, marked: new Map(), detailView: 'session', hostCursor: 0, historyCursor: 0, report: null, showFinished: false, warningIndex: 0 });
 	const [, rerender] = useReducer((count: number) => count + 1, 0);
 	const rows = useRef(memoRows());
 	const sessions = useRef(memoSessions());
@@ -109,7 +112,7 @@ export function useView(getState: () => ConsoleState): ViewHandle {
 /** The keymap context of the panes: the focused pane, and for the detail pane what it shows. */
 export function paneContext(view: ViewState): PaneContext {
 	if (view.focus !== 'detail') return view.focus;
-	return view.detailView === 'history' ? 'history' : view.detailView === 'report' ? 'report' : 'detail';
+	return view.detailView === 'history' ? 'history' : view.detailView === 'report' ? 'report' : view.detailView === 'host' ? 'host' : 'detail';
 }
 
 /** Sessions found interrupted on open, still awaiting a choice, take the screen. */
@@ -136,6 +139,8 @@ export function screenContext(view: ViewState, state: ConsoleState): Context {
 			return 'confirm-typed';
 		case 'quit':
 			return 'quit';
+		case 'powerOff':
+			return 'confirm';
 		case undefined:
 			return view.editingFilter ? 'filter' : paneContext(view);
 	}
@@ -144,6 +149,7 @@ export function screenContext(view: ViewState, state: ConsoleState): Context {
 /** The detail pane's lines when it shows a drill, the drill history, a report or a VM's screen (`rows`: the pane's, for a picture). */
 export function drillViewLines(view: ViewState, state: ConsoleState, width: number, rows = 20, now = Date.now()): StyledLine[] {
 	const { current, history } = state.drills;
+	if (view.detailView === 'host') return hostVmLines(state.hostVms, state.sessions.views, view.hostCursor, width);
 	if (view.detailView === 'screen') {
 		const vm = state.sessions.views.find((candidate) => candidate.record.id === state.screen.sessionId)?.record.vm ?? state.screen.sessionId ?? '';
 		return screenLines(state.screen, vm, width, rows, now);

@@ -54,6 +54,24 @@ export function Overlay({ state, actions, modal, warnings, width, height, onClos
 			const view = state.sessions.views.find((candidate) => candidate.record.id === modal.sessionId);
 			return <PhaseConfirm phase={modal.kind} view={view} actions={actions.restores} width={width} height={height} onClose={onClose} />;
 		}
+		case 'powerOff':
+			return (
+				<ConfirmDialog
+					title={`Power off ${modal.vm}?`}
+					facts={[
+						{ text: `${modal.vm} is turned off at once, as by pulling its plug: its guest is not shut down, and what it has not written to its disks is lost.`, bold: true },
+						{ text: 'Shutting it down from inside the guest is the gentle way.' },
+					]}
+					confirmLabel="power off"
+					onConfirm={() => {
+						actions.hostVms.setPower(modal.vm, false);
+						onClose();
+					}}
+					onCancel={onClose}
+					width={width}
+					height={height}
+				/>
+			);
 		case 'quit': {
 			const drill = state.drills.current;
 			return (

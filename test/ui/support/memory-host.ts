@@ -84,6 +84,23 @@ export class MemoryHost implements Host, HasEvidence, HasProofOfLife, DescribesD
 		return [...this.vms.values()].map((vm) => ({ name: vm.name, id: vm.name, state: vm.running ? 'running' : 'off', runningFromBackup: vm.on === 'backup' ? (vm.session ?? null) : null, setAside: vm.setAside, disks: [] }));
 	}
 
+	/** The host's own power controls (as the lab's and libvirt's): true when the state changed. */
+	async powerOn(vmName: string): Promise<boolean> {
+		const vm = this.vms.get(vmName);
+		if (!vm) throw new Error(`no VM ${vmName}`);
+		if (vm.running) return false;
+		this.vms.set(vmName, { ...vm, running: true, startedAt: Date.now() });
+		return true;
+	}
+
+	async powerOff(vmName: string): Promise<boolean> {
+		const vm = this.vms.get(vmName);
+		if (!vm) throw new Error(`no VM ${vmName}`);
+		if (!vm.running) return false;
+		this.vms.set(vmName, { ...vm, running: false });
+		return true;
+	}
+
 	async plan(input: PlanInput): Promise<RestorePlan> {
 		const name = input.target.name;
 		const productionDir = input.target.location === 'original' ? `/memory/production/${name}` : path.join(input.target.location, name);
