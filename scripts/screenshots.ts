@@ -176,6 +176,12 @@ async function main(): Promise<void> {
 		await shoot(terminal, 'console-vm-console', columns, rows);
 		await terminal.type('c');
 		await terminal.waitFor('the task tree again', (screen) => !screen.includes('VM console'));
+		// v: the host pane — web01 from its backup, the VM it set aside, the lab's others.
+		await terminal.type('v');
+		await terminal.waitFor('the host pane', (screen) => screen.includes('Host VMs') && screen.includes('set aside by a session'), 15_000);
+		await shoot(terminal, 'console-host-pane', columns, rows);
+		await terminal.type('v');
+		await terminal.waitFor('the task tree again', (screen) => !screen.includes('Host VMs'));
 
 		// A copy in progress, capped at 1 MiB/s, driven by a headless finalize beside the console.
 		const finalizing = headless(['finalize', 'web01', '--yes', '--rate-limit', '1']);
