@@ -110,6 +110,7 @@ program
 	.option('--yes', 'confirm purging the replaced VM that step 1 set aside (deleted for good at the end)')
 	.option('--pause', 'pause the copy of a finalize another process is running')
 	.option('--resume', 'resume that copy')
+	.option('--cancel', 'give up a finalize before step 6 (lab, libvirt): its copy stops, the VM runs on from its backup')
 	.action((ref: string, options: FinalizeOptions) => withContext(globals(), (context) => finalizeCommand(context, ref, options, abort.signal)));
 
 program

@@ -82,10 +82,37 @@ export interface FinalizeOptions {
 	yes?: boolean;
 	pause?: boolean;
 	resume?: boolean;
+	/** Give up the finalize before step 6: the VM runs on from its backup. */
+	cancel?: boolean;
+}
+
+/** How long `finalize --cancel` waits for the process driving the finalize to give it up. */
+const CANCEL_WAIT_MS = 60_000;
+
+async function cancelFinalizeCommand(context: CommandContext, session: SessionRecord): Promise<number> {
+	const how = await context.engine.cancelFinalize(session.id);
+	if (how === 'asked') {
+		// The driving process gives it up at its next look (a quarter second): report what happened, not what was asked.
+		const deadline = Date.now() + CANCEL_WAIT_MS;
+		while (Date.now() < deadline) {
+			const now = await context.engine.journal.read(session.id);
+			if (now?.state === 'running') break;
+			if (now && now.state !== 'finalizing') throw new RundirectError(`${session.vm}'s finalize ended as ${now.state} before it could be cancelled`, EXIT.refused);
+			await new Promise((resolve) => setTimeout(resolve, 200));
+		}
+		if ((await context.engine.journal.read(session.id))?.state !== 'running') throw new RundirectError(`the process driving ${session.vm}'s finalize did not give it up within ${CANCEL_WAIT_MS / 1000} s`, EXIT.failed, 'see it with "rundirect sessions"');
+	}
+	context.emit({ type: 'result', ok: true, session: session.id, vm: session.vm, state: 'running', cancelled: 'finalize' });
+	context.say(`The finalize of ${session.vm} is cancelled: it runs from its backup as before (session ${session.id}); "rundirect finalize ${session.vm}" starts it again.`);
+	return EXIT.ok;
 }
 
 export async function finalizeCommand(context: CommandContext, ref: string, options: FinalizeOptions, signal: AbortSignal): Promise<number> {
 	const session = await context.engine.findSession(ref);
+	if (options.cancel) {
+		if (options.pause || options.resume || options.rateLimit !== undefined) throw new RundirectError('--cancel gives the finalize up: it takes no --rate-limit, --pause or --resume', EXIT.usage);
+		return cancelFinalizeCommand(context, session);
+	}
 	let rateLimit: number | undefined;
 	if (options.rateLimit !== undefined) {
 		const mib = Number(options.rateLimit);

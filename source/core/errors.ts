@@ -56,6 +56,14 @@ export class AbortedError extends RundirectError {
 	}
 }
 
+/** A finalize given up by the operator before step 6: the VM runs from its backup as before. */
+export class FinalizeCancelledError extends RundirectError {
+	override name = 'FinalizeCancelledError';
+	constructor(vm: string) {
+		super(`the finalize of ${vm} was cancelled before step 6: ${vm} runs from its backup as before, every change it made kept in its snapshot layer`, EXIT.interrupted, `"rundirect finalize ${vm}" starts it again; "rundirect stop ${vm}" discards the restore`);
+	}
+}
+
 export function errorMessage(error: unknown): string {
 	return error instanceof Error ? error.message : String(error);
 }

@@ -74,6 +74,15 @@ export function plansOffline(host: Host): host is Host & PlansOffline {
 	return hasMember(host, 'planOffline') && hasMember(host, 'unreachable');
 }
 
+/** A host that can stop step 5's copy and leave the VM running from its backup (a finalize given up before step 6). */
+export interface CancelsCopy {
+	cancelCopy(plan: RestorePlan): Promise<void>;
+}
+
+export function cancelsCopy(host: Host): host is Host & CancelsCopy {
+	return hasMember(host, 'cancelCopy');
+}
+
 // ---- evidence ---------------------------------------------------------------------------
 
 /** Proof of what a session's VM shows right now (drills keep it in their report). */

@@ -1,7 +1,7 @@
 // The operator's wishes for a running copy — its rate limit, paused or not — as one small file
 // per session under <state>/control/. The process driving the copy reads it at each poll (the
 // host's monitor is that process's, so nobody else can tell QEMU directly); a console or a
-// second `rundirect finalize --rate-limit` writes it.
+// second `rundirect finalize --rate-limit|--pause|--resume|--cancel` writes it.
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -13,6 +13,8 @@ export interface CopyWishes {
 	/** Bytes per second; null = as fast as possible. */
 	rateLimit: number | null;
 	paused: boolean;
+	/** The finalize is to be given up before step 6: the VM goes on from its backup. */
+	cancel: boolean;
 }
 
 export class CopyControls {
@@ -30,14 +32,14 @@ export class CopyControls {
 	read(sessionId: string): CopyWishes | null {
 		try {
 			const parsed = JSON.parse(readFileSync(this.file(sessionId), 'utf8')) as Partial<CopyWishes>;
-			return { rateLimit: typeof parsed.rateLimit === 'number' && parsed.rateLimit > 0 ? parsed.rateLimit : null, paused: parsed.paused === true };
+			return { rateLimit: typeof parsed.rateLimit === 'number' && parsed.rateLimit > 0 ? parsed.rateLimit : null, paused: parsed.paused === true, cancel: parsed.cancel === true };
 		} catch {
 			return null;
 		}
 	}
 
 	async write(sessionId: string, wishes: Partial<CopyWishes>): Promise<CopyWishes> {
-		const next = { ...(this.read(sessionId) ?? { rateLimit: null, paused: false }), ...wishes };
+		const next = { ...(this.read(sessionId) ?? { rateLimit: null, paused: false, cancel: false }), ...wishes };
 		await mkdirPrivate(this.dir);
 		await writeFileAtomic(this.file(sessionId), `${JSON.stringify(next)}\n`, privateAtomic());
 		return next;

@@ -11,8 +11,8 @@ import { EventEmitter } from 'node:events';
 import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
 import { formatProblem, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
 import type { Evidence, Host, HostVm, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
-import { hasEvidence, hasPower, plansOffline } from '../hosts/capabilities.ts';
-import { AbortedError, EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
+import { cancelsCopy, hasEvidence, hasPower, plansOffline } from '../hosts/capabilities.ts';
+import { AbortedError, EXIT, FinalizeCancelledError, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
 import { CopyControls, type CopyWishes } from './copy-control.ts';
 import { Journal } from './journal.ts';
 import { VmLocks, processAlive, type OperationInfo } from './lock.ts';
@@ -78,6 +78,8 @@ export interface EngineOptions {
 }
 
 const JOURNAL_PROGRESS_INTERVAL_MS = 1000;
+/** How often a running step 5 looks for the operator's wish to give the finalize up. */
+const CANCEL_POLL_MS = 250;
 
 function newSessionId(): string {
 	const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 13); // 20261126T0102
@@ -351,9 +353,14 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 				void this.journal.write(session).catch(() => undefined);
 			}
 		};
+		// Step 5 can be given up (finalize --cancel, the console's x): the wish is read as the copy runs.
+		const cancelling = id === 'copy-data' && cancelsCopy(this.host) ? new AbortController() : null;
+		const watch = cancelling ? setInterval(() => this.controls.read(session.id)?.cancel && cancelling.abort(), CANCEL_POLL_MS) : null;
+		const stepSignal = cancelling ? AbortSignal.any([signal, cancelling.signal]) : signal;
 		try {
 			const control = this.controls.controlOf(session.id, run.rateLimit);
-			const note = (await STEP_ACTIONS[id]({ host: this.host, session, options: { onProgress, signal, control, ...(run.rateLimit ? { rateLimit: run.rateLimit } : {}) } })) ?? null;
+			const note = (await STEP_ACTIONS[id]({ host: this.host, session, options: { onProgress, signal: stepSignal, control, ...(run.rateLimit ? { rateLimit: run.rateLimit } : {}) } })) ?? null;
+			if (cancelling?.signal.aborted && !signal.aborted) throw new FinalizeCancelledError(session.vm);
 			if (signal.aborted) throw new AbortedError();
 			Object.assign(step, { status: 'done', endedAt: new Date().toISOString(), note });
 			await this.save(session);
@@ -361,6 +368,10 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 			maybeInjectFault(id, 'after');
 			return note;
 		} catch (error) {
+			if (cancelling?.signal.aborted && !signal.aborted) {
+				await this.giveUpCopy(session, step);
+				throw new FinalizeCancelledError(session.vm);
+			}
 			if (signal.aborted || error instanceof AbortedError) {
 				step.note = 'interrupted; the host goes on — run the command again to continue';
 				await this.save(session);
@@ -370,7 +381,48 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 			await this.save(session);
 			this.emitStep(session, id, performance.now() - began);
 			throw error;
+		} finally {
+			if (watch) clearInterval(watch);
 		}
+	}
+
+	/** Step 5 given up: the host's copy stops, the step is to do again, the session runs from its backup. */
+	private async giveUpCopy(session: SessionRecord, step: SessionRecord['steps'][number]): Promise<void> {
+		if (cancelsCopy(this.host)) await this.host.cancelCopy(session.plan);
+		Object.assign(step, { status: 'pending', endedAt: new Date().toISOString(), note: 'cancelled by the operator: the VM runs from its backup as before', bytesDone: 0 });
+		session.state = 'running';
+		session.failedPhase = null;
+		await this.save(session);
+		this.emitEvent({ type: 'warning', session: session.id, message: `the finalize of ${session.vm} was cancelled before step 6: it runs from its backup as before` });
+		await this.controls.clear(session.id).catch(() => undefined);
+	}
+
+	/**
+	 * Gives up a finalize before step 6 switches the VM (where the host can stop its copy): the
+	 * process driving it is asked through the copy wishes; a finalize no process drives any more is
+	 * given up here. The VM keeps running from its backup, every change kept in its layer.
+	 */
+	async cancelFinalize(sessionId: string): Promise<'asked' | 'cancelled'> {
+		const session = await this.journal.read(sessionId);
+		if (!session) throw new RundirectError(`no session ${sessionId}`, EXIT.notFound);
+		if (!cancelsCopy(this.host)) throw new RundirectError(`the host ${this.host.id} cannot stop a copy it has begun`, EXIT.refused, 'let the finalize end, or stop the session');
+		const switched = session.steps.find((candidate) => candidate.id === 'apply-changes');
+		const finalizing = session.state === 'finalizing' || (session.state === 'failed' && session.failedPhase === 'finalize');
+		if (!finalizing) throw new RundirectError(`${session.vm} is ${session.state}: there is no finalize to cancel`, EXIT.refused);
+		if (switched && switched.status !== 'pending') throw new RundirectError(`${session.vm}'s finalize is past step 5 (step 6 has begun switching it to production): it cannot go back`, EXIT.refused, 'let the finalize end');
+		const driver = await this.driverOf(session);
+		if (driver) {
+			await this.controls.write(session.id, { cancel: true });
+			return 'asked';
+		}
+		const operation = await this.locks.beginOperation(this.host.id, session.vm, session.id, 'finalize');
+		try {
+			await this.giveUpCopy(session, stepOf(session, 'copy-data'));
+		} finally {
+			await this.host.close(session.plan).catch(() => undefined);
+			await operation.release();
+		}
+		return 'cancelled';
 	}
 
 	private emitStep(session: SessionRecord, id: StepId, durationMs: number | null): void {
@@ -435,6 +487,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 			return session;
 		} catch (error) {
 			if (error instanceof AbortedError || controller.signal.aborted) throw new AbortedError();
+			// Given up by the operator: the session is back to running (giveUpCopy), not failed.
+			if (error instanceof FinalizeCancelledError) throw error;
 			const failed = session.steps.find((step) => step.status === 'failed');
 			session.state = 'failed';
 			session.failedPhase = phase;

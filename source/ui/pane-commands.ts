@@ -37,6 +37,13 @@ type PaneHandlers = { readonly [C in PaneContext]: Handlers<C> };
 /** Moving about does not end what a message says; any other key starts the next action. */
 const KEEPS_NOTICE: ReadonlySet<ActionId> = new Set(['up', 'down', 'pageUp', 'pageDown', 'first', 'last', 'nextPane', 'previousPane', 'warnings', 'help', 'dismiss']);
 
+/** A finalize still before step 6 (what x can give up). */
+function cancellable(view: SessionView): boolean {
+	const { record } = view;
+	const finalizing = record.state === 'finalizing' || (record.state === 'failed' && record.failedPhase === 'finalize');
+	return finalizing && record.steps.find((step) => step.id === 'apply-changes')?.status === 'pending';
+}
+
 /** The commands not offered for the selected session (the footer leaves them out). */
 export function notOffered(selected: SessionView | undefined, hiddenFinished: number, showFinished: boolean, warningCount: number): Set<string> {
 	const hidden = new Set<string>();
@@ -46,6 +53,7 @@ export function notOffered(selected: SessionView | undefined, hiddenFinished: nu
 	if (selected && (health === 'elsewhere' || health === 'vm-down' || !phases.includes('finalize'))) hidden.add('finalize');
 	if (selected && (health === 'elsewhere' || !phases.includes('stop'))) hidden.add('stop');
 	if (health !== 'vm-down') hidden.add('restartVm');
+	if (!selected || !cancellable(selected)) hidden.add('cancelFinalize');
 	if (!selected || !copying(selected)) for (const action of ['faster', 'slower', 'pauseCopy']) hidden.add(action);
 	if (hiddenFinished === 0 && !showFinished) hidden.add('showFinished');
 	if (warningCount === 0) hidden.add('warnings');
@@ -292,6 +300,20 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 		},
 	};
 
+	/** x: the selected session's finalize given up before step 6. */
+	const cancelFinalize = (): void => {
+		const { selected } = derive();
+		if (!selected) {
+			notify({ level: 'error', text: 'no session selected', hint: 'select one in the sessions pane (Tab), then press x' });
+			return;
+		}
+		if (!cancellable(selected)) {
+			notify({ level: 'error', text: `${selected.record.vm} has no finalize to cancel before step 6`, hint: null });
+			return;
+		}
+		actions.restores.cancelFinalize(selected.record.id);
+	};
+
 	const stepFocus = (step: number): void => {
 		const at = FOCUS_ORDER.indexOf(view.current.focus);
 		set({ focus: FOCUS_ORDER[(at + step + FOCUS_ORDER.length) % FOCUS_ORDER.length] ?? 'backups' });
@@ -353,9 +375,10 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 			showTaskTree: () => set({ focus: 'detail', detailView: 'session', detailScroll: 0 }),
 			showFinished: toggleFinished,
 			screen: toggleScreen,
+			cancelFinalize,
 			...copyKeys,
 		},
-		detail: { ...everywhere, ...scroll, dismiss, showFinished: toggleFinished, screen: toggleScreen, ...copyKeys },
+		detail: { ...everywhere, ...scroll, dismiss, showFinished: toggleFinished, screen: toggleScreen, cancelFinalize, ...copyKeys },
 		history: {
 			...everywhere,
 			dismiss,

@@ -6,8 +6,9 @@
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInitializedLabEnv, REPO, type LabEnv } from '../support/lab-env.ts';
+import { createInitializedLabEnv, REPO, waitFor, type LabEnv } from '../support/lab-env.ts';
 import { Journal } from '../../source/restore/journal.ts';
+import { readGuestLog } from '../../source/lab-builder/guest.ts';
 
 let lab: LabEnv;
 
@@ -74,4 +75,48 @@ describe('a running copy changed from another process', () => {
 			driver.kill('SIGKILL');
 		}
 	}, 120_000);
+});
+
+describe('a finalize given up before step 6', () => {
+	it('"rundirect finalize <vm> --cancel" stops its copy; the VM runs on from its backup, nothing lost, and a later finalize completes', async () => {
+		const start = await lab.cli(['start', 'files01', '--yes', '--json'], { timeoutMs: 60_000 });
+		expect(start.exitCode, start.stderr).toBe(0);
+		const journal = new Journal(lab.paths.state);
+		const session = async () => (await journal.list()).sessions.find((candidate) => candidate.vm === 'files01' && candidate.state !== 'stopped' && candidate.state !== 'finalized');
+		const copied = async (): Promise<number> => (await session())?.steps.find((step) => step.id === 'copy-data')?.bytesDone ?? 0;
+		const driver = execa(process.execPath, [path.join(REPO, 'bin', 'rundirect.js'), 'finalize', 'files01', '--yes', '--rate-limit', '1', '--json'], { env: lab.env, reject: false });
+		try {
+			for (let wait = 0; wait < 150 && (await copied()) < 1 * MiB; wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+			expect(await copied()).toBeGreaterThanOrEqual(1 * MiB);
+			const overlay = (await session())?.plan.disks[0]?.overlay ?? '';
+			const cancel = await lab.cli(['finalize', 'files01', '--cancel', '--json']);
+			expect(cancel.exitCode, cancel.stderr).toBe(0);
+			expect(cancel.events.find((event) => event.type === 'result')).toMatchObject({ state: 'running', cancelled: 'finalize' });
+			// The process that drove it ends, saying why (not as a failure of the session).
+			const given = await driver;
+			expect(given.exitCode).toBe(130);
+			expect(given.stderr).toContain('was cancelled before step 6');
+			const running = await session();
+			expect(running?.state).toBe('running');
+			expect(running?.steps.find((step) => step.id === 'copy-data')?.status).toBe('pending');
+			// The VM did not stop: it still runs from its snapshot layer, and keeps writing there.
+			const listed = await lab.cli(['sessions', '--json']);
+			const row = (listed.events.find((event) => event.type === 'sessions') as { sessions: Array<{ id: string; vm: string; status: { vm: string; runsOn: string } | null }> } | undefined)?.sessions.find((candidate) => candidate.id === running?.id);
+			expect(row?.status).toMatchObject({ vm: 'running', runsOn: 'backup' });
+			const before = await waitFor('three guest ticks in the snapshot layer', 60_000, async () => {
+				const ticks = (await readGuestLog(overlay, 'qcow2')).split('\n').filter((line) => line.startsWith('tick '));
+				return ticks.length >= 3 ? ticks : undefined;
+			}, 1000);
+
+			const finalize = await lab.cli(['finalize', 'files01', '--yes', '--json'], { timeoutMs: 120_000 });
+			expect(finalize.exitCode, finalize.stderr).toBe(0);
+			const done = await journal.read(running?.id ?? '');
+			expect(done?.state).toBe('finalized');
+			expect((await lab.cli(['lab', 'poweroff', 'files01'])).exitCode).toBe(0);
+			const after = await readGuestLog(done?.plan.disks[0]?.production ?? '', 'qcow2');
+			for (const tick of before) expect(after).toContain(tick);
+		} finally {
+			driver.kill('SIGKILL');
+		}
+	}, 180_000);
 });

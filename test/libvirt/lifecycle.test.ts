@@ -10,6 +10,7 @@ import { GUEST_MARKER as DRIVER_MARKER } from '../../source/hosts/libvirt/driver
 import { parseDisks } from '../../source/hosts/libvirt/domain-xml.ts';
 import { readGuestLog } from '../../source/lab-builder/guest.ts';
 import { GUEST_MARKER } from '../../source/qemu/lab-guest.ts';
+import { fillProcesses } from '../../source/hosts/libvirt/fill.ts';
 import { sha256, waitFor } from '../support/lab-env.ts';
 import { defineDomain, fingerprint, guestBackup, type LibvirtTestEnv, makeLibvirtEnv, planInput } from './support/fixtures.ts';
 import { libvirtUnavailable, type PrivateLibvirtd, startPrivateLibvirtd } from './support/libvirtd.ts';
@@ -158,5 +159,30 @@ describe.skipIf(unavailable !== null)('Run Direct on the libvirt host', () => {
 		expect((await host.domains.names()).filter((name) => name.startsWith('app01'))).toEqual(['app01']);
 		await host.virsh.run(['destroy', 'app01']);
 		await host.domains.undefine('app01');
+	});
+	it('a copy given up before step 6 (finalize --cancel) stops its fill and leaves the domain on its backup; the next finalize completes', async () => {
+		const { host } = env;
+		const backup = await guestBackup(path.join(env.root, 'dest', 'cx01', 'p1'));
+		const plan = await host.plan(planInput('c1', 'cx01', env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]));
+		expect(await host.preflight(plan)).toEqual([]);
+		await host.createDisks(plan);
+		await host.createSnapshotLayer(plan);
+		await host.startVm(plan);
+		const production = plan.disks[0]?.production ?? '';
+		const controller = new AbortController();
+		// 256 KiB/s: the copy is still under way when it is given up.
+		const copying = host.copyData(plan, { rateLimit: 256 * 1024, signal: controller.signal }).then(() => 'done', (error: unknown) => error);
+		await waitFor('the fill to run', 30_000, async () => ((await fillProcesses(production)).length > 0 ? true : undefined), 100);
+		controller.abort();
+		expect(await copying).not.toBe('done');
+		await host.cancelCopy(plan);
+		expect(await fillProcesses(production)).toEqual([]);
+		expect(await host.status(plan)).toEqual(expect.objectContaining({ vm: 'running', runsOn: 'backup' }));
+		await host.copyData(plan);
+		await host.applyChanges(plan);
+		await host.deleteSnapshotLayer(plan);
+		expect(parseDisks(await host.virsh.run(['dumpxml', 'cx01'])).map((disk) => [disk.source, disk.hasBacking])).toEqual([[production, false]]);
+		await host.virsh.run(['destroy', 'cx01']);
+		await host.domains.undefine('cx01');
 	});
 });

@@ -102,7 +102,9 @@ describe('console layout and navigation', () => {
 		await press('?');
 		const help = await waitForFrame(frame, (text) => text.includes('Keys — any key closes this help'));
 		expect(help).toContain('finalize the selected session');
-		expect(help).toContain('quit — VMs and copies on the host go on');
+		// Its last rows are a page down (PgDn).
+		await press('\u001B[6~');
+		await waitForFrame(frame, (text) => text.includes('quit — VMs and copies on the host go on'));
 		await press('x');
 		await waitForFrame(frame, (text) => text.includes('▶ Backups'));
 	});

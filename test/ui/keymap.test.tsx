@@ -124,12 +124,12 @@ describe('the footer and the help, from the table', () => {
 	});
 
 	it('keeps the hints the screens show', () => {
-		// R, +/-, p, F and w are hinted only when they apply (a VM down, a copy running, sessions folded, warnings): the footer leaves them out otherwise.
-		const seldom = new Set(['restartVm', 'showFinished', 'warnings', 'faster', 'slower', 'pauseCopy']);
+		// R, x, +/-, p, F and w are hinted only when they apply (a VM down, a copy running, sessions folded, warnings): the footer leaves them out otherwise.
+		const seldom = new Set(['restartVm', 'cancelFinalize', 'showFinished', 'warnings', 'faster', 'slower', 'pauseCopy']);
 		expect(hintsFor('backups', seldom)).toBe('↑↓ move · Enter open/restore · Space mark · d drill · H drills · Tab pane · / filter · r refresh · ? help · q quit');
 		expect(hintsFor('sessions', seldom)).toBe('↑↓/jk select · Enter task tree · f finalize · s stop · c console · d drill · H drills · Tab pane · / filter · ? help · q quit');
 		expect(hintsFor('detail', seldom)).toBe('↑↓/jk scroll · f finalize · s stop · c console · d drill · H drills · Tab pane · / filter · r refresh · ? help · q quit');
-		expect(hintsFor('sessions')).toBe('↑↓/jk select · Enter task tree · f finalize · s stop · R restart VM · +/- copy rate · p pause/resume · c console · F finished · d drill · H drills · Tab pane · / filter · w warnings · ? help · q quit');
+		expect(hintsFor('sessions')).toBe('↑↓/jk select · Enter task tree · f finalize · s stop · x cancel · R restart VM · +/- copy rate · p pause/resume · c console · F finished · d drill · H drills · Tab pane · / filter · w warnings · ? help · q quit');
 		expect(hintsFor('filter')).toBe('type to filter · Enter keep · Esc clear');
 		expect(hintsFor('resume')).toBe('↑↓ · c continue · b roll back · l leave · a continue all · Esc leave all');
 		expect(hintsFor('drill')).toBe('y/Enter run · ←→ change · n/Esc cancel');
@@ -140,7 +140,7 @@ describe('the footer and the help, from the table', () => {
 
 	it('draws the footer from the hints of the context, cut to the width', () => {
 		for (const context of CONTEXTS) {
-			const footer = render(<Footer context={context} notice={null} width={200} filterEdit={null} />);
+			const footer = render(<Footer context={context} notice={null} width={240} filterEdit={null} />);
 			expect(footer.lastFrame()).toContain(hintsFor(context));
 			footer.unmount();
 		}

@@ -170,7 +170,7 @@ describe('the truth, at 80×24', () => {
 		await waitForFrame(frame, (text) => text.includes('capped at 500 MiB/s'));
 		await press('-');
 		await waitForFrame(frame, (text) => text.includes('capped at 200 MiB/s') && text.includes('cap 200 MiB/s'));
-		expect(f.engine.controls.read(session.id)).toEqual({ rateLimit: 200 * MiB, paused: false });
+		expect(f.engine.controls.read(session.id)).toEqual({ rateLimit: 200 * MiB, paused: false, cancel: false });
 		await press('p');
 		await waitForFrame(frame, (text) => text.includes('paused at 20 MiB/64 MiB'));
 		expect(f.engine.controls.read(session.id)?.paused).toBe(true);

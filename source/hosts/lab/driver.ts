@@ -26,7 +26,7 @@ import { type AcceleratorVerdict, detectAccelerator, rememberKvmFailure } from '
 import type { LabContext } from './context.ts';
 import { definitionPath, readDefinition } from './definition.ts';
 import { LabError } from './errors.ts';
-import { applyChanges, copyData, deleteSnapshotLayer } from './finalize.ts';
+import { applyChanges, cancelCopy, copyData, deleteSnapshotLayer } from './finalize.ts';
 import { Monitors } from './monitor.ts';
 import { planRestore } from './plan.ts';
 import { launchOnOwnDisks, powerOffVm } from './power.ts';
@@ -234,6 +234,11 @@ export class LabHost implements Host, HasEvidence, HasProofOfLife, DescribesDril
 
 	copyData(plan: RestorePlan, options: StepOptions = {}): Promise<void> {
 		return copyData(this.#context, plan, options);
+	}
+
+	/** A finalize given up before step 6: its copy stops, the VM runs on from its backup. */
+	cancelCopy(plan: RestorePlan): Promise<void> {
+		return cancelCopy(this.#context, plan);
 	}
 
 	applyChanges(plan: RestorePlan, options: StepOptions = {}): Promise<ApplyResult> {

@@ -21,6 +21,19 @@ function speedOf(options: StepOptions): { speed?: number } {
 	return options.rateLimit && options.rateLimit > 0 ? { speed: Math.round(options.rateLimit) } : {};
 }
 
+/**
+ * A finalize given up before step 6: step 5's copy jobs are cancelled (QEMU stops writing the
+ * production images; a disk copied to the end keeps its mark, the others start afresh next time).
+ * The VM goes on from its snapshot layer, untouched.
+ */
+export async function cancelCopy(context: LabContext, plan: RestorePlan): Promise<void> {
+	const { qmp } = await requireRunning(context, plan);
+	const ours = (await queryJobs(qmp)).filter((job) => job.id.startsWith('rd-copy'));
+	for (const job of ours) if (job.status !== 'concluded') await qmp.execute('job-cancel', { id: job.id }).catch(() => undefined);
+	if (ours.length > 0) await waitJobs(qmp, ours.map((job) => job.id), { until: 'concluded' });
+	for (const job of ours) await qmp.execute('job-dismiss', { id: job.id }).catch(() => undefined);
+}
+
 /** Step 5: a full copy of each backup disk into its production image, flushed and marked done. */
 export async function copyData(context: LabContext, plan: RestorePlan, options: StepOptions = {}): Promise<void> {
 	const { qmp, definition } = await requireRunning(context, plan);

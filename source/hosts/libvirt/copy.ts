@@ -68,3 +68,16 @@ export async function copyData(session: SessionDomain, plan: RestorePlan, option
 		report();
 	}
 }
+
+/**
+ * A finalize given up before step 6: the fills stop and what they left goes (a disk filled to the
+ * end keeps its mark; the others start from a fresh image next time). The domain is not touched.
+ */
+export async function cancelCopy(plan: RestorePlan): Promise<void> {
+	for (const disk of plan.disks) {
+		const files = fillFiles(plan.workDir, disk.index);
+		if (await exists(files.done)) continue;
+		await endFills(disk.production);
+		for (const file of [files.rc, files.log]) await fs.rm(file, { force: true });
+	}
+}

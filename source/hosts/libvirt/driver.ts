@@ -41,7 +41,7 @@ import { createOverlay, createQcow2, imageInfo } from '../../qemu/qemu-img.ts';
 import { AsideRecords, deleteReplaced, purgeAside, restoreAside, setAside } from './set-aside.ts';
 import { libvirtRunbook, libvirtRunbookScript } from './runbook.ts';
 import { applyChanges } from './apply.ts';
-import { copyData } from './copy.ts';
+import { cancelCopy, copyData } from './copy.ts';
 import { ownsDomain, onProduction, SessionDomain } from './session-domain.ts';
 import { serialEvidence, serialHead, sessionStatus } from './status.ts';
 import { isLocalUri, pathRulesOfUri } from './uri.ts';
@@ -400,6 +400,11 @@ export class LibvirtHost implements Host {
 
 	copyData(plan: RestorePlan, options?: StepOptions): Promise<void> {
 		return copyData(this.session, plan, options);
+	}
+
+	/** A finalize given up before step 6: its fills stop, the domain runs on from its backup. */
+	cancelCopy(plan: RestorePlan): Promise<void> {
+		return cancelCopy(plan);
 	}
 
 	// ---------------------------------------------------------------- step 6

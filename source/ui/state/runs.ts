@@ -4,7 +4,7 @@
 import type { StartProposal } from '../../restore/engine.ts';
 import type { StartRequest } from '../../restore/start-request.ts';
 import type { Phase, SessionRecord } from '../../restore/session.ts';
-import { AbortedError, EXIT, RundirectError } from '../../core/errors.ts';
+import { AbortedError, EXIT, FinalizeCancelledError, RundirectError } from '../../core/errors.ts';
 import { InkTaskRenderer, type InkTaskRendererOptions, type TaskNode } from '../task-renderer.ts';
 import { toUiError, type UiError } from '../model.ts';
 import type { EngineLink } from './engine-link.ts';
@@ -38,6 +38,8 @@ export interface RestoreActions {
 	stop(sessionId: string): void;
 	/** Starts again the VM of a session that should run and does not (R); the outcome is a notice. */
 	restartVm(sessionId: string): void;
+	/** Gives up a finalize before step 6, whichever process drives it (x): the VM runs on from its backup. */
+	cancelFinalize(sessionId: string): void;
 	/** Changes a running copy, whichever process drives it: a step up or down the rate ladder, or pause/resume. */
 	controlCopy(sessionId: string, change: 'faster' | 'slower' | 'pause'): void;
 }
@@ -130,6 +132,17 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 		);
 	}
 
+	cancelFinalize(sessionId: string): void {
+		const vm = this.sessions.record(sessionId)?.vm ?? sessionId;
+		this.link.engine.cancelFinalize(sessionId).then(
+			(how) => {
+				this.notices.info(how === 'asked' ? `asked the process driving ${vm}'s finalize to give it up…` : `${vm}'s finalize is cancelled: it runs from its backup as before`);
+				void this.sessions.poll();
+			},
+			(error: unknown) => this.notices.notify(errorNotice(error)),
+		);
+	}
+
 	private runById(sessionId: string, phase: Phase, rateLimit?: number): void {
 		const record = this.sessions.record(sessionId);
 		if (!record) {
@@ -169,7 +182,12 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 				(error: unknown) => {
 					// Refused before anything ran (another process drives it): not a failure of the session, so not kept in its tree.
 					if (error instanceof RundirectError && error.exitCode === EXIT.refused) this.drop(record.id, toUiError(error));
-					else this.finish(record.id, error instanceof AbortedError ? null : toUiError(error));
+					else if (error instanceof FinalizeCancelledError) {
+						// Given up on purpose: the session runs from its backup, nothing failed; its journal's tree shows it.
+						const { [record.id]: _given, ...rest } = this.state.live;
+						this.update({ live: rest });
+						this.notices.info(error.message);
+					} else this.finish(record.id, error instanceof AbortedError ? null : toUiError(error));
 				},
 			)
 			.finally(() => {
