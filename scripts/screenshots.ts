@@ -212,6 +212,13 @@ async function main(): Promise<void> {
 		if (pid !== null) process.kill(pid, 'SIGKILL');
 		await terminal.waitFor('db01 flagged', (screen) => /db01\s+VM off/.test(screen) && screen.includes('1 VM down'), 10_000);
 		await shoot(terminal, 'console-vm-down', columns, rows);
+		// R acts on the selected session: select db01 (the most urgent, listed first) in the sessions pane.
+		for (let presses = 0; presses < 3 && !(await terminal.screen()).includes('▶ Sessions'); presses++) {
+			await terminal.keys('Tab');
+			await new Promise((resolve) => setTimeout(resolve, 200));
+		}
+		await terminal.type('g');
+		await terminal.waitFor('db01 selected', (screen) => screen.includes('›db01'));
 		await terminal.type('R');
 		await terminal.waitFor('db01 running again', (screen) => /db01\s+running/.test(screen) && !screen.includes('VM down'), 60_000);
 
@@ -225,7 +232,11 @@ async function main(): Promise<void> {
 		terminal = await openConsole(cli, env, columns, rows);
 		await terminal.waitFor('the resume dialog', (screen) => screen.includes('Interrupted sessions'), 20_000);
 		await shoot(terminal, 'console-resume', columns, rows);
-		await terminal.keys('Escape');
+		// Esc leaves them all (a key sent while the dialog draws can be lost: until it is gone).
+		for (let presses = 0; presses < 5 && (await terminal.screen()).includes('Interrupted sessions'); presses++) {
+			await terminal.keys('Escape');
+			await new Promise((resolve) => setTimeout(resolve, 500));
+		}
 
 		// A recovery drill of two marked VMs, run from the backups pane.
 		for (let presses = 0; presses < 3 && !(await terminal.screen()).includes('▶ Backups'); presses++) {
