@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
 import { formatProblem, readCatalog, type Catalog, type RestorePoint } from '../catalog/catalog.ts';
 import type { Evidence, Host, HostVm, RestorePlan, RuntimeStatus } from '../hosts/host.ts';
-import { cancelsCopy, hasEvidence, hasPower, plansOffline } from '../hosts/capabilities.ts';
+import { cancelsCopy, hasEvidence, hasPower, pathRulesOf, plansOffline } from '../hosts/capabilities.ts';
 import { AbortedError, EXIT, FinalizeCancelledError, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
 import { CopyControls, type CopyWishes } from './copy-control.ts';
 import { Journal } from './journal.ts';
@@ -196,6 +196,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		const { point, broken, pointRef } = resolveRestorePoint(catalog, request);
 		const { name, location } = checkTarget(catalog, this.host, request, point);
 
+		await this.refuseCaseTwin(name);
 		const resume = await this.claimedBy(name, point);
 		const sessionId = resume?.id ?? newSessionId();
 		const input = planInputFor(point, sessionId, { name, location, replaceMode: request.replaceMode ?? 'set-aside' }, request.drill);
@@ -216,6 +217,20 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		// "latest" means the newest usable point: say so when newer or other points are broken.
 		const warnings = pointRef === 'latest' && broken.length > 0 && !resume ? [`${broken.length} restore point problem(s) of ${request.vm} were skipped; "latest" is ${point.id} (taken ${point.manifest.takenAt}):`, ...broken.map((problem) => `  ${formatProblem(problem)}`)] : [];
 		return { request, point, plan, problems, destroys, warnings, resume, assumptions: offline?.assumptions ?? [] };
+	}
+
+	/** On Windows paths WEB01 and web01 are one folder: a session of either holds both names. */
+	private async refuseCaseTwin(name: string): Promise<void> {
+		if (pathRulesOf(this.host).style !== 'win32') return;
+		const { sessions } = await this.journal.list();
+		const twin = sessions.find((session) => !isTerminal(session) && session.host === this.host.id && session.vm !== name && session.vm.toLowerCase() === name.toLowerCase());
+		if (twin) {
+			throw new RundirectError(
+				`session ${twin.id} holds ${twin.vm}, and on ${this.host.id} ${name} is the same name: its folders and VM names do not tell case apart`,
+				EXIT.refused,
+				`finalize or stop ${twin.vm} first ("rundirect finalize|stop ${twin.id}"), or choose another name`,
+			);
+		}
 	}
 
 	/**

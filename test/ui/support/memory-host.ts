@@ -25,6 +25,8 @@ export interface MemoryHostOptions {
 	warnings?: string[];
 	/** VMs (by name prefix, so drill names match) whose guest never boots: off 300 ms after its start, no proof of life. */
 	deadGuests?: string[];
+	/** Path rules of another kind of host (Hyper-V's win32: names that differ only in case are one folder). */
+	pathRules?: PathRules;
 }
 
 type StepName = 'setAsideVm' | 'deleteVm' | 'createDisks' | 'createSnapshotLayer' | 'startVm' | 'copyData' | 'applyChanges' | 'deleteSnapshotLayer' | 'discard' | 'statusOf';
@@ -33,7 +35,7 @@ export class MemoryHost implements Host, HasEvidence, HasProofOfLife, DescribesD
 	readonly kind = 'memory';
 	readonly id = 'memory';
 	/** Plain folders on this machine's terms, as the lab's are: a location inside the destination is refused. */
-	readonly pathRules: PathRules = { style: 'posix', local: true };
+	readonly pathRules: PathRules;
 	/** Its guests "print" on a serial console and are alive within 0.2 s: poll as often as the lab does. */
 	readonly proofOfLife: ProofOfLife = { name: 'serial marker', pollMs: 150 };
 	readonly evidenceSource = 'the serial console';
@@ -47,6 +49,7 @@ export class MemoryHost implements Host, HasEvidence, HasProofOfLife, DescribesD
 	private readonly jobs = new Map<string, { began: number; total: number; ms: number }>();
 
 	constructor(private readonly options: MemoryHostOptions = {}) {
+		this.pathRules = options.pathRules ?? { style: 'posix', local: true };
 		for (const name of options.existing ?? []) this.vms.set(name, { name, running: true, on: 'production', startedAt: Date.now(), setAside: false });
 		this.copyMs = options.copyMs ?? 300;
 	}
