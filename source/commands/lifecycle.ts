@@ -50,8 +50,16 @@ async function runPhase(context: CommandContext, session: SessionRecord, phase: 
 	const done = await context.engine.runPhase(session.id, phase, { renderer: rendererFor(context), signal, ...(rateLimit ? { rateLimit } : {}) });
 	context.emit({ type: 'result', ok: true, ...summary(done) });
 	const seconds = (performance.now() - began) / 1000;
-	const what = phase === 'start' ? `is running from the backup (session ${done.id})` : phase === 'finalize' ? 'runs from production storage; the restore is finalized' : 'is gone and every change was discarded';
-	context.say(`${done.vm} ${what} — ${formatDuration(seconds)}.`);
+	// After a stop the name may belong again to the VM step 1 set aside: say it is back, not "gone".
+	const line =
+		phase === 'start'
+			? `${done.vm} is running from the backup (session ${done.id})`
+			: phase === 'finalize'
+				? `${done.vm} runs from production storage; the restore is finalized`
+				: done.setAside
+					? `The restored ${done.vm} is gone with every change it made; ${done.setAside.name}, set aside in step 1, is back as it was`
+					: `${done.vm} is gone and every change was discarded`;
+	context.say(`${line} — ${formatDuration(seconds)}.`);
 	if (phase === 'start') context.say(`Next: "rundirect finalize ${done.id}" to keep it, or "rundirect stop ${done.id}" to discard it.`);
 	return done;
 }

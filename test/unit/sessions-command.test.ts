@@ -95,4 +95,18 @@ describe('rundirect sessions', () => {
 		expect(text).toContain('1 disk: qcow2 64 MiB');
 		expect(text).toMatch(/\d+ days ago/);
 	});
+	it('after a stop, says the set-aside VM is back rather than that its name is gone', async () => {
+		const f = (fixture = await createFixture(SAMPLE_DESTINATION, { existing: ['web01'] }));
+		const signal = new AbortController().signal;
+		const web = await f.engine.beginStart(await f.engine.proposeStart({ vm: 'web01' }));
+		await f.engine.runPhase(web.id, 'start');
+		const files = await f.engine.beginStart(await f.engine.proposeStart({ vm: 'files01' }));
+		await f.engine.runPhase(files.id, 'start');
+		const { context, out } = contextOf(f);
+		await stopCommand({ ...context, json: true, say: (text) => out.push(text) }, 'web01', { yes: true }, signal);
+		await stopCommand({ ...context, json: true, say: (text) => out.push(text) }, 'files01', { yes: true }, signal);
+		expect(out.join('\n')).toMatch(/The restored web01 is gone with every change it made; web01, set aside in step 1, is back as it was — /);
+		expect(out.join('\n')).toMatch(/files01 is gone and every change was discarded — /);
+		expect(f.host.vms.get('web01')?.setAside).toBe(false);
+	});
 });
