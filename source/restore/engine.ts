@@ -69,6 +69,8 @@ export interface RunOptions<Renderer extends ListrRendererValue = ListrRendererV
 
 export interface PhaseContext {
 	session: SessionRecord;
+	/** Set when the operator gave the finalize up in step 5: the steps after it are not reached. */
+	cancelled?: FinalizeCancelledError;
 }
 
 export interface EngineOptions {
@@ -328,6 +330,7 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 		// Steps still to come show their title for people too (piped output, the console's live tree).
 		return PHASE_STEPS[phase].map((id) => ({
 			title: session ? stepTitle(session, id) : stepShortTitle(id),
+			skip: (ctx) => (ctx.cancelled ? 'not reached: the finalize was cancelled' : false),
 			task: async (ctx, task) => {
 				const { session } = ctx;
 				const title = stepTitle(session, id);
@@ -337,9 +340,18 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 					task.title = `${title} — done earlier${step.note ? ` (${step.note})` : ''}`;
 					return;
 				}
-				const note = await this.runStep(session, id, { signal, rateLimit }, (text) => {
-					task.output = text;
-				});
+				let note: string | null;
+				try {
+					note = await this.runStep(session, id, { signal, rateLimit }, (text) => {
+						task.output = text;
+					});
+				} catch (error) {
+					// Given up on purpose: shown as cancelled, not failed; runPhase ends the phase with it.
+					if (!(error instanceof FinalizeCancelledError)) throw error;
+					ctx.cancelled = error;
+					task.skip(`${title} — cancelled by the operator: the VM runs from its backup as before`);
+					return;
+				}
 				if (note) task.title = `${title} — ${note}`;
 			},
 		}));
@@ -491,7 +503,8 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 				rendererOptions: options.rendererOptions,
 				fallbackRenderer: 'simple',
 			});
-			await listr.run();
+			const ran = await listr.run();
+			if (ran.cancelled) throw ran.cancelled;
 			session.state = PHASE_STATES[phase].after;
 			session.failedPhase = null;
 			session.lastError = null;

@@ -96,6 +96,9 @@ describe('a finalize given up before step 6', () => {
 			const given = await driver;
 			expect(given.exitCode).toBe(130);
 			expect(given.stderr).toContain('was cancelled before step 6');
+			// Not a failure: no step of it is reported failed.
+			const steps = String(given.stdout).split('\n').filter(Boolean).map((line) => JSON.parse(line) as { type: string; status?: string });
+			expect(steps.filter((event) => event.type === 'step' && event.status === 'failed')).toEqual([]);
 			const running = await session();
 			expect(running?.state).toBe('running');
 			expect(running?.steps.find((step) => step.id === 'copy-data')?.status).toBe('pending');
