@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { render } from 'ink-testing-library';
 import App from '../../source/app.tsx';
-import { SAMPLE_DESTINATION, createFixture, tick, waitForFrame, type Fixture } from './support/fixtures.ts';
+import { SAMPLE_DESTINATION, createFixture, keyboard, tick, waitForFrame, type Fixture } from './support/fixtures.ts';
 
 const SIZE = { columns: 80, rows: 24 };
 
@@ -19,25 +19,7 @@ afterEach(async () => {
 	fixture = undefined;
 });
 
-const frame = (): string => app?.lastFrame() ?? '';
-
-async function press(...keys: string[]): Promise<void> {
-	for (const key of keys) {
-		app?.stdin.write(key);
-		await tick(40);
-	}
-}
-
-async function pressUntil(key: string, predicate: (text: string) => boolean): Promise<string> {
-	for (let attempt = 1; ; attempt++) {
-		await press(key);
-		try {
-			return await waitForFrame(frame, predicate, attempt < 3 ? 5_000 : 15_000);
-		} catch (error) {
-			if (attempt >= 3) throw error;
-		}
-	}
-}
+const { frame, pressUntil } = keyboard(() => app);
 
 describe('the host pane', () => {
 	it('lists the host’s VMs with what rundirect knows of them, and powers them on and off', async () => {

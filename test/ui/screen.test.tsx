@@ -8,7 +8,7 @@ import App from '../../source/app.tsx';
 import { rgb565ToPng } from '../../source/hosts/hyperv/png.ts';
 import { decodePng, textPicture } from '../../source/core/picture.ts';
 import { printable } from '../../source/ui/components/ScreenLines.ts';
-import { KEYS, SAMPLE_DESTINATION, createFixture, tick, waitForFrame, type Fixture } from './support/fixtures.ts';
+import { KEYS, SAMPLE_DESTINATION, createFixture, keyboard, waitForFrame, type Fixture } from './support/fixtures.ts';
 
 const SIZE = { columns: 80, rows: 24 };
 
@@ -22,26 +22,7 @@ afterEach(async () => {
 	fixture = undefined;
 });
 
-const frame = (): string => app?.lastFrame() ?? '';
-
-async function press(...keys: string[]): Promise<void> {
-	for (const key of keys) {
-		app?.stdin.write(key);
-		await tick(40);
-	}
-}
-
-/** Presses `key` until a frame shows `predicate` (a key written while Ink re-renders can be lost on a loaded machine). */
-async function pressUntil(key: string, predicate: (text: string) => boolean): Promise<string> {
-	for (let attempt = 1; ; attempt++) {
-		await press(key);
-		try {
-			return await waitForFrame(frame, predicate, attempt < 3 ? 5_000 : 15_000);
-		} catch (error) {
-			if (attempt >= 3) throw error;
-		}
-	}
-}
+const { frame, pressUntil } = keyboard(() => app);
 
 async function mountWithSession(): Promise<Fixture> {
 	const f = (fixture = await createFixture(SAMPLE_DESTINATION, { existing: ['web01'] }));

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { render } from 'ink-testing-library';
 import App from '../../source/app.tsx';
-import { KEYS, SAMPLE_DESTINATION, createFixture, tick, waitForFrame, type Fixture } from './support/fixtures.ts';
+import { KEYS, SAMPLE_DESTINATION, createFixture, keyboard, tick, waitForFrame, type Fixture } from './support/fixtures.ts';
 
 const SIZE = { columns: 80, rows: 24 };
 const CTRL_U = '\u0015';
@@ -20,25 +20,7 @@ afterEach(async () => {
 	fixture = undefined;
 });
 
-const frame = (): string => app?.lastFrame() ?? '';
-
-async function press(...keys: string[]): Promise<void> {
-	for (const key of keys) {
-		app?.stdin.write(key);
-		await tick(40);
-	}
-}
-
-async function pressUntil(key: string, predicate: (text: string) => boolean): Promise<string> {
-	for (let attempt = 1; ; attempt++) {
-		await press(key);
-		try {
-			return await waitForFrame(frame, predicate, attempt < 3 ? 5_000 : 15_000);
-		} catch (error) {
-			if (attempt >= 3) throw error;
-		}
-	}
-}
+const { frame, press, pressUntil } = keyboard(() => app);
 
 describe('restoring a VM that has a session', () => {
 	it('is marked in the backups pane, said in the form before it is filled, and offered a new name first', async () => {

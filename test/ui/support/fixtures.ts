@@ -79,6 +79,39 @@ export async function waitForFrame(lastFrame: () => string | undefined, predicat
 
 export const tick = (ms = 30): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What a test types into a rendered app (ink-testing-library's stdin) and reads back from its frames. */
+export interface Keyboard {
+	frame: () => string;
+	/** Types keys one write at a time, letting the app commit between them. */
+	press: (...keys: string[]) => Promise<void>;
+	/**
+	 * Presses `key` until a frame shows `predicate` (at most 3 presses, each given 5 s): on a loaded
+	 * machine a key written while Ink re-renders can be lost; the condition, not a delay, decides.
+	 */
+	pressUntil: (key: string, predicate: (text: string) => boolean) => Promise<string>;
+}
+
+export function keyboard(app: () => { stdin: { write(data: string): unknown }; lastFrame(): string | undefined } | undefined): Keyboard {
+	const frame = (): string => app()?.lastFrame() ?? '';
+	const press = async (...keys: string[]): Promise<void> => {
+		for (const key of keys) {
+			app()?.stdin.write(key);
+			await tick(40);
+		}
+	};
+	const pressUntil = async (key: string, predicate: (text: string) => boolean): Promise<string> => {
+		for (let attempt = 1; ; attempt++) {
+			await press(key);
+			try {
+				return await waitForFrame(frame, predicate, attempt < 3 ? 5_000 : 15_000);
+			} catch (error) {
+				if (attempt >= 3) throw error;
+			}
+		}
+	};
+	return { frame, press, pressUntil };
+}
+
 export const KEYS = {
 	up: '\u001B[A',
 	down: '\u001B[B',
