@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { render } from 'ink-testing-library';
 import App from '../../source/app.tsx';
 import { STEP_IDS, type SessionRecord } from '../../source/restore/session.ts';
-import { KEYS, SAMPLE_DESTINATION, createFixture, tick, waitForFrame, type Fixture, type PointSpec } from './support/fixtures.ts';
+import { KEYS, SAMPLE_DESTINATION, createFixture, keyboard, tick, waitForFrame, type Fixture, type PointSpec } from './support/fixtures.ts';
 import type { MemoryHostOptions } from './support/memory-host.ts';
 
 const SIZE = { columns: 80, rows: 24 };
@@ -37,29 +37,7 @@ async function mount(specs: PointSpec[] = SAMPLE_DESTINATION, hostOptions: Memor
 	return fixture;
 }
 
-async function press(...keys: string[]): Promise<void> {
-	for (const key of keys) {
-		app?.stdin.write(key);
-		await tick(40);
-	}
-}
-
-const frame = (): string => app?.lastFrame() ?? '';
-
-/**
- * Presses `key` until a frame shows `predicate` (at most 3 presses, each given 5 s): on a loaded
- * machine a key written while Ink re-renders can be lost; the condition, not a delay, decides.
- */
-async function pressUntil(key: string, predicate: (text: string) => boolean): Promise<string> {
-	for (let attempt = 1; ; attempt++) {
-		await press(key);
-		try {
-			return await waitForFrame(frame, predicate, attempt < 3 ? 5_000 : 15_000);
-		} catch (error) {
-			if (attempt >= 3) throw error;
-		}
-	}
-}
+const { frame, press, pressUntil } = keyboard(() => app);
 // eslint-disable-next-line no-control-regex -- colour codes are what is stripped
 const plain = (text: string): string => text.replace(/\u001B\[[0-9;]*m/g, '');
 /** The frame's row that contains `text`, with its colour codes. */
