@@ -70,4 +70,41 @@ describe('restoring a VM that has a session', () => {
 		await press('web01-b', KEYS.enter);
 		await waitForFrame(frame, (text) => text.includes('Start Run Direct of web01-b?'));
 	});
+	it('keys typed in the same write as Enter are not the confirmation, and the confirmation says so', async () => {
+		const f = (fixture = await createFixture(SAMPLE_DESTINATION, { existing: ['web01'] }));
+		app = render(<App store={f.store} size={SIZE} />);
+		await f.store.open();
+		await waitForFrame(frame, (text) => text.includes('▶ Backups'));
+		await tick(60);
+		await pressUntil('j', (text) => /›▸ files01/.test(text));
+		await pressUntil('j', (text) => /›▸ web01/.test(text));
+		await pressUntil(KEYS.enter, (text) => text.includes('2026-11-24T0100Z'));
+		await pressUntil('j', (text) => /›\s+2026-11-24T0100Z/.test(text));
+		await pressUntil(KEYS.enter, (text) => text.includes('Review what will happen'));
+		// One write: Enter (review), then y — as a script or a fast typist sends them.
+		app.stdin.write(`${KEYS.enter}y`);
+		const confirm = await waitForFrame(frame, (text) => text.includes('Start Run Direct of web01?'));
+		await tick(200);
+		expect(f.host.calls).not.toContain('startVm');
+		expect(frame()).toContain('A key typed while this was being checked was not taken as the answer');
+		expect(confirm).toContain('y/Enter: start');
+		await pressUntil('y', (text) => text.includes('1 running from backup'));
+		expect(f.host.calls).toContain('startVm');
+	});
+
+	it('a plain Enter shows no such notice', async () => {
+		const f = (fixture = await createFixture(SAMPLE_DESTINATION, { existing: ['web01'] }));
+		app = render(<App store={f.store} size={SIZE} />);
+		await f.store.open();
+		await waitForFrame(frame, (text) => text.includes('▶ Backups'));
+		await tick(60);
+		await pressUntil('j', (text) => /›▸ files01/.test(text));
+		await pressUntil('j', (text) => /›▸ web01/.test(text));
+		await pressUntil(KEYS.enter, (text) => text.includes('2026-11-24T0100Z'));
+		await pressUntil('j', (text) => /›\s+2026-11-24T0100Z/.test(text));
+		await pressUntil(KEYS.enter, (text) => text.includes('Review what will happen'));
+		await pressUntil(KEYS.enter, (text) => text.includes('Start Run Direct of web01?'));
+		await tick(200);
+		expect(frame()).not.toContain('was not taken as the answer');
+	});
 });

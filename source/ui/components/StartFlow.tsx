@@ -2,7 +2,7 @@
 // VM being replaced), then a confirmation built from the engine's own proposal — its
 // problems block, its `destroys` are named, and deleting a VM needs that VM's name typed.
 import type React from 'react';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { Box, Text } from 'ink';
 import { TextField } from './TextField.tsx';
 import type { RestorePoint } from '../../catalog/catalog.ts';
@@ -11,7 +11,7 @@ import type { StartProposal } from '../../restore/engine.ts';
 import type { StartRequest } from '../../restore/start-request.ts';
 import { formatBytes } from '../../core/format.ts';
 import { shortTime, toUiError, wrapText, type UiError } from '../model.ts';
-import { useKeys } from '../keys.tsx';
+import { useKeyTarget, useKeys } from '../keys.tsx';
 import type { RestoreActions } from '../state/runs.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { Dialog } from './Dialog.tsx';
@@ -76,12 +76,28 @@ export function StartFlow({ actions, point, width, height, onCancel, onStarted, 
 	const fields = fieldsOf(form);
 	const field = fields[Math.min(cursor, fields.length - 1)] ?? 'review';
 
+	// Keys typed while the start is checked (`Enter y` in one write) are never the confirmation:
+	// a start is confirmed on the screen that names what it turns off. They are said, not dropped unseen.
+	const checking = useRef<'no' | 'began' | 'yes'>('no');
+	const [typedAhead, setTypedAhead] = useState(false);
+
 	/** `typed`: a text field's value submitted in the same keystrokes, ahead of the form state. */
 	const review = (typed: Partial<StartForm> = {}): void => {
+		checking.current = 'began';
+		setTypedAhead(false);
 		setStage({ kind: 'checking' });
+		const done = (): void => {
+			checking.current = 'no';
+		};
 		actions.propose(requestOf(point, { ...form, ...typed })).then(
-			(proposal) => setStage({ kind: 'confirm', proposal, error: null }),
-			(error: unknown) => setStage({ kind: 'form', error: toUiError(error) }),
+			(proposal) => {
+				done();
+				setStage({ kind: 'confirm', proposal, error: null });
+			},
+			(error: unknown) => {
+				done();
+				setStage({ kind: 'form', error: toUiError(error) });
+			},
 		);
 	};
 
@@ -106,11 +122,32 @@ export function StartFlow({ actions, point, width, height, onCancel, onStarted, 
 		},
 		stage.kind === 'form',
 	);
+	// After the form's keys (registration order is dispatch order): it sees the Enter that began the check.
+	useKeyTarget({
+		text: (input, key) => {
+			if (checking.current === 'no') {
+				// Several keys in one write with an Enter among them (a script, a fast typist): the
+				// form's keymap takes a chunk as one key and would drop it all; the Enter is acted on here.
+				const enter = input.indexOf('\r');
+				if (stage.kind !== 'form' || input.length < 2 || enter < 0 || field === 'folder' || field === 'newName') return;
+				review();
+				checking.current = 'yes';
+				if (input.slice(enter + 1).length > 0) setTypedAhead(true);
+				return;
+			}
+			// The keys of the write that began the check, up to its Enter, were the form's.
+			const began = checking.current === 'began';
+			checking.current = 'yes';
+			const after = began ? (input.includes('\r') ? input.slice(input.indexOf('\r') + 1) : key.return ? '' : input) : input || (key.return ? '\r' : '');
+			if (after.length > 0) setTypedAhead(true);
+		},
+		active: () => stage.kind === 'form' || checking.current !== 'no',
+	});
 
 	if (stage.kind === 'starting') return <Dialog title="Claiming the VM and writing the journal…" width={width} height={height} />;
 	if (stage.kind === 'confirm') {
 		const { proposal } = stage;
-		return <StartConfirm proposal={proposal} error={stage.error} width={width} height={height} onConfirm={() => start(proposal)} onCancel={() => setStage({ kind: 'form', error: null })} />;
+		return <StartConfirm proposal={proposal} error={stage.error} typedAhead={typedAhead} width={width} height={height} onConfirm={() => start(proposal)} onCancel={() => setStage({ kind: 'form', error: null })} />;
 	}
 
 	const row = (name: Field, label: string, value: React.ReactNode): React.JSX.Element => (
@@ -144,13 +181,15 @@ export function StartFlow({ actions, point, width, height, onCancel, onStarted, 
 interface StartConfirmProps {
 	proposal: StartProposal;
 	error: UiError | null;
+	/** Keys came while it was being checked: they were not taken as the answer. */
+	typedAhead: boolean;
 	width: number;
 	height: number;
 	onConfirm: () => void;
 	onCancel: () => void;
 }
 
-function StartConfirm({ proposal, error, width, height, onConfirm, onCancel }: StartConfirmProps): React.JSX.Element {
+function StartConfirm({ proposal, error, typedAhead, width, height, onConfirm, onCancel }: StartConfirmProps): React.JSX.Element {
 	const { plan, point } = proposal;
 	const facts: Array<{ text: string; color?: string; bold?: boolean }> = [
 		{ text: `${point.vm}/${point.id} → VM ${plan.vmName} on ${plan.host}, disks in ${plan.productionDir}`, bold: true },
@@ -164,12 +203,15 @@ function StartConfirm({ proposal, error, width, height, onConfirm, onCancel }: S
 		for (const problem of proposal.problems) facts.push({ text: `  - ${problem}`, color: 'red' });
 		return <ConfirmDialog title="Pre-flight failed" facts={facts} typeToConfirm={undefined} confirmLabel="go back" onConfirm={onCancel} onCancel={onCancel} width={width} height={height} />;
 	}
-	const footer = error
-		? [
-				{ key: 'e', text: `✖ ${error.message}`, color: 'red' },
-				...(error.hint ? [{ key: 'h', text: `→ ${error.hint}`, color: 'yellow' }] : []),
-			]
-		: [];
+	const footer = [
+		...(typedAhead ? [{ key: 't', text: 'A key typed while this was being checked was not taken as the answer: answer here.', color: 'yellow' }] : []),
+		...(error
+			? [
+					{ key: 'e', text: `✖ ${error.message}`, color: 'red' },
+					...(error.hint ? [{ key: 'h', text: `→ ${error.hint}`, color: 'yellow' }] : []),
+				]
+			: []),
+	];
 	const destructive = plan.replaceMode === 'delete' && plan.replaces !== null && !proposal.resume;
 	return (
 		<ConfirmDialog
