@@ -87,6 +87,8 @@ describe('restoring a VM that has a session', () => {
 		await tick(200);
 		expect(f.host.calls).not.toContain('startVm');
 		expect(frame()).toContain('A key typed while this was being checked was not taken as the answer');
+		// Wrapped at 80 columns, not cut.
+		expect(frame()).toMatch(/│ here\.\s+│/);
 		expect(confirm).toContain('y/Enter: start');
 		await pressUntil('y', (text) => text.includes('1 running from backup'));
 		expect(f.host.calls).toContain('startVm');

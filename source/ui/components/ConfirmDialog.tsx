@@ -38,7 +38,8 @@ export function ConfirmDialog({ title, facts, typeToConfirm, confirmLabel, onCon
 	const { rows, columns } = dialogBody(width, height);
 	const lines: StyledLine[] = [];
 	facts.forEach((fact, index) => wrapText(fact.text, columns).forEach((text, part) => lines.push({ key: `f${index}.${part}`, text, color: fact.color, bold: fact.bold })));
-	lines.push(...footer);
+	// Footer lines (an error, a notice) wrap like the facts: never cut mid-sentence.
+	for (const line of footer) wrapText(line.text, columns).forEach((text, part) => lines.push({ ...line, key: `${line.key}.${part}`, text }));
 	if (mismatch) lines.push({ key: 'mismatch', text: `That is not "${typeToConfirm}": nothing was done. Type it exactly, or Esc to cancel.`, color: 'red' });
 	const reserved = 2;
 	return (
