@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readCatalog } from '../../source/catalog/catalog.ts';
 import type { ProgressReport } from '../../source/hosts/host.ts';
 import { parseDisks } from '../../source/hosts/libvirt/domain-xml.ts';
@@ -14,30 +14,15 @@ import { readGuestLog } from '../../source/lab-builder/guest.ts';
 import { GUEST_MARKER } from '../../source/qemu/lab-guest.ts';
 import { Journal } from '../../source/restore/journal.ts';
 import { waitFor } from '../support/lab-env.ts';
-import { fingerprint, guestImage, type LibvirtTestEnv, makeLibvirtEnv } from './support/fixtures.ts';
-import { libvirtUnavailable, type PrivateLibvirtd, startPrivateLibvirtd } from './support/libvirtd.ts';
+import { fingerprint, guestImage, libvirtTestFile } from './support/fixtures.ts';
 
 const CONTROLLER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'controller.ts');
-const unavailable = await libvirtUnavailable();
-if (unavailable) console.warn(`[libvirt] SKIPPED: ${unavailable}`);
-
-let daemon: PrivateLibvirtd | undefined;
-let env: LibvirtTestEnv;
-
-beforeAll(async () => {
-	if (unavailable) return;
-	daemon = await startPrivateLibvirtd();
-	env = await makeLibvirtEnv(daemon);
-}, 180_000);
-
-afterAll(async () => {
-	await daemon?.stop();
-	await env?.cleanup();
-});
+const libvirt = await libvirtTestFile();
+const { unavailable } = libvirt;
 
 /** A production domain running the lab guest on a writable copy of its image. */
 async function runningGuest(name: string): Promise<{ disk: string; serial: string }> {
-	const dir = path.join(env.root, 'vms', name);
+	const dir = path.join(libvirt.env.root, 'vms', name);
 	await fs.mkdir(dir, { recursive: true });
 	const disk = path.join(dir, 'disk.qcow2');
 	const serial = path.join(dir, 'serial.log');
@@ -50,18 +35,18 @@ async function runningGuest(name: string): Promise<{ disk: string; serial: strin
 <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/><boot order='1'/></disk>
 <serial type='file'><source path='${serial}'/><target port='0'/></serial><controller type='usb' model='none'/><memballoon model='none'/></devices></domain>\n`,
 	);
-	await env.host.virsh.run(['define', xml]);
-	await env.host.virsh.run(['start', name]);
+	await libvirt.env.host.virsh.run(['define', xml]);
+	await libvirt.env.host.virsh.run(['start', name]);
 	await waitFor('the guest marker', 90_000, async () => ((await fs.readFile(serial, 'latin1').catch(() => '')).includes(GUEST_MARKER) ? true : undefined), 500);
 	return { disk, serial };
 }
 
 describe.skipIf(unavailable !== null)('backup on the libvirt host', () => {
 	it('a running domain: a valid restore point with its XML, which round-trips through start → finalize', async () => {
-		const { host } = env;
+		const { host } = libvirt.env;
 		const source = await runningGuest('app01');
 		await waitFor('three guest ticks on its disk', 60_000, async () => ((await readGuestLog(source.disk, 'qcow2')).split('\n').filter((line) => line.startsWith('tick ')).length >= 3 ? true : undefined), 1000);
-		const destination = path.join(env.root, 'dest');
+		const destination = path.join(libvirt.env.root, 'dest');
 		const progress: ProgressReport[] = [];
 		const result = await host.backup('app01', destination, { onProgress: (report) => progress.push(report) });
 		expect(result.dir).toBe(path.join(destination, 'app01', result.pointId));
@@ -77,7 +62,7 @@ describe.skipIf(unavailable !== null)('backup on the libvirt host', () => {
 		expect(backedUp.length).toBeGreaterThan(0);
 
 		const controller = (args: string[]) =>
-			execa(process.execPath, ['--import', 'tsx', CONTROLLER, ...args], { reject: false, timeout: 300_000, stdin: 'ignore', env: { RD_LV_URI: daemon?.uri ?? '', RD_LV_ROOT: env.root, RD_LV_DESTINATION: destination } });
+			execa(process.execPath, ['--import', 'tsx', CONTROLLER, ...args], { reject: false, timeout: 300_000, stdin: 'ignore', env: { RD_LV_URI: libvirt.daemon.uri, RD_LV_ROOT: libvirt.env.root, RD_LV_DESTINATION: destination } });
 		const start = await controller(['start', 'app01']);
 		expect(start.exitCode, String(start.stderr) + String(start.stdout)).toBe(0);
 		const id = String((JSON.parse(String(start.stdout).split('\n')[0] ?? '{}') as { session?: string }).session);
@@ -96,19 +81,19 @@ describe.skipIf(unavailable !== null)('backup on the libvirt host', () => {
 	});
 
 	it('a shut-off domain: its backup disk equals its disk', async () => {
-		const { host } = env;
+		const { host } = libvirt.env;
 		const source = await runningGuest('app02');
 		await host.virsh.run(['destroy', 'app02']);
-		const result = await host.backup('app02', path.join(env.root, 'dest2'));
+		const result = await host.backup('app02', path.join(libvirt.env.root, 'dest2'));
 		const compare = await execa('qemu-img', ['compare', '-f', 'qcow2', '-F', 'qcow2', source.disk, path.join(result.dir, 'disk0.qcow2')], { reject: false });
 		expect(compare.exitCode, String(compare.stdout)).toBe(0);
 	});
 
 	it('a restore point made of `virsh dumpxml` and a copy of the disk (no restore-point.json) boots, and stop leaves it unchanged', async () => {
-		const { host } = env;
+		const { host } = libvirt.env;
 		const source = await runningGuest('app03');
 		await host.virsh.run(['destroy', 'app03']);
-		const destination = path.join(env.root, 'dest3');
+		const destination = path.join(libvirt.env.root, 'dest3');
 		const dir = path.join(destination, 'app03', '2026-11-30T0300Z');
 		await fs.mkdir(dir, { recursive: true });
 		await fs.writeFile(path.join(dir, 'app03.xml'), await host.virsh.run(['dumpxml', 'app03', '--inactive']));
@@ -124,7 +109,7 @@ describe.skipIf(unavailable !== null)('backup on the libvirt host', () => {
 		expect(catalog.points.map((point) => [point.id, path.basename(point.manifestPath), point.manifest.vm.memoryMiB, point.disks.map((disk) => disk.file)])).toEqual([['2026-11-30T0300Z', 'app03.xml', 256, ['disk.qcow2']]]);
 
 		const controller = (args: string[]) =>
-			execa(process.execPath, ['--import', 'tsx', CONTROLLER, ...args], { reject: false, timeout: 300_000, stdin: 'ignore', env: { RD_LV_URI: daemon?.uri ?? '', RD_LV_ROOT: env.root, RD_LV_DESTINATION: destination } });
+			execa(process.execPath, ['--import', 'tsx', CONTROLLER, ...args], { reject: false, timeout: 300_000, stdin: 'ignore', env: { RD_LV_URI: libvirt.daemon.uri, RD_LV_ROOT: libvirt.env.root, RD_LV_DESTINATION: destination } });
 		const start = await controller(['start', 'app03']);
 		expect(start.exitCode, String(start.stderr) + String(start.stdout)).toBe(0);
 		const id = String((JSON.parse(String(start.stdout).split('\n')[0] ?? '{}') as { session?: string }).session);

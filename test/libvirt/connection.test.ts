@@ -2,48 +2,33 @@
 // is refused without shared storage and runs a whole lifecycle with it; the domain type is
 // detected with a bounded probe that never hangs and leaves nothing behind.
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { detectDomainType } from '../../source/hosts/libvirt/accel.ts';
 import { parseDisks } from '../../source/hosts/libvirt/domain-xml.ts';
 import { LibvirtHost } from '../../source/hosts/libvirt/driver.ts';
 import { Virsh } from '../../source/hosts/libvirt/virsh.ts';
 import { waitFor } from '../support/lab-env.ts';
-import { fingerprint, guestBackup, guestImage, type LibvirtTestEnv, makeLibvirtEnv, planInput } from './support/fixtures.ts';
+import { fingerprint, guestBackup, guestImage, libvirtTestFile, planInput } from './support/fixtures.ts';
 import { libvirtTestHostOptions } from './support/host-options.ts';
-import { libvirtUnavailable, type PrivateLibvirtd, startPrivateLibvirtd } from './support/libvirtd.ts';
 
-const unavailable = await libvirtUnavailable();
-if (unavailable) console.warn(`[libvirt] SKIPPED: ${unavailable}`);
-
-let daemon: PrivateLibvirtd | undefined;
-let env: LibvirtTestEnv;
-
-beforeAll(async () => {
-	if (unavailable) return;
-	daemon = await startPrivateLibvirtd({ tcp: true });
-	env = await makeLibvirtEnv(daemon);
-}, 180_000);
-
-afterAll(async () => {
-	await daemon?.stop();
-	await env?.cleanup();
-});
+const libvirt = await libvirtTestFile({ tcp: true });
+const { unavailable } = libvirt;
 
 describe.skipIf(unavailable !== null)('the libvirt the driver connects to', () => {
 	it('a remote URI (qemu+tcp on loopback): refused without shared storage, a full lifecycle with it', async () => {
-		const uri = daemon?.tcpUri ?? '';
+		const uri = libvirt.daemon.tcpUri ?? '';
 		expect(uri).toMatch(/^qemu\+tcp:\/\/127\.0\.0\.1:\d+\/system$/);
-		const backup = await guestBackup(path.join(env.root, 'dest', 'remote01', 'p1'));
+		const backup = await guestBackup(path.join(libvirt.env.root, 'dest', 'remote01', 'p1'));
 		const before = await fingerprint(backup.file);
-		const input = planInput('r1', 'remote01', env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]);
+		const input = planInput('r1', 'remote01', libvirt.env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]);
 
-		const alone = new LibvirtHost({ ...libvirtTestHostOptions(uri, env.root) });
+		const alone = new LibvirtHost({ ...libvirtTestHostOptions(uri, libvirt.env.root) });
 		expect(alone.pathRules).toEqual({ style: 'posix', local: false });
 		const refused = await alone.preflight(await alone.plan(input));
 		expect(refused).toHaveLength(1);
 		expect(refused[0]).toMatch(/remote libvirt.*RUNDIRECT_LIBVIRT_SHARED_STORAGE=1/);
 
-		const host = new LibvirtHost({ ...libvirtTestHostOptions(uri, env.root), sharedStorage: true });
+		const host = new LibvirtHost({ ...libvirtTestHostOptions(uri, libvirt.env.root), sharedStorage: true });
 		const plan = await host.plan(input);
 		expect(plan.host).toBe(`libvirt:${uri}`);
 		expect(await host.preflight(plan)).toEqual([]);
@@ -64,8 +49,8 @@ describe.skipIf(unavailable !== null)('the libvirt the driver connects to', () =
 	});
 
 	it('detects the domain type with a bounded probe (the lab guest conclusive, a boot sector not), leaves no probe domain, caches the verdict', async () => {
-		const virsh = new Virsh(daemon?.uri ?? '');
-		const cacheDir = path.join(env.root, 'domain-type-cache');
+		const virsh = new Virsh(libvirt.daemon.uri);
+		const cacheDir = path.join(libvirt.env.root, 'domain-type-cache');
 		const { image } = await guestImage();
 		const saved = process.env.RUNDIRECT_ACCEL;
 		delete process.env.RUNDIRECT_ACCEL;

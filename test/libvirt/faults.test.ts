@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { fillProcesses } from '../../source/hosts/libvirt/fill.ts';
 import { parseDisks } from '../../source/hosts/libvirt/domain-xml.ts';
 import type { LibvirtHost } from '../../source/hosts/libvirt/driver.ts';
@@ -17,30 +17,19 @@ import { Journal } from '../../source/restore/journal.ts';
 import type { SessionRecord } from '../../source/restore/session.ts';
 import { waitFor } from '../support/lab-env.ts';
 import { writeManifest } from '../support/restore-points.ts';
-import { defineDomain, fingerprint, guestBackup, type LibvirtTestEnv, makeLibvirtEnv } from './support/fixtures.ts';
-import { libvirtUnavailable, type PrivateLibvirtd, startPrivateLibvirtd } from './support/libvirtd.ts';
+import { defineDomain, fingerprint, guestBackup, libvirtTestFile } from './support/fixtures.ts';
 
 const CONTROLLER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'controller.ts');
-const unavailable = await libvirtUnavailable();
-if (unavailable) console.warn(`[libvirt] SKIPPED: ${unavailable}`);
-
-let daemon: PrivateLibvirtd | undefined;
-let env: LibvirtTestEnv;
+const libvirt = await libvirtTestFile();
+const { unavailable } = libvirt;
 let host: LibvirtHost;
 let destination: string;
 
-beforeAll(async () => {
+beforeAll(() => {
 	if (unavailable) return;
-	daemon = await startPrivateLibvirtd();
-	env = await makeLibvirtEnv(daemon);
-	host = env.host;
-	destination = path.join(env.root, 'dest');
+	host = libvirt.env.host;
+	destination = path.join(libvirt.env.root, 'dest');
 }, 180_000);
-
-afterAll(async () => {
-	await daemon?.stop();
-	await env?.cleanup();
-});
 
 interface Run {
 	exitCode: number | undefined;
@@ -63,8 +52,8 @@ function controller(args: string[], options: { fault?: string; rate?: number } =
 		timeout: 300_000,
 		stdin: 'ignore',
 		env: {
-			RD_LV_URI: daemon?.uri ?? '',
-			RD_LV_ROOT: env.root,
+			RD_LV_URI: libvirt.daemon.uri,
+			RD_LV_ROOT: libvirt.env.root,
 			RD_LV_DESTINATION: destination,
 			...(options.fault ? { RUNDIRECT_FAULT: options.fault } : {}),
 			...(options.rate ? { RD_LV_RATE: String(options.rate) } : {}),
@@ -93,7 +82,7 @@ async function restorePoint(vm: string): Promise<{ backup: string; before: Recor
 	const dir = path.join(destination, vm, 'p1');
 	const backup = await guestBackup(dir);
 	await writeManifest(dir, { vm: { memoryMiB: 256 }, disks: [{ file: 'disk0.qcow2', format: 'qcow2', virtualSize: backup.virtualSize }] });
-	await defineDomain(host, path.join(env.root, 'old', vm), vm);
+	await defineDomain(host, path.join(libvirt.env.root, 'old', vm), vm);
 	return { backup: backup.file, before: await fingerprint(backup.file) };
 }
 
@@ -124,7 +113,7 @@ async function expectFinalized(id: string, ticks: string[], backup: string, befo
 }
 
 async function qemuPid(vm: string): Promise<number> {
-	const pid = Number.parseInt(await fs.readFile(path.join(daemon?.root ?? '', 'run', 'libvirt', 'qemu', `${vm}.pid`), 'utf8'), 10);
+	const pid = Number.parseInt(await fs.readFile(path.join(libvirt.daemon.root, 'run', 'libvirt', 'qemu', `${vm}.pid`), 'utf8'), 10);
 	const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8');
 	if (!cmdline.includes('qemu-system')) throw new Error(`pid ${pid} is not ${vm}'s QEMU`);
 	return pid;
@@ -193,9 +182,9 @@ describe.skipIf(unavailable !== null)('faults on the libvirt host', () => {
 
 		const finalize = controller(['finalize', id], { rate: 4 * 2 ** 20 });
 		await waitFor('the step 5 copy', 60_000, async () => ((await fillProcesses(session.plan.disks[0]?.production ?? '')).length > 0 ? true : undefined), 50);
-		await daemon?.restart();
+		await libvirt.daemon.restart();
 		await waitFor('step 6', 120_000, async () => ((await journal(id)).steps.find((step) => step.id === 'apply-changes')?.status === 'running' ? true : undefined), 20);
-		await daemon?.restart();
+		await libvirt.daemon.restart();
 		const result = parse(await finalize);
 		expect(result.exitCode, result.stderr + JSON.stringify(result.events)).toBe(0);
 		await expectFinalized(id, ticks, backup, before);

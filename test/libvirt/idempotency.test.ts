@@ -3,29 +3,14 @@
 // so a step interrupted anywhere can simply run again.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RestorePlan, SetAsideRecord } from '../../source/hosts/host.ts';
 import type { LibvirtHost } from '../../source/hosts/libvirt/driver.ts';
 import { sha256, waitFor } from '../support/lab-env.ts';
-import { defineDomain, fingerprint, guestBackup, type LibvirtTestEnv, makeLibvirtEnv, planInput } from './support/fixtures.ts';
-import { libvirtUnavailable, type PrivateLibvirtd, startPrivateLibvirtd } from './support/libvirtd.ts';
+import { defineDomain, fingerprint, guestBackup, libvirtTestFile, planInput } from './support/fixtures.ts';
 
-const unavailable = await libvirtUnavailable();
-if (unavailable) console.warn(`[libvirt] SKIPPED: ${unavailable}`);
-
-let daemon: PrivateLibvirtd | undefined;
-let env: LibvirtTestEnv;
-
-beforeAll(async () => {
-	if (unavailable) return;
-	daemon = await startPrivateLibvirtd();
-	env = await makeLibvirtEnv(daemon);
-}, 180_000);
-
-afterAll(async () => {
-	await daemon?.stop();
-	await env?.cleanup();
-});
+const libvirt = await libvirtTestFile();
+const { unavailable } = libvirt;
 
 /** What a step may change: the domains with their definitions, and the session's files. */
 async function hostState(host: LibvirtHost, plan: RestorePlan): Promise<Record<string, string>> {
@@ -44,11 +29,11 @@ async function hostState(host: LibvirtHost, plan: RestorePlan): Promise<Record<s
 
 describe.skipIf(unavailable !== null)('libvirt host steps run twice', () => {
 	it('each step a second time changes nothing', async () => {
-		const { host } = env;
-		await defineDomain(host, path.join(env.root, 'old'), 'idem01');
-		const backup = await guestBackup(path.join(env.root, 'dest', 'idem01', 'p1'));
+		const { host } = libvirt.env;
+		await defineDomain(host, path.join(libvirt.env.root, 'old'), 'idem01');
+		const backup = await guestBackup(path.join(libvirt.env.root, 'dest', 'idem01', 'p1'));
 		const before = await fingerprint(backup.file);
-		const plan = await host.plan(planInput('i1', 'idem01', env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]));
+		const plan = await host.plan(planInput('i1', 'idem01', libvirt.env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]));
 		const twice = async (name: string, step: () => Promise<unknown>) => {
 			await step();
 			const after = await hostState(host, plan);

@@ -4,7 +4,7 @@
 // session remains, the replaced domain is back exactly as it was).
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProgressReport } from '../../source/hosts/host.ts';
 import { GUEST_MARKER as DRIVER_MARKER } from '../../source/hosts/libvirt/driver.ts';
 import { parseDisks } from '../../source/hosts/libvirt/domain-xml.ts';
@@ -12,25 +12,10 @@ import { readGuestLog } from '../../source/lab-builder/guest.ts';
 import { GUEST_MARKER } from '../../source/qemu/lab-guest.ts';
 import { fillProcesses } from '../../source/hosts/libvirt/fill.ts';
 import { sha256, waitFor } from '../support/lab-env.ts';
-import { defineDomain, fingerprint, guestBackup, type LibvirtTestEnv, makeLibvirtEnv, planInput } from './support/fixtures.ts';
-import { libvirtUnavailable, type PrivateLibvirtd, startPrivateLibvirtd } from './support/libvirtd.ts';
+import { defineDomain, fingerprint, guestBackup, libvirtTestFile, planInput } from './support/fixtures.ts';
 
-const unavailable = await libvirtUnavailable();
-if (unavailable) console.warn(`[libvirt] SKIPPED: ${unavailable}`);
-
-let daemon: PrivateLibvirtd | undefined;
-let env: LibvirtTestEnv;
-
-beforeAll(async () => {
-	if (unavailable) return;
-	daemon = await startPrivateLibvirtd();
-	env = await makeLibvirtEnv(daemon);
-}, 180_000);
-
-afterAll(async () => {
-	await daemon?.stop();
-	await env?.cleanup();
-});
+const libvirt = await libvirtTestFile();
+const { unavailable } = libvirt;
 
 async function exists(file: string): Promise<boolean> {
 	return fs.access(file).then(
@@ -45,12 +30,12 @@ describe.skipIf(unavailable !== null)('Run Direct on the libvirt host', () => {
 	});
 
 	it('start → finalize: production only, the guest writes kept, the backup untouched in every way', async () => {
-		const { host } = env;
-		const old = await defineDomain(host, path.join(env.root, 'old'), 'web01');
-		const backup = await guestBackup(path.join(env.root, 'dest', 'web01', 'p1'));
+		const { host } = libvirt.env;
+		const old = await defineDomain(host, path.join(libvirt.env.root, 'old'), 'web01');
+		const backup = await guestBackup(path.join(libvirt.env.root, 'dest', 'web01', 'p1'));
 		const before = await fingerprint(backup.file);
 
-		const plan = await host.plan(planInput('s1', 'web01', env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]));
+		const plan = await host.plan(planInput('s1', 'web01', libvirt.env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]));
 		expect(plan.replaces).toBe('web01');
 		expect(await host.preflight(plan)).toEqual([]);
 		const record = await host.setAsideVm(plan);
@@ -104,15 +89,15 @@ describe.skipIf(unavailable !== null)('Run Direct on the libvirt host', () => {
 	});
 
 	it('start → stop: nothing of the session remains, the replaced domain is back as it was, running', async () => {
-		const { host } = env;
-		const old = await defineDomain(host, path.join(env.root, 'old2'), 'db01');
+		const { host } = libvirt.env;
+		const old = await defineDomain(host, path.join(libvirt.env.root, 'old2'), 'db01');
 		await host.virsh.run(['start', 'db01']);
 		const definitionBefore = await host.virsh.run(['dumpxml', 'db01', '--inactive']);
 		const diskBefore = await sha256(old.disk);
-		const backup = await guestBackup(path.join(env.root, 'dest', 'db01', 'p1'));
+		const backup = await guestBackup(path.join(libvirt.env.root, 'dest', 'db01', 'p1'));
 		const before = await fingerprint(backup.file);
 
-		const plan = await host.plan(planInput('s2', 'db01', env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]));
+		const plan = await host.plan(planInput('s2', 'db01', libvirt.env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]));
 		expect(await host.preflight(plan)).toEqual([]);
 		const record = await host.setAsideVm(plan);
 		expect(record?.details.wasRunning).toBe(true);
@@ -134,8 +119,8 @@ describe.skipIf(unavailable !== null)('Run Direct on the libvirt host', () => {
 		expect(await fingerprint(backup.file)).toEqual(before);
 	});
 	it('a second restore over the first one (same place): its images go beside the replaced ones, finalize purges the old with its serial log', async () => {
-		const { host } = env;
-		const backup = await guestBackup(path.join(env.root, 'dest', 'app01', 'p1'));
+		const { host } = libvirt.env;
+		const backup = await guestBackup(path.join(libvirt.env.root, 'dest', 'app01', 'p1'));
 		const restore = async (session: string) => {
 			const plan = await host.plan(planInput(session, 'app01', 'original', [{ backup: backup.file, virtualSize: backup.virtualSize }]));
 			expect(await host.preflight(plan)).toEqual([]);
@@ -161,9 +146,9 @@ describe.skipIf(unavailable !== null)('Run Direct on the libvirt host', () => {
 		await host.domains.undefine('app01');
 	});
 	it('a copy given up before step 6 (finalize --cancel) stops its fill and leaves the domain on its backup; the next finalize completes', async () => {
-		const { host } = env;
-		const backup = await guestBackup(path.join(env.root, 'dest', 'cx01', 'p1'));
-		const plan = await host.plan(planInput('c1', 'cx01', env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]));
+		const { host } = libvirt.env;
+		const backup = await guestBackup(path.join(libvirt.env.root, 'dest', 'cx01', 'p1'));
+		const plan = await host.plan(planInput('c1', 'cx01', libvirt.env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]));
 		expect(await host.preflight(plan)).toEqual([]);
 		await host.createDisks(plan);
 		await host.createSnapshotLayer(plan);

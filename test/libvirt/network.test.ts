@@ -4,33 +4,22 @@
 // the networks' bridges never touch the machine's.
 import path from 'node:path';
 import fs from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { PlanInput } from '../../source/hosts/host.ts';
 import { waitFor } from '../support/lab-env.ts';
-import { guestBackup, type LibvirtTestEnv, makeLibvirtEnv, planInput } from './support/fixtures.ts';
-import { libvirtUnavailable, type PrivateLibvirtd, startPrivateLibvirtd } from './support/libvirtd.ts';
+import { guestBackup, libvirtTestFile, planInput } from './support/fixtures.ts';
 
-const unavailable = await libvirtUnavailable();
-if (unavailable) console.warn(`[libvirt] SKIPPED: ${unavailable}`);
-
-let daemon: PrivateLibvirtd | undefined;
-let env: LibvirtTestEnv;
+const libvirt = await libvirtTestFile({ network: true });
+const { unavailable } = libvirt;
 
 beforeAll(async () => {
 	if (unavailable) return;
-	daemon = await startPrivateLibvirtd({ network: true });
-	env = await makeLibvirtEnv(daemon);
 	// Isolated: no <forward>, no <ip> (so no dnsmasq either).
-	const xml = path.join(env.root, 'isolated.xml');
+	const xml = path.join(libvirt.env.root, 'isolated.xml');
 	await fs.writeFile(xml, "<network><name>drill-net</name><bridge name='rddrill0'/></network>\n");
-	await env.host.virsh.run(['net-define', xml]);
-	await env.host.virsh.run(['net-start', 'drill-net']);
+	await libvirt.env.host.virsh.run(['net-define', xml]);
+	await libvirt.env.host.virsh.run(['net-start', 'drill-net']);
 }, 180_000);
-
-afterAll(async () => {
-	await daemon?.stop();
-	await env?.cleanup();
-});
 
 function interfaces(xml: string): string[] {
 	return [...xml.matchAll(/<interface\b[\s\S]*?<\/interface>/g)].map((match) => {
@@ -42,9 +31,9 @@ function interfaces(xml: string): string[] {
 
 describe.skipIf(unavailable !== null)('NICs and drills on the libvirt host', () => {
 	it('a NIC on a missing network is refused; a drill puts it on the isolated network only, or leaves it out', async () => {
-		const { host } = env;
-		const backup = await guestBackup(path.join(env.root, 'dest', 'net01', 'p1'));
-		const base = planInput('n1', 'net01', env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]);
+		const { host } = libvirt.env;
+		const backup = await guestBackup(path.join(libvirt.env.root, 'dest', 'net01', 'p1'));
+		const base = planInput('n1', 'net01', libvirt.env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]);
 		const withNic: PlanInput = { ...base, settings: { ...base.settings, nics: [{ switch: 'prod-net', mac: '52:54:00:AA:BB:01', vlan: null }] } };
 
 		const refused = await host.preflight(await host.plan(withNic));

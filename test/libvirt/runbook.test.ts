@@ -4,40 +4,25 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseDisks } from '../../source/hosts/libvirt/domain-xml.ts';
 import { waitFor } from '../support/lab-env.ts';
-import { defineDomain, fingerprint, guestBackup, type LibvirtTestEnv, makeLibvirtEnv, planInput } from './support/fixtures.ts';
-import { libvirtUnavailable, type PrivateLibvirtd, startPrivateLibvirtd } from './support/libvirtd.ts';
+import { defineDomain, fingerprint, guestBackup, libvirtTestFile, planInput } from './support/fixtures.ts';
 
-const unavailable = await libvirtUnavailable();
-if (unavailable) console.warn(`[libvirt] SKIPPED: ${unavailable}`);
-
-let daemon: PrivateLibvirtd | undefined;
-let env: LibvirtTestEnv;
-
-beforeAll(async () => {
-	if (unavailable) return;
-	daemon = await startPrivateLibvirtd();
-	env = await makeLibvirtEnv(daemon);
-}, 180_000);
-
-afterAll(async () => {
-	await daemon?.stop();
-	await env?.cleanup();
-});
+const libvirt = await libvirtTestFile();
+const { unavailable } = libvirt;
 
 describe.skipIf(unavailable !== null)('the libvirt runbook, run by hand', () => {
 	it('start → finalize, then start → stop, as the written sh script', async () => {
-		const { host } = env;
-		await defineDomain(host, path.join(env.root, 'old'), 'rb01');
+		const { host } = libvirt.env;
+		await defineDomain(host, path.join(libvirt.env.root, 'old'), 'rb01');
 		const definitionBefore = await host.virsh.run(['dumpxml', 'rb01', '--inactive']);
-		const backup = await guestBackup(path.join(env.root, 'dest', 'rb01', 'p1'));
+		const backup = await guestBackup(path.join(libvirt.env.root, 'dest', 'rb01', 'p1'));
 		const before = await fingerprint(backup.file);
 		const script = async (session: string) => {
-			const plan = await host.plan(planInput(session, 'rb01', env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]));
+			const plan = await host.plan(planInput(session, 'rb01', libvirt.env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]));
 			expect(await host.preflight(plan)).toEqual([]);
-			const file = path.join(env.root, `runbook-${session}${host.runbookScriptExtension}`);
+			const file = path.join(libvirt.env.root, `runbook-${session}${host.runbookScriptExtension}`);
 			await fs.writeFile(file, host.runbookScript(host.runbook(plan), { plan, generatedAt: new Date().toISOString() }));
 			const run = async (phase: string) => {
 				const result = await execa('sh', [file, phase], { reject: false, timeout: 180_000 });

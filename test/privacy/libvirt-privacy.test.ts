@@ -7,33 +7,18 @@
 // and the drill store, the same on every host: lab-privacy.test.ts covers them.)
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { serialFileOf } from '../../source/hosts/libvirt/layout.ts';
 import { waitFor } from '../support/lab-env.ts';
-import { defineDomain, fingerprint, guestBackup, type LibvirtTestEnv, makeLibvirtEnv, planInput } from '../libvirt/support/fixtures.ts';
-import { libvirtUnavailable, type PrivateLibvirtd, startPrivateLibvirtd } from '../libvirt/support/libvirtd.ts';
+import { defineDomain, fingerprint, guestBackup, libvirtTestFile, planInput } from '../libvirt/support/fixtures.ts';
 import { notPrivate, readableByNobody, walk } from './probe.ts';
 
-const unavailable = await libvirtUnavailable();
-if (unavailable) console.warn(`[libvirt] SKIPPED: ${unavailable}`);
-
-let daemon: PrivateLibvirtd | undefined;
-let env: LibvirtTestEnv;
-
-beforeAll(async () => {
-	if (unavailable) return;
-	daemon = await startPrivateLibvirtd();
-	env = await makeLibvirtEnv(daemon);
-}, 180_000);
-
-afterAll(async () => {
-	await daemon?.stop();
-	await env?.cleanup();
-});
+const libvirt = await libvirtTestFile();
+const { unavailable } = libvirt;
 
 /** rundirect's files of the host: the production location and the layout's own folder (not the backups, not the replaced domain's disk). */
 async function guestData(): Promise<Array<{ path: string; kind: 'file' | 'dir'; mode: number }>> {
-	return [...(await walk(env.location)), ...(await walk(env.host.layout.root))];
+	return [...(await walk(libvirt.env.location)), ...(await walk(libvirt.env.host.layout.root))];
 }
 
 async function expectPrivate(mustInclude: string[]): Promise<void> {
@@ -47,11 +32,11 @@ async function expectPrivate(mustInclude: string[]): Promise<void> {
 
 describe.skipIf(unavailable !== null)('guest data on the libvirt host is private to its owner', () => {
 	it('start → finalize, then start → stop: every file of the session 0600 in folders 0700; the backup untouched', async () => {
-		const { host } = env;
-		await defineDomain(host, path.join(env.root, 'old'), 'pv01');
-		const backup = await guestBackup(path.join(env.root, 'dest', 'pv01', 'p1'));
+		const { host } = libvirt.env;
+		await defineDomain(host, path.join(libvirt.env.root, 'old'), 'pv01');
+		const backup = await guestBackup(path.join(libvirt.env.root, 'dest', 'pv01', 'p1'));
 		const before = await fingerprint(backup.file);
-		const input = (session: string) => planInput(session, 'pv01', env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]);
+		const input = (session: string) => planInput(session, 'pv01', libvirt.env.location, [{ backup: backup.file, virtualSize: backup.virtualSize }]);
 
 		const plan = await host.plan(input('p1'));
 		expect(await host.preflight(plan)).toEqual([]);
@@ -87,16 +72,16 @@ describe.skipIf(unavailable !== null)('guest data on the libvirt host is private
 	}, 300_000);
 
 	it('a tree an earlier version left to the umask is narrowed; the backup is not touched', async () => {
-		const backup = await guestBackup(path.join(env.root, 'dest', 'pv02', 'p1'));
+		const backup = await guestBackup(path.join(libvirt.env.root, 'dest', 'pv02', 'p1'));
 		const before = await fingerprint(backup.file);
-		const work = path.join(env.host.layout.work, 'old-session');
+		const work = path.join(libvirt.env.host.layout.work, 'old-session');
 		await fs.mkdir(work, { recursive: true, mode: 0o755 });
 		await fs.writeFile(path.join(work, 'disk0.overlay.qcow2'), 'guest data', { mode: 0o644 });
 		const old = await guestData();
 		// The --location folder itself is the administrator's (whoever made it): only what is in it is rundirect's.
-		for (const entry of old) if (entry.path !== env.location) await fs.chmod(entry.path, entry.kind === 'dir' ? 0o755 : 0o644);
+		for (const entry of old) if (entry.path !== libvirt.env.location) await fs.chmod(entry.path, entry.kind === 'dir' ? 0o755 : 0o644);
 		expect((await readableByNobody(old)).length).toBeGreaterThan(0);
-		const result = await env.host.tightenStorage([path.join(env.root, 'dest')], [path.join(env.location, 'pv01')]);
+		const result = await libvirt.env.host.tightenStorage([path.join(libvirt.env.root, 'dest')], [path.join(libvirt.env.location, 'pv01')]);
 		expect(result.changed).toContain(work);
 		await expectPrivate([path.join(work, 'disk0.overlay.qcow2')]);
 		expect(await fingerprint(backup.file)).toEqual(before);

@@ -12,7 +12,8 @@ import { libvirtTestHostOptions } from './host-options.ts';
 import { fetchGuestPackages } from '../../../source/lab-builder/debs.ts';
 import { buildGuestImage } from '../../../source/lab-builder/guest.ts';
 import { sha256, TEST_CACHE } from '../../support/lab-env.ts';
-import type { PrivateLibvirtd } from './libvirtd.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { libvirtUnavailable, startPrivateLibvirtd, type PrivateLibvirtd } from './libvirtd.ts';
 
 /** Not root and not libvirt's: a chown by libvirt's DAC driver would show in the owner. */
 export const BACKUP_OWNER = { uid: 1234, gid: 1234 };
@@ -39,6 +40,47 @@ export async function makeLibvirtEnv(daemon: PrivateLibvirtd): Promise<LibvirtTe
 		location: path.join(root, 'production'),
 		async cleanup() {
 			await fs.rm(root, { recursive: true, force: true });
+		},
+	};
+}
+
+export interface LibvirtTestFile {
+	/** Why this machine cannot run the file's tests, or null. */
+	readonly unavailable: string | null;
+	readonly daemon: PrivateLibvirtd;
+	readonly env: LibvirtTestEnv;
+}
+
+/**
+ * The private libvirtd and test env of one test file: started before its tests where libvirt can
+ * run (where it cannot, the reason is printed and the tests skip on `unavailable`), and both ended
+ * after them — libvirtd, virtlogd and every QEMU by pid.
+ */
+export async function libvirtTestFile(options: Parameters<typeof startPrivateLibvirtd>[0] = {}): Promise<LibvirtTestFile> {
+	const unavailable = await libvirtUnavailable();
+	if (unavailable) console.warn(`[libvirt] SKIPPED: ${unavailable}`);
+	let daemon: PrivateLibvirtd | undefined;
+	let env: LibvirtTestEnv | undefined;
+	beforeAll(async () => {
+		if (unavailable) return;
+		daemon = await startPrivateLibvirtd(options);
+		env = await makeLibvirtEnv(daemon);
+	}, 180_000);
+	afterAll(async () => {
+		await daemon?.stop();
+		await env?.cleanup();
+	});
+	const started = <T>(value: T | undefined): T => {
+		if (value === undefined) throw new Error('the private libvirtd is not started (libvirt unavailable here, or asked before beforeAll)');
+		return value;
+	};
+	return {
+		unavailable,
+		get daemon() {
+			return started(daemon);
+		},
+		get env() {
+			return started(env);
 		},
 	};
 }
