@@ -1,8 +1,8 @@
-// Room on the lab's folders, asked before they exist: statfs and stat go to the closest
-// existing ancestor, which is where the folder will be created.
+// Room on a host's folders (lab, libvirt), asked before they exist: statfs and stat go to the
+// closest existing ancestor, which is where the folder will be created.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { exists } from '../../core/files.ts';
+import { exists } from './files.ts';
 
 export async function existingAncestor(folder: string): Promise<string> {
 	let current = folder;

@@ -12,7 +12,7 @@ import { definitionPath, type LabVmDefinition, listDefinitions } from './definit
 import { checkImage, imageInfo, measureQcow2, QEMU_IMG, QEMU_SYSTEM } from '../../qemu/qemu-img.ts';
 import { firmwareImages, hardwareProblems } from './hardware.ts';
 import { dedicatedFolder, remapPath } from './set-aside.ts';
-import { deviceOf, existingAncestor, freeBytes } from './space.ts';
+import { deviceOf, existingAncestor, freeBytes } from '../../core/space.ts';
 
 export async function preflight(lab: LabPaths, plan: RestorePlan): Promise<string[]> {
 	const problems: string[] = [];

@@ -11,7 +11,7 @@ import { QEMU_SYSTEM, qemuVersion } from '../../qemu/qemu-img.ts';
 import { runningPid, runtimeFiles } from './runtime.ts';
 import { guestMarkerSeen } from './serial.ts';
 import { ownDefinition } from './session-vm.ts';
-import { freeBytes } from './space.ts';
+import { freeBytes } from '../../core/space.ts';
 
 type VmRunState = 'running' | 'paused' | 'off' | 'error';
 

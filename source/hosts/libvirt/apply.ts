@@ -2,7 +2,6 @@
 // each overlay onto its (already filled) production image, wait for the mirror to be READY,
 // pivot. A copy job still attached to a disk (an earlier controller's) is adopted. After the
 // pivot, libvirt's persistent definition must name the production image with no backing store.
-import fs from 'node:fs/promises';
 import { writePrivate } from '../../core/private-files.ts';
 import path from 'node:path';
 import { HostError } from '../../core/errors.ts';
@@ -11,6 +10,7 @@ import { copyDestinationXml, diskTargets } from './domain-xml.ts';
 import type { DomainFacts } from './domains.ts';
 import { fillFiles } from './fill.ts';
 import { diskOf, onProduction, type SessionDomain } from './session-domain.ts';
+import { exists } from '../../core/files.ts';
 
 /** A block copy that neither moves nor becomes ready for this long has failed. */
 const APPLY_STALL_MS = 5 * 60_000;
@@ -25,13 +25,6 @@ async function settled(session: SessionDomain, plan: RestorePlan, call: () => Pr
 	} catch (error) {
 		if (!happened(await session.own(plan))) throw error;
 	}
-}
-
-async function exists(file: string): Promise<boolean> {
-	return fs.access(file).then(
-		() => true,
-		() => false,
-	);
 }
 
 export async function applyChanges(session: SessionDomain, plan: RestorePlan, options: StepOptions = {}): Promise<ApplyResult> {

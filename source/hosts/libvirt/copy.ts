@@ -8,13 +8,7 @@ import type { RestorePlan, StepOptions } from '../host.ts';
 import { endFills, fillFiles, fillProcesses, makeDurable, startFill, waitFill } from './fill.ts';
 import { createQcow2 } from '../../qemu/qemu-img.ts';
 import { onProduction, type SessionDomain } from './session-domain.ts';
-
-async function exists(file: string): Promise<boolean> {
-	return fs.access(file).then(
-		() => true,
-		() => false,
-	);
-}
+import { exists } from '../../core/files.ts';
 
 export async function copyData(session: SessionDomain, plan: RestorePlan, options: StepOptions = {}): Promise<void> {
 	const facts = await session.ensureRunning(plan);

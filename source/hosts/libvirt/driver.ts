@@ -36,7 +36,8 @@ import { domainXml, type DomainType } from './domain-xml.ts';
 import { type DomainFacts, Domains } from './domains.ts';
 import { endFills, fillFiles, fillProcesses } from './fill.ts';
 import { type LayoutOverrides, type LibvirtLayout, libvirtLayout, serialFileOf } from './layout.ts';
-import { freeBytes, preflightProblems } from './preflight.ts';
+import { preflightProblems } from './preflight.ts';
+import { freeBytes } from '../../core/space.ts';
 import { createOverlay, createQcow2, imageInfo } from '../../qemu/qemu-img.ts';
 import { AsideRecords, deleteReplaced, purgeAside, restoreAside, setAside } from './set-aside.ts';
 import { libvirtRunbook, libvirtRunbookScript } from './runbook.ts';
@@ -48,6 +49,7 @@ import { isLocalUri, pathRulesOfUri } from './uri.ts';
 import { Virsh } from './virsh.ts';
 import { mkdirForQemu, qemuAccount, type QemuAccount } from './privacy.ts';
 import { tightenTree, writePrivate } from '../../core/private-files.ts';
+import { exists } from '../../core/files.ts';
 
 /** Step 4 watches the domain this long after it started: a guest that cannot run dies within it. */
 const STEP4_SETTLE_MS = 1000;
@@ -70,13 +72,6 @@ export interface LibvirtHostOptions {
 	sharedStorage?: boolean;
 	/** The lab guest image, for a conclusive KVM probe (see accel.ts). */
 	probeImage?: string;
-}
-
-async function exists(file: string): Promise<boolean> {
-	return fs.access(file).then(
-		() => true,
-		() => false,
-	);
 }
 
 export class LibvirtHost implements Host {

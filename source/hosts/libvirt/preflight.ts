@@ -2,34 +2,12 @@
 // answers, the backups are images QEMU opens (self-contained), the names are free, the
 // networks exist, there is room, and the firmware is there.
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { execa } from 'execa';
 import type { RestorePlan } from '../host.ts';
 import type { Domains } from './domains.ts';
 import { imageInfo, measureQcow2, QEMU_IMG } from '../../qemu/qemu-img.ts';
-
-async function exists(file: string): Promise<boolean> {
-	return fs.access(file).then(
-		() => true,
-		() => false,
-	);
-}
-
-/** The closest existing folder, so statfs works before the target folder is created. */
-export async function existingAncestor(folder: string): Promise<string> {
-	let current = folder;
-	while (!(await exists(current))) {
-		const parent = path.dirname(current);
-		if (parent === current) break;
-		current = parent;
-	}
-	return current;
-}
-
-export async function freeBytes(folder: string): Promise<number> {
-	const stats = await fs.statfs(await existingAncestor(folder));
-	return stats.bavail * stats.bsize;
-}
+import { exists } from '../../core/files.ts';
+import { existingAncestor, freeBytes } from '../../core/space.ts';
 
 function formatSize(bytes: number): string {
 	return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.ceil(bytes / 2 ** 20)} MiB`;
