@@ -32,6 +32,8 @@ export interface RestorePoint {
 	takenAt: Date;
 	/** Sum of the disk files' sizes. */
 	size: number;
+	/** The VM's exported configuration (manifest `config`), proven inside the folder; null without one. */
+	configFile: string | null;
 }
 
 export interface CatalogProblem {
@@ -182,6 +184,12 @@ async function checkRestorePoint(dir: string, manifestPath: string, manifest: Re
 			problems.push({ file: manifestPath, field, message: `${resolved.path} cannot be read: ${(error as Error).message}` });
 		}
 	}
+	let configFile: string | null = null;
+	if (manifest.config) {
+		const resolved = await resolveDiskPath(dir, manifest.config.file, 'configuration file');
+		if (resolved.path && statSync(resolved.path, { throwIfNoEntry: false })?.isFile()) configFile = resolved.path;
+		else problems.push({ file: manifestPath, field: fieldName('config.file'), message: resolved.message ?? `${resolved.path ?? manifest.config.file} is not a regular file` });
+	}
 	if (problems.length > 0) throw new RestorePointError(problems);
 	return {
 		vm: manifest.vm.name,
@@ -192,6 +200,7 @@ async function checkRestorePoint(dir: string, manifestPath: string, manifest: Re
 		disks,
 		takenAt: new Date(manifest.takenAt),
 		size: disks.reduce((sum, disk) => sum + disk.fileSize, 0),
+		configFile,
 	};
 }
 

@@ -8,10 +8,10 @@ function errnoCode(error: unknown): string | undefined {
 	return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/** Proves `file` (relative, from the manifest) resolves inside `dir`, symlinks included. */
-export async function resolveDiskPath(dir: string, file: string): Promise<{ path?: string; message?: string }> {
+/** Proves `file` (relative, from the manifest) resolves inside `dir`, symlinks included; `what` names it in messages. */
+export async function resolveDiskPath(dir: string, file: string, what = 'disk file'): Promise<{ path?: string; message?: string }> {
 	if (path.isAbsolute(file) || path.win32.isAbsolute(file)) return { message: 'must be a path relative to the restore point folder, not an absolute path' };
-	if (file.split(/[\\/]/).includes('..')) return { message: 'must not contain ".." (disk files must stay inside the restore point folder)' };
+	if (file.split(/[\\/]/).includes('..')) return { message: `must not contain ".." (${what}s must stay inside the restore point folder)` };
 	// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 	if (/[\u0000-\u001f]/.test(file)) return { message: 'must not contain control characters' };
 	const candidate = path.resolve(dir, file);
@@ -30,8 +30,8 @@ export async function resolveDiskPath(dir: string, file: string): Promise<{ path
 	try {
 		real = await fs.realpath(candidate);
 	} catch (error) {
-		if (errnoCode(error) === 'ENOENT') return { message: `disk file ${candidate} does not exist` };
-		return { message: `disk file ${candidate} cannot be read: ${(error as Error).message}` };
+		if (errnoCode(error) === 'ENOENT') return { message: `${what} ${candidate} does not exist` };
+		return { message: `${what} ${candidate} cannot be read: ${(error as Error).message}` };
 	}
 	const realDir = await fs.realpath(dir);
 	if (!real.startsWith(realDir + path.sep)) return { message: `resolves to ${real}, outside the restore point folder (a symbolic link?)` };

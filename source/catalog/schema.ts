@@ -59,6 +59,12 @@ export const restorePointSchema = z.strictObject({
 	takenAt: z.iso.datetime({ offset: true }),
 	vm: vmSchema,
 	disks: z.array(diskSchema).min(1, 'a restore point needs at least one disk').max(64),
+	/**
+	 * The VM's own configuration as its host exported it (Hyper-V: the .vmcx, with the .vmgs
+	 * beside it), relative to the folder: a restore to the VM's own name imports it, so the VM
+	 * keeps its identity (Id, adapters, firmware and guest state). Absent: the VM is made anew.
+	 */
+	config: z.strictObject({ file: z.string().min(1).max(255) }).optional(),
 });
 
 export type RestorePointManifest = z.infer<typeof restorePointSchema>;

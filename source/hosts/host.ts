@@ -102,6 +102,11 @@ export interface RestorePlan {
 	settings: VmSettings;
 	/** Set for a recovery drill: networking isolated, no wait for the guest in step 4. */
 	drill?: DrillIsolation;
+	/**
+	 * Set when the restored VM takes the backed-up VM's identity (a restore under its own name, from
+	 * a restore point that keeps the VM's configuration): step 4 imports that configuration.
+	 */
+	identity?: { vmId: string; configFile: string };
 }
 
 /** Enough to bring a set-aside VM back (stop) or purge it (finalize). Host-specific. */
@@ -169,6 +174,8 @@ export interface PlanInput {
 	disks: Array<Omit<DiskPlacement, 'production' | 'overlay' | 'index'>>;
 	settings: VmSettings;
 	drill?: DrillIsolation;
+	/** The backed-up VM: its name and id, and its exported configuration when the restore point keeps one. */
+	origin?: { name: string; id: string; configFile: string | null };
 }
 
 /** One command of a runbook: what a step will run, for review before running (`start --plan`). */

@@ -75,5 +75,6 @@ export function planInputFor(point: RestorePoint, sessionId: string, target: Res
 		})),
 		settings: { generation: vm.generation, firmware: vm.firmware, secureBoot: vm.secureBoot, secureBootTemplate: vm.secureBootTemplate, cpus: vm.cpus, memoryMiB: vm.memoryMiB, nics: vm.nics },
 		...(drill ? { drill: { isolatedSwitch: drill.isolatedSwitch } } : {}),
+		origin: { name: vm.name, id: vm.id, configFile: point.configFile },
 	};
 }

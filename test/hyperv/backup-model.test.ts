@@ -40,7 +40,11 @@ describe.skipIf(pwsh === null)('rundirect backup against the model (real pwsh)',
 			const copy = path.join(result.dir, 'disk0.vhdx');
 			expect(await sha256(copy)).toBe(original);
 			expect((await vhdxMeta(copy)).diskIdentifier).toBe('DB01DB01-0000-4000-8000-000000000001');
-			expect((await fs.readdir(result.dir)).sort()).toEqual(['disk0.vhdx', 'restore-point.json']);
+			expect((await fs.readdir(result.dir)).sort()).toEqual(['config', 'disk0.vhdx', 'restore-point.json']);
+			// The VM's configuration and guest state, exported without disks, for a restore that keeps its identity.
+			const configName = `${String(vm.id).toUpperCase()}`;
+			expect((await fs.readdir(path.join(result.dir, 'config', 'Virtual Machines'))).sort()).toEqual([`${configName}.vmcx`, `${configName}.vmgs`]);
+			expect(catalog.points[0]?.configFile).toBe(path.join(result.dir, 'config', 'Virtual Machines', `${configName}.vmcx`));
 			const [after] = await modelVms(host);
 			expect(after).toMatchObject({ name: 'db01', state: 'Running', snapshots: [] });
 			expect(after?.drives.map((drive) => drive.path)).toEqual([disk]);

@@ -149,5 +149,31 @@ describe.skipIf(pwsh === null)('resume after the controller is killed after each
 		expect(await sha256(s.backup)).toBe(before);
 		expect((await fs.stat(s.backup)).mode & 0o200).not.toBe(0);
 	}, 240_000);
+
+	it('a restore that keeps the VM identity resumes too: start, stop, start again and finalize, killed after each script', async () => {
+		const s = await scenario(root, 'identity', { backedUpWith: pwsh as string });
+		const killedAfter = new Set<string>();
+		const first = await begin(s);
+		const started = await phaseThroughKills(s, first, 'start', killedAfter);
+		expect(started.session.state).toBe('running');
+		expect(started.kills).toEqual(expect.arrayContaining(['set-aside#1', 'start-vm#1']));
+		// One VM holds the Id, the restored one; the replaced VM is out of Hyper-V until stop.
+		expect((await modelVms(s.host)).map((vm) => [vm.id, vm.name, vm.state])).toEqual([[s.replaced.id, 'web01', 'Running']]);
+		const stopped = await phaseThroughKills(s, first, 'stop', killedAfter);
+		expect(stopped.session.state).toBe('stopped');
+		expect(stopped.kills).toEqual(expect.arrayContaining(['discard#1', 'restore-set-aside#1']));
+		expect((await modelVms(s.host)).map((vm) => [vm.id, vm.name, vm.state, vm.notes, vm.drives.map((drive) => drive.path)])).toEqual([[s.replaced.id, 'web01', 'Running', '', ['D:\\Hyper-V\\Virtual Hard Disks\\web01-old.vhdx']]]);
+
+		const second = await begin(s);
+		expect((await phaseThroughKills(s, second, 'start', killedAfter)).session.state).toBe('running');
+		const finalized = await phaseThroughKills(s, second, 'finalize', killedAfter);
+		expect(finalized.session.state).toBe('finalized');
+		expect(finalized.kills).toEqual(expect.arrayContaining(['delete-layer#1', 'remove-vm#1']));
+		const vms = await modelVms(s.host);
+		expect(vms.map((vm) => [vm.id, vm.name, vm.state, vm.notes])).toEqual([[s.replaced.id, 'web01', 'Running', '']]);
+		expect(vms[0]?.drives.map((drive) => drive.path)).toEqual(finalized.session.plan.disks.map((disk) => disk.production));
+		await expect(fs.stat(nativeOf(s.host, 'D:\\Hyper-V\\Virtual Hard Disks\\web01-old.vhdx'))).rejects.toThrow();
+		expect(await fs.readdir(nativeOf(s.host, 'D:\\Hyper-V\\Virtual Hard Disks'))).toEqual(['web01']);
+	}, 360_000);
 });
 if (pwsh === null) it.skip(`resume after kills against the model: ${NO_PWSH}`, () => undefined);

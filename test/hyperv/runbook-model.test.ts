@@ -67,5 +67,20 @@ describe.skipIf(pwsh === null)('runbooks executed as written (model, real pwsh)'
 		await expect(fs.stat(nativeOf(s.host, plan.productionDir))).rejects.toThrow();
 		expect((await fs.stat(s.backup)).mode & 0o200).not.toBe(0);
 	}, 180_000);
+
+	it('a restore that keeps the VM identity, as written: start, stop, start and finalize twice each — the same VM Id throughout', async () => {
+		const s = await scenario(root, 'identity', { backedUpWith: pwsh as string });
+		let { plan, file } = await runbookFor(s);
+		expect(plan.identity?.vmId).toBe(s.replaced.id);
+		runPhases(s, file, ['start', 'start']);
+		expect((await modelVms(s.host)).map((vm) => [vm.id, vm.name, vm.state])).toEqual([[s.replaced.id, 'web01', 'Running']]);
+		runPhases(s, file, ['stop', 'stop']);
+		expect((await modelVms(s.host)).map((vm) => [vm.id, vm.name, vm.state, vm.notes])).toEqual([[s.replaced.id, 'web01', 'Running', '']]);
+		({ plan, file } = await runbookFor(s));
+		runPhases(s, file, ['start', 'finalize', 'finalize']);
+		const vms = await modelVms(s.host);
+		expect(vms.map((vm) => [vm.id, vm.name, vm.state, vm.notes, vm.drives.map((drive) => drive.path)])).toEqual([[s.replaced.id, 'web01', 'Running', '', [plan.disks[0]?.production]]]);
+		await expect(fs.stat(nativeOf(s.host, 'D:\\Hyper-V\\Virtual Hard Disks\\web01-old.vhdx'))).rejects.toThrow();
+	}, 180_000);
 });
 if (pwsh === null) it.skip(`runbooks against the model: ${NO_PWSH}`, () => undefined);

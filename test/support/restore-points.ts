@@ -11,6 +11,7 @@ export interface ManifestSpec {
 	id?: string;
 	takenAt?: string;
 	disks: Array<Pick<DiskManifest, 'file' | 'format' | 'virtualSize'> & Partial<DiskManifest>>;
+	config?: RestorePointManifest['config'];
 }
 
 export function manifestFor(dir: string, spec: ManifestSpec): RestorePointManifest {
@@ -31,6 +32,7 @@ export function manifestFor(dir: string, spec: ManifestSpec): RestorePointManife
 			...spec.vm,
 		},
 		disks: spec.disks.map((disk, index) => ({ controller: 'virtio', controllerNumber: 0, location: index, ...disk })),
+		...(spec.config ? { config: spec.config } : {}),
 	};
 }
 

@@ -63,6 +63,26 @@ describe('catalog', () => {
 		expect(error.problems[0]?.message).toMatch(pattern);
 	});
 
+	it('reads the VM configuration a restore point keeps, proven inside its folder', async () => {
+		const dir = await writePoint('web01', 'p1', manifest('web01', 'p1', { config: { file: 'config/Virtual Machines/VM.vmcx' } }));
+		await fs.mkdir(path.join(dir, 'config', 'Virtual Machines'), { recursive: true });
+		await fs.writeFile(path.join(dir, 'config', 'Virtual Machines', 'VM.vmcx'), 'configuration');
+		expect((await readRestorePoint(dir)).configFile).toBe(path.join(dir, 'config', 'Virtual Machines', 'VM.vmcx'));
+		expect((await readRestorePoint(await writePoint('web01', 'p2', manifest('web01', 'p2')))).configFile).toBeNull();
+	});
+
+	it.each([
+		['a parent path', '../VM.vmcx', /"\.\."/],
+		['a missing file', 'config/VM.vmcx', /does not exist/],
+		['a folder', 'config', /not a regular file/],
+	])('refuses a configuration file given as %s', async (_label, file, pattern) => {
+		const dir = await writePoint('web01', 'p1', manifest('web01', 'p1', { config: { file } }));
+		if (file === 'config') await fs.mkdir(path.join(dir, 'config'));
+		const error = (await readRestorePoint(dir).catch((caught: unknown) => caught)) as RestorePointError;
+		expect(error.problems.map((problem) => problem.field)).toEqual(['config.file']);
+		expect(error.problems[0]?.message).toMatch(pattern);
+	});
+
 	it('refuses a disk that is a symbolic link leading outside the restore point', async () => {
 		const outside = path.join(root, 'outside.qcow2');
 		await fs.writeFile(outside, 'secret');

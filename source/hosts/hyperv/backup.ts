@@ -34,6 +34,9 @@ function record(value: unknown): Record<string, unknown> {
 	return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
+/** The restore point's folder for the VM's exported configuration (its .vmcx and .vmgs). */
+export const CONFIG_FOLDER = 'config';
+
 /** 20260101-010203: sorts by time and satisfies restorePointIdSchema. */
 export function pointIdFor(date: Date): string {
 	return date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
@@ -42,6 +45,7 @@ export function pointIdFor(date: Date): string {
 /** The restore point's manifest from what backup-begin reported, validated like any other. */
 export function manifestFrom(info: unknown, pointId: string): RestorePointManifest {
 	const r = record(info);
+	const configFile = asString(r.configFile);
 	const disks = asArray(r.disks).map((entry, index) => {
 		const disk = record(entry);
 		const format = asString(disk.format)?.toLowerCase();
@@ -79,6 +83,7 @@ export function manifestFrom(info: unknown, pointId: string): RestorePointManife
 			}),
 		},
 		disks,
+		...(configFile ? { config: { file: `${CONFIG_FOLDER}/Virtual Machines/${configFile}` } } : {}),
 	});
 	if (!parsed.success) {
 		throw new HypervError('INVALID_RESTORE_POINT', `the settings read from the VM do not make a valid restore point: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
@@ -94,7 +99,7 @@ export async function backupVm(options: BackupOptions): Promise<BackupResult> {
 	// A dot folder: the catalog skips it, so a backup in progress is never listed.
 	const staging = path.join(vmDir, `.${pointId}.incomplete`);
 	await fs.mkdir(staging, { recursive: true });
-	const info = await options.runner.run(SCRIPTS.backupBegin, { vmName: options.vmName, checkpointName });
+	const info = await options.runner.run(SCRIPTS.backupBegin, { vmName: options.vmName, checkpointName, configDir: path.join(staging, CONFIG_FOLDER) });
 	try {
 		const manifest = manifestFrom(info, pointId);
 		const sources = asArray(record(info).disks).map((entry) => asString(record(entry).path) ?? '');

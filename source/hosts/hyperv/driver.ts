@@ -20,7 +20,7 @@ import type {
 } from '../host.ts';
 import { mapVmState } from './envelope.ts';
 import { explain, HypervError } from './errors.ts';
-import { asideName, normalizeMac, planParams, type OfflineMode } from './plan-params.ts';
+import { asideDir, asideName, normalizeMac, planParams, type OfflineMode } from './plan-params.ts';
 import { readCopy, readHostInfo, readInventory, readPause, readPlanProbe, readPreflight, readSetAside, readThumbnail, readVmStatus, type CopyReport, type HostInfo, type PlanProbe } from './results.ts';
 import { rgb565ToPng } from './png.ts';
 import type { BackupResult, CanBackup, DescribesDrillNetwork, HasEvidence, HasProofOfLife, HasRunbook, PathRules, ProofOfLife } from '../capabilities.ts';
@@ -177,6 +177,9 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 			'no other VM uses the restore point’s static MAC addresses (a real start drops one that is taken)',
 			'the host reaches the backup files at the paths shown, as this machine names them (a share both see alike)',
 		];
+		if (input.origin?.configFile && input.origin.name.toLowerCase() === input.target.name.toLowerCase()) {
+			assumptions.push(`no VM holds the backed-up VM's Id ${input.origin.id} but the one replaced (the restored VM is imported with it)`);
+		}
 		if (input.target.location === 'original') assumptions.push(`the host's default virtual hard disk folder is Hyper-V's own default, ${DEFAULT_VHD_FOLDER} (pass --location to name another)`);
 		const probe = { virtualHardDiskPath: DEFAULT_VHD_FOLDER, replaces: input.target.name, replacesSession: null, macsInUse: [] };
 		return { plan: this.#planFrom(input, probe), assumptions };
@@ -193,9 +196,14 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 		const productionDir = win.join(root, vmName);
 		const workDir = win.join(productionDir, `rundirect-${input.sessionId}`);
 		const replaces = probe.replaces;
+		// Under its own name the VM is the backed-up one again: it keeps its identity (imported from its
+		// configuration when the restore point has one) and its MACs. Under a new name it runs beside
+		// the original, so it is a new VM: a new Id (New-VM) and new, dynamic MACs.
+		const ownName = input.origin === undefined || input.origin.name.toLowerCase() === vmName.toLowerCase();
+		const identity = ownName && input.origin?.configFile ? { vmId: input.origin.id, configFile: input.origin.configFile } : null;
 		// A static MAC another VM uses would put two adapters with one address on the network.
 		const inUse = new Set(probe.macsInUse.filter((entry) => entry.vm !== replaces).map((entry) => normalizeMac(entry.mac)));
-		const nics = input.settings.nics.map((nic) => (nic.mac !== null && inUse.has(normalizeMac(nic.mac)) ? { ...nic, mac: null } : nic));
+		const nics = input.settings.nics.map((nic) => (nic.mac !== null && (!ownName || inUse.has(normalizeMac(nic.mac))) ? { ...nic, mac: null } : nic));
 		return {
 			sessionId: input.sessionId,
 			host: this.id,
@@ -212,6 +220,7 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 			})),
 			settings: { ...input.settings, nics },
 			...(input.drill ? { drill: input.drill } : {}),
+			...(identity ? { identity } : {}),
 		};
 	}
 
@@ -252,7 +261,9 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 		if (plan.replaces === null) return null;
 		const result = readSetAside(await this.#run(SCRIPTS.setAside, planParams.setAside(plan)));
 		if (!result.found) return null;
-		return { name: plan.replaces, asideName: asideName(plan.replaces, plan.sessionId), details: { vmId: result.vmId, was: result.was, host: this.id } };
+		// Out of Hyper-V (the restored VM holds its Id): kept as its exported configuration and its disks.
+		const keptAs = result.removed ? `an export in ${asideDir(plan)}` : asideName(plan.replaces, plan.sessionId);
+		return { name: plan.replaces, asideName: keptAs, details: { vmId: result.vmId, was: result.was, host: this.id, removed: result.removed } };
 	}
 
 	async deleteVm(plan: RestorePlan): Promise<void> {

@@ -55,6 +55,10 @@ export function explain(code: HypervErrorCode, subject: string, host: string, de
 			return `Backup disk ${subject} is itself a differencing disk${more}: a restore point must hold standalone VHDX files`;
 		case 'BACKUP_UNREADABLE':
 			return `Backup disk ${subject} cannot be opened on ${host}${more}: check the file and the host's access to the destination`;
+		case 'ID_TAKEN':
+			return `VM ${detail || '?'} on ${host} holds the Id ${subject} of the backed-up VM, which the restore under its own name keeps (Hyper-V has one VM per Id): restore with --name to get a new VM beside it, or replace that VM by restoring under its name`;
+		case 'EXPORT_FAILED':
+			return `Hyper-V could not export the configuration of ${subject} on ${host}${more}: check the VM in Hyper-V Manager and the Hyper-V-VMMS event log, then try again`;
 		case 'SIZE_MISMATCH':
 			return `Backup disk ${subject} does not match its restore point${more}: the restore point is inconsistent`;
 		case 'PRODUCTION_ACL_WIDE':

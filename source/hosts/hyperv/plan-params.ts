@@ -35,6 +35,20 @@ export function asideName(name: string, sessionId: string): string {
 	return `${name}~${sessionId}`;
 }
 
+/**
+ * Where step 1 keeps the replaced VM while it is out of Hyper-V (its exported configuration and
+ * what its disks are), when the restored VM takes its Id: beside the production folder, not in the
+ * session's work folder, which stop and step 7 delete before the set-aside VM is dealt with.
+ */
+export function asideDir(plan: RestorePlan): string {
+	return win.join(win.dirname(plan.productionDir), `rundirect-set-aside-${plan.sessionId}`);
+}
+
+/** The Id the restored VM keeps (the backed-up VM's), or null when it gets a new one. */
+function keepId(plan: RestorePlan): string | null {
+	return plan.identity?.vmId ?? null;
+}
+
 /** Hyper-V's adapter names: the first is "Network Adapter", then "Network Adapter 2", … */
 export function nicName(index: number): string {
 	return index === 0 ? 'Network Adapter' : `Network Adapter ${index + 1}`;
@@ -88,13 +102,15 @@ export const planParams = {
 		generation: plan.settings.generation,
 		nics: drillNics(plan).map((nic) => ({ switch: nic.switch })).filter((nic) => nic.switch !== null),
 		marginBytes,
+		keepId: keepId(plan),
+		configFile: plan.identity?.configFile ?? null,
 		// Only for a drill, so an ordinary restore's parameters stay as they were.
 		...(plan.drill?.isolatedSwitch ? { isolatedSwitch: plan.drill.isolatedSwitch } : {}),
 	}),
-	setAside: (plan: RestorePlan) => ({ sessionId: plan.sessionId, name: plan.replaces, asideName: asideName(plan.replaces ?? plan.vmName, plan.sessionId) }),
+	setAside: (plan: RestorePlan) => ({ sessionId: plan.sessionId, name: plan.replaces, asideName: asideName(plan.replaces ?? plan.vmName, plan.sessionId), keepId: keepId(plan), asideDir: asideDir(plan) }),
 	deleteReplaced: (plan: RestorePlan) => ({ mode: 'replaced', sessionId: plan.sessionId, name: plan.replaces, protect: plan.disks.map((placement) => placement.backup) }),
-	purgeAside: (plan: RestorePlan) => ({ mode: 'aside', sessionId: plan.sessionId, name: plan.replaces, protect: plan.disks.map((placement) => placement.backup) }),
-	restoreAside: (plan: RestorePlan, name: string) => ({ sessionId: plan.sessionId, name, asideName: asideName(name, plan.sessionId) }),
+	purgeAside: (plan: RestorePlan) => ({ mode: 'aside', sessionId: plan.sessionId, name: plan.replaces, protect: plan.disks.map((placement) => placement.backup), asideDir: asideDir(plan) }),
+	restoreAside: (plan: RestorePlan, name: string) => ({ sessionId: plan.sessionId, name, asideName: asideName(name, plan.sessionId), asideDir: asideDir(plan) }),
 	createDisks: (plan: RestorePlan) => ({ productionDir: plan.productionDir, disks: plan.disks.map(disk) }),
 	snapshotLayer: (plan: RestorePlan) => ({ workDir: plan.workDir, disks: plan.disks.map(disk) }),
 	startVm: (plan: RestorePlan) => ({
@@ -107,6 +123,8 @@ export const planParams = {
 		secureBoot: plan.settings.generation === 2 && plan.settings.secureBoot,
 		secureBootTemplate: plan.settings.secureBootTemplate,
 		nics: drillNics(plan).map((nic, index) => ({ name: nicName(index), switch: nic.switch, mac: normalizeMac(nic.mac), vlan: nic.vlan })),
+		// Imported (Id, adapters, guest state kept) instead of made with New-VM.
+		identity: plan.identity ?? null,
 	}),
 	vmStatus: (plan: RestorePlan) => sessionParams(plan),
 	copy: (plan: RestorePlan, start: boolean) => ({ start, jobs: copyJobs(plan) }),

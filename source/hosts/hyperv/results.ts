@@ -122,9 +122,9 @@ export function readCopy(data: unknown): CopyReport[] {
 	});
 }
 
-export function readSetAside(data: unknown): { found: boolean; vmId: string | null; was: string | null } {
+export function readSetAside(data: unknown): { found: boolean; vmId: string | null; was: string | null; removed: boolean } {
 	const r = record(data);
-	return { found: r.found === true, vmId: asString(r.vmId), was: asString(r.was) };
+	return { found: r.found === true, vmId: asString(r.vmId), was: asString(r.was), removed: r.removed === true };
 }
 
 export function readPause(data: unknown): number {

@@ -56,7 +56,7 @@ const ENUMS: Record<string, { values: string[]; page: string }> = {
 };
 
 /** Object types the model defines as classes in Hyper-V/objects.ps1 (with their documented properties). */
-const CLASSES = new Set(['VirtualMachine', 'VirtualMachineBase', 'VMSnapshot', 'VMComponentObject', 'HardDiskDrive', 'DvdDrive', 'VMNetworkAdapter', 'VMNetworkAdapterBase', 'VMDriveController', 'VMScsiController', 'VMFirmware', 'VMSwitch', 'VMIntegrationComponent']);
+const CLASSES = new Set(['VirtualMachine', 'VirtualMachineBase', 'VMSnapshot', 'VMComponentObject', 'HardDiskDrive', 'DvdDrive', 'VMNetworkAdapter', 'VMNetworkAdapterBase', 'VMDriveController', 'VMScsiController', 'VMFirmware', 'VMSwitch', 'VMIntegrationComponent', 'VMCompatibilityReport']);
 
 const PRIMITIVES: Record<string, string> = {
 	string: 'string',

@@ -142,6 +142,7 @@ export async function seedVm(host: ModelHost, options: { name: string; state?: s
 		snapshots: [],
 		startedAt: options.state === 'Off' ? null : new Date().toISOString(),
 		integration: { heartbeat: true, shutdown: true },
+		guestState: crypto.randomUUID(),
 	};
 	await fs.writeFile(path.join(host.root, 'vms', `${id}.json`), JSON.stringify(record, null, 2));
 	return record;

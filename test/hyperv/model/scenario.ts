@@ -7,7 +7,9 @@ import type { DiskManifest, RestorePointManifest } from '../../../source/catalog
 import type { HypervHostOptions } from '../../../source/hosts/hyperv/driver.ts';
 import { Engine } from '../../../source/restore/engine.ts';
 import { writeManifest } from '../../support/restore-points.ts';
-import { createModelHost, modelDriver, modelVhdx, seedVm, type ModelHost } from './harness.ts';
+import { backupVm } from '../../../source/hosts/hyperv/backup.ts';
+import { ChannelRunner, NodePowerShellChannel } from '../../../source/hosts/hyperv/runner.ts';
+import { createModelHost, modelDriver, modelPrelude, modelVhdx, seedVm, type ModelHost } from './harness.ts';
 
 export const BACKUP_ID = '0B0B0B0B-1111-4222-8333-444455556666';
 
@@ -25,6 +27,11 @@ export interface ScenarioOptions {
 	settings?: Partial<RestorePointManifest['vm']>;
 	/** The restore point's disks (default one on SCSI 0:0); disk i is backed by disk<i>.vhdx. */
 	disks?: Array<Pick<DiskManifest, 'controller' | 'controllerNumber' | 'location'>>;
+	/**
+	 * The restore point is made by the driver's own `backup` of the replaced VM (on this pwsh), so it
+	 * keeps the VM's configuration and Id: a restore under its name imports it (its identity kept).
+	 */
+	backedUpWith?: string;
 }
 
 export interface Scenario {
@@ -50,7 +57,8 @@ export async function scenario(root: string, name: string, options: ScenarioOpti
 		host.state.switches = [...(host.state.switches as unknown[]), ...extraSwitches];
 		await fs.writeFile(path.join(host.root, 'host.json'), JSON.stringify(host.state, null, 2));
 	}
-	await fs.writeFile(path.join(host.driveD, 'Hyper-V', 'Virtual Hard Disks', `${vm}-old.vhdx`), modelVhdx({ diskIdentifier: 'AAAAAAAA-0000-4000-8000-000000000001' }));
+	const identity = options.backedUpWith !== undefined;
+	await fs.writeFile(path.join(host.driveD, 'Hyper-V', 'Virtual Hard Disks', `${vm}-old.vhdx`), modelVhdx({ diskIdentifier: 'AAAAAAAA-0000-4000-8000-000000000001', ...(identity ? { records: ['installed by the backup'] } : {}) }));
 	const replaced = (await seedVm(host, { name: vm, disk: `D:\\Hyper-V\\Virtual Hard Disks\\${vm}-old.vhdx` })) as Scenario['replaced'];
 	if (options.notes !== undefined) {
 		replaced.notes = options.notes;
@@ -58,6 +66,15 @@ export async function scenario(root: string, name: string, options: ScenarioOpti
 	}
 	const destination = path.join(dir, options.destinationDir ?? 'destination');
 	const point = path.join(destination, vm, 'rp-20260101');
+	if (options.backedUpWith !== undefined) {
+		const runner = new ChannelRunner({ computer: null, hostId: 'hyperv', channel: new NodePowerShellChannel({ executable: options.backedUpWith, prelude: modelPrelude(host, options.backedUpWith) }) });
+		try {
+			await backupVm({ runner, vmName: vm, destination, pointId: path.basename(point), pollIntervalMs: 100 });
+		} finally {
+			await runner.dispose();
+		}
+		return { host, destination, backup: path.join(point, 'disk0.vhdx'), replaced, state: path.join(dir, 'state') };
+	}
 	await writeManifest(point, {
 		takenAt: '2026-01-01T00:00:00Z',
 		vm: { id: '0a8f3f2e-8d55-4c55-9a4e-3f1f9ad2b0c1', generation: 2, firmware: 'uefi', secureBoot: true, secureBootTemplate: 'MicrosoftWindows', cpus: 2, memoryMiB: 2048, nics, ...options.settings },

@@ -1,6 +1,7 @@
 # rundirect backup, first half: a checkpoint freezes the VM's disks (the VM keeps running on new
-# differencing files), and the frozen files plus the VM's settings are reported. A checkpoint of
-# that name left by an interrupted backup is reused.
+# differencing files), the VM's configuration and guest state are exported beside the backup
+# (without disks), and the frozen files plus the VM's settings are reported. A checkpoint of that
+# name left by an interrupted backup is reused.
 $vms = @(Get-RdVmsNamed $P.vmName)
 if ($vms.Count -eq 0) { Stop-Rd 'VM_NOT_FOUND' $P.vmName }
 if ($vms.Count -gt 1) { Stop-Rd 'AMBIGUOUS_VM' ([string]$vms.Count + ' VMs are named ' + $P.vmName) }
@@ -26,6 +27,10 @@ foreach ($drive in @(Get-VMHardDiskDrive -VMSnapshot $snapshot)) {
 		size = [int64]$vhd.Size
 	}
 }
+# What makes the VM itself (its Id, adapters, UEFI variables, vTPM): a restore to its own name imports it.
+# A rerun after an interrupted backup exports again, over what the first attempt left.
+Remove-RdFile $P.configDir
+$configFile = Export-RdVmConfig $vm $P.configDir
 $secureBoot = $false
 $template = $null
 if ([int]$vm.Generation -eq 2) {
@@ -53,4 +58,5 @@ return @{
 	nics = $nics
 	disks = $disks
 	takenAt = $snapshot.CreationTime.ToUniversalTime().ToString('o')
+	configFile = Split-Path -Path $configFile -Leaf
 }

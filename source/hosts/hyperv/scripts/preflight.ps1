@@ -37,6 +37,16 @@ foreach ($vm in $named) {
 	elseif ($null -eq $taggedBy -and $null -eq (Get-RdAsideSession $vm) -and $P.replaces -cne $P.vmName) { Add-Problem 'NAME_TAKEN' $vm.Id.ToString() $P.vmName }
 }
 if ($named.Count -gt 1) { Add-Problem 'AMBIGUOUS_VM' ([string]$named.Count) $P.vmName }
+if ($P.keepId) {
+	# Kept by a restore under the VM's own name: Hyper-V has one VM per Id, so a VM holding it must be the one replaced.
+	if (-not (Test-RdFile $P.configFile)) { Add-Problem 'PATH_MISSING' 'the restore point keeps the VM configuration here' $P.configFile }
+	$holder = Get-VM -Id $P.keepId -ErrorAction SilentlyContinue
+	if ($null -ne $holder) {
+		$ours = (Get-RdTaggedSession $holder) -ceq $P.sessionId -or (Get-RdAsideSession $holder) -ceq $P.sessionId
+		$replaced = $holder.Name -ceq $P.replaces -and $null -eq (Get-RdTaggedSession $holder) -and $null -eq (Get-RdAsideSession $holder)
+		if (-not $ours -and -not $replaced) { Add-Problem 'ID_TAKEN' ([string]$holder.Name) $P.keepId }
+	}
+}
 if (@(Get-RdVmsNamed $P.asideName).Count -gt 0) { Add-Problem 'NAME_TAKEN' 'the set-aside name is taken' $P.asideName }
 $switches = @(Get-VMSwitch | ForEach-Object { $_.Name })
 foreach ($nic in @($P.nics)) {

@@ -197,6 +197,82 @@ function Get-RdNativePath {
 	return $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
 }
 
+function Get-RdChainFiles {
+	param([string]$Path)
+	# A disk and every parent under it, leaf first (bounded: a loop in a broken chain ends).
+	$files = @()
+	$current = $Path
+	for ($depth = 0; $current -and $depth -lt 64; $depth++) {
+		$files += $current
+		$vhd = Get-RdVhd $current
+		if ($null -eq $vhd) { break }
+		$current = [string]$vhd.ParentPath
+	}
+	return $files
+}
+
+function New-RdFolder {
+	param([string]$Path)
+	if (-not (Test-Path -LiteralPath $Path -PathType Container)) { $null = [IO.Directory]::CreateDirectory((Get-RdNativePath $Path)) }
+}
+
+function Copy-RdFolderFiles {
+	param([string]$From, [string]$To)
+	# Reads the source only; the copies lose the read-only mark a backup's files carry.
+	New-RdFolder $To
+	foreach ($file in @(Get-ChildItem -LiteralPath $From -File -Force)) {
+		$target = Join-Path -Path $To -ChildPath $file.Name
+		[IO.File]::Copy($file.FullName, (Get-RdNativePath $target), $true)
+		$copy = Get-Item -LiteralPath $target -Force
+		if ($copy.IsReadOnly) { $copy.IsReadOnly = $false }
+	}
+}
+
+# ---- VM configurations -------------------------------------------------------------------------
+# A VM's configuration (.vmcx) and guest state (.vmgs: UEFI variables, vTPM state) exported without
+# its disks through Msvm_VirtualSystemManagementService.ExportSystemDefinition: no Hyper-V cmdlet
+# exports a configuration alone (Export-VM and Export-VMSnapshot copy the disks too). Its settings
+# are an embedded Msvm_VirtualSystemExportSettingData as CIM-XML text, every value a constant: no
+# checkpoints (ExportNoSnapshots), no runtime state, no storage, no subfolder, and for a running VM
+# its crash-consistent state (no saved-state files).
+$RdExportSettings = '<INSTANCE CLASSNAME="Msvm_VirtualSystemExportSettingData">' +
+	'<PROPERTY NAME="CopySnapshotConfiguration" TYPE="uint8"><VALUE>1</VALUE></PROPERTY>' +
+	'<PROPERTY NAME="CopyVmRuntimeInformation" TYPE="boolean"><VALUE>FALSE</VALUE></PROPERTY>' +
+	'<PROPERTY NAME="CopyVmStorage" TYPE="boolean"><VALUE>FALSE</VALUE></PROPERTY>' +
+	'<PROPERTY NAME="CreateVmExportSubdirectory" TYPE="boolean"><VALUE>FALSE</VALUE></PROPERTY>' +
+	'<PROPERTY NAME="CaptureLiveState" TYPE="uint8"><VALUE>0</VALUE></PROPERTY>' +
+	'</INSTANCE>'
+
+function Wait-RdCimJob {
+	param($Result, [string]$Code, [string]$What)
+	# 0: done; 4096: a job was started (Msvm_ConcreteJob, JobState 7 = Completed, above = failed).
+	$returned = [int]$Result.ReturnValue
+	if ($returned -eq 0) { return }
+	if ($returned -ne 4096) { Stop-Rd $Code ($What + ' returned ' + $returned) }
+	$job = $Result.Job
+	while ([int]$job.JobState -lt 7) {
+		Start-Sleep -Milliseconds 250
+		$job = Get-CimInstance -InputObject $job
+	}
+	if ([int]$job.JobState -ne 7) { Stop-Rd $Code ($What + ' failed: ' + [string]$job.ErrorDescription + ' (job state ' + [string]$job.JobState + ')') }
+}
+
+function Export-RdVmConfig {
+	param($Vm, [string]$Folder)
+	$namespace = 'root\virtualization\v2'
+	$vmId = $Vm.Id.ToString()
+	$service = @(Get-CimInstance -Namespace $namespace -ClassName 'Msvm_VirtualSystemManagementService') | Select-Object -First 1
+	# Matched by Id in PowerShell: no value is spliced into a WQL filter.
+	$system = @(Get-CimInstance -Namespace $namespace -ClassName 'Msvm_ComputerSystem' | Where-Object { [string]$_.Name -eq $vmId }) | Select-Object -First 1
+	if ($null -eq $service -or $null -eq $system) { Stop-Rd 'EXPORT_FAILED' ('VM ' + $vmId + ' or the management service was not found') }
+	New-RdFolder $Folder
+	$result = Invoke-CimMethod -InputObject $service -MethodName 'ExportSystemDefinition' -Arguments @{ ComputerSystem = $system; ExportDirectory = (Get-RdNativePath $Folder); ExportSettingData = $RdExportSettings }
+	Wait-RdCimJob $result 'EXPORT_FAILED' 'ExportSystemDefinition'
+	$file = Join-Path -Path (Join-Path -Path $Folder -ChildPath 'Virtual Machines') -ChildPath ($vmId.ToUpperInvariant() + '.vmcx')
+	if (-not (Test-RdFile $file)) { Stop-Rd 'EXPORT_FAILED' ('the export left no configuration file ' + $file) }
+	return $file
+}
+
 function Write-RdStateFile {
 	param([string]$Path, [string]$Text)
 	# Written beside, then renamed over the old file: a reader never sees it half-written

@@ -1,6 +1,12 @@
 # Step 4: the VM from the restore point's settings, on the differencing disks, tagged with the
 # session, checkpoints disabled (a checkpoint's chain would reach the backup), then started.
 # Each setting is checked before it is made, so a rerun after any crash completes the VM.
+# Under its own name, from a restore point that keeps the VM's configuration, the VM is that
+# configuration imported (Compare-VM, then Import-VM of the report): Import-VM registers it with
+# the Id it had ("By default, Import-VM gives the virtual machine being imported the same unique
+# identifier that it had when it was exported", Import-VM.md -GenerateNewId), its adapters (MACs,
+# instance ids), firmware and guest state (UEFI variables, vTPM) as they were. The configuration
+# is copied into the production folder first, so Hyper-V registers the copy, never the backup.
 $vm = Get-RdSessionVm $P
 if ($null -eq $vm) {
 	$named = @(Get-RdVmsNamed $P.vmName)
@@ -9,6 +15,25 @@ if ($null -eq $vm) {
 		$ownFolder = ([string]$candidate.Path).TrimEnd('\') -eq ([string]$P.productionDir).TrimEnd('\')
 		if ($null -eq (Get-RdTaggedSession $candidate) -and $null -eq (Get-RdAsideSession $candidate) -and $ownFolder -and @(Get-VMHardDiskDrive -VM $candidate).Count -eq 0) { $vm = $candidate }
 		elseif ($null -eq (Get-RdAsideSession $candidate)) { Stop-Rd 'NAME_TAKEN' ($candidate.Id.ToString()) }
+	}
+	if ($null -eq $vm -and $P.identity) {
+		$configDir = Join-Path -Path $P.productionDir -ChildPath 'Virtual Machines'
+		Copy-RdFolderFiles (Split-Path -Path $P.identity.configFile -Parent) $configDir
+		$report = Compare-VM -Path (Join-Path -Path $configDir -ChildPath (Split-Path -Path $P.identity.configFile -Leaf)) -Register
+		# The report's VM is changed before the import (Import-VM.md, example 3): its drives on the snapshot layer, its adapters on the plan's switches.
+		$planned = $report.VM
+		foreach ($drive in @(Get-VMHardDiskDrive -VM $planned)) {
+			$disk = @($P.disks | Where-Object { $_.controller -eq $drive.ControllerType.ToString() -and [int]$_.controllerNumber -eq [int]$drive.ControllerNumber -and [int]$_.location -eq [int]$drive.ControllerLocation }) | Select-Object -First 1
+			if ($null -eq $disk) { Remove-VMHardDiskDrive -VMHardDiskDrive $drive }
+			else { Set-VMHardDiskDrive -VMHardDiskDrive $drive -Path $disk.overlay }
+		}
+		$adapters = @(Get-VMNetworkAdapter -VM $planned)
+		for ($index = 0; $index -lt $adapters.Count; $index++) {
+			$nic = @($P.nics)[$index]
+			if ($null -eq $nic -or $null -eq $nic.switch) { Disconnect-VMNetworkAdapter -VMNetworkAdapter $adapters[$index] }
+			else { Connect-VMNetworkAdapter -VMNetworkAdapter $adapters[$index] -SwitchName $nic.switch }
+		}
+		$vm = Import-VM -CompatibilityReport $report
 	}
 	if ($null -eq $vm) {
 		$vm = New-VM -Name $P.vmName -Generation ([int16]$P.generation) -NoVHD -Path $P.configPath -MemoryStartupBytes ([int64]$P.memoryBytes)
@@ -42,6 +67,17 @@ if ($state -eq 'Off') {
 	}
 	$adapters = @(Get-VMNetworkAdapter -VM $vm)
 	$wanted = @($P.nics)
+	# An imported VM keeps its own adapters (their instance ids and MACs are its identity): only their VLANs follow the plan.
+	if ($P.identity) {
+		for ($index = 0; $index -lt [Math]::Min($adapters.Count, $wanted.Count); $index++) {
+			$nic = $wanted[$index]
+			if ($null -eq $nic.vlan) { continue }
+			$vlan = Get-VMNetworkAdapterVlan -VMNetworkAdapter $adapters[$index]
+			if ($vlan.OperationMode.ToString() -ne 'Access' -or [int]$vlan.AccessVlanId -ne [int]$nic.vlan) { Set-VMNetworkAdapterVlan -VMNetworkAdapter $adapters[$index] -Access -VlanId ([int]$nic.vlan) }
+		}
+		$adapters = @()
+		$wanted = @()
+	}
 	foreach ($adapter in $adapters) {
 		$match = $wanted | Where-Object { $_.name -ceq $adapter.Name } | Select-Object -First 1
 		# [string]: a drill's disconnected adapter has no switch ($null or empty, either way '').

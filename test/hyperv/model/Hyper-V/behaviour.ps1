@@ -54,14 +54,18 @@ function Get-HvVmRecords {
 	return @(Get-ChildItem -LiteralPath $folder -Filter '*.json' | Sort-Object -Property Name | ForEach-Object { Read-HvJson $_.FullName })
 }
 
-function Get-HvVmRecord([string]$Id) {
-	$file = Join-Path (Join-Path (Get-HvRoot) 'vms') ($Id + '.json')
-	if (-not (Test-Path -LiteralPath $file)) { return $null }
-	return (Read-HvJson $file)
+function Get-HvVmRecord([string]$Id, [switch]$RegisteredOnly) {
+	# A planned VM (a configuration Compare-VM read, not yet imported) is found by its objects too, never by Get-VM.
+	$folders = if ($RegisteredOnly) { @('vms') } else { @('vms', 'planned') }
+	foreach ($folder in $folders) {
+		$file = Join-Path (Join-Path (Get-HvRoot) $folder) ($Id.ToLowerInvariant() + '.json')
+		if (Test-Path -LiteralPath $file) { return (Read-HvJson $file) }
+	}
+	return $null
 }
 
 function Save-HvVmRecord($Record) {
-	$folder = Join-Path (Get-HvRoot) 'vms'
+	$folder = Join-Path (Get-HvRoot) $(if ($Record.planned) { 'planned' } else { 'vms' })
 	if (-not (Test-Path -LiteralPath $folder)) { $null = New-Item -ItemType Directory -Path $folder -Force }
 	Write-HvJson (Join-Path $folder ($Record.id + '.json')) $Record
 }
@@ -230,6 +234,8 @@ function New-HvVmObject($Record) {
 	$vm.Generation = [int]$Record.generation
 	$vm.Notes = [string]$Record.notes
 	$vm.Path = $Record.path
+	# The folder whose "Virtual Machines" subfolder holds the configuration (New-VM -Path P: P\<name>).
+	$vm.ConfigurationLocation = $Record.path
 	$vm.ProcessorCount = [long]$Record.processorCount
 	$vm.MemoryStartup = [long]$Record.memoryStartup
 	$vm.DynamicMemoryEnabled = [bool]$Record.dynamicMemory
@@ -366,6 +372,8 @@ $script:HvBehaviour['New-VM'] = {
 		firmware = @{ secureBoot = $(if ($generation -eq 2) { 'On' } else { 'Off' }); template = 'MicrosoftWindows'; firstBoot = $null }
 		drives = @(); adapters = @(); snapshots = @(); startedAt = $null
 		integration = @{ heartbeat = $true; shutdown = $true }
+		# Modelled: the guest state (UEFI variables, vTPM) a new VM starts with, a token only the VM's own .vmgs carries on.
+		guestState = [guid]::NewGuid().ToString()
 	}
 	if ($generation -eq 1) {
 		# Field behaviour (the review, point 5), not in the reference: a generation 1 VM gets a DVD drive at IDE 1:0.
@@ -471,7 +479,9 @@ $script:HvBehaviour['Remove-VM'] = {
 			}
 		}
 		# Remove-VM.md: "Running this cmdlet deletes the virtual machine's configuration file, but does not delete any virtual hard drives."
-		if ($record.configFile -and (Test-Path -LiteralPath $record.configFile)) { Remove-Item -LiteralPath $record.configFile -Force }
+		if ($record.configFile) {
+			foreach ($file in @($record.configFile, [IO.Path]::ChangeExtension([string]$record.configFile, '.vmgs'))) { if (Test-Path -LiteralPath $file) { Remove-Item -LiteralPath $file -Force } }
+		}
 		Remove-Item -LiteralPath (Join-Path (Join-Path (Get-HvRoot) 'vms') ($record.id + '.json')) -Force
 	}
 }
@@ -828,6 +838,13 @@ $script:HvBehaviour['Merge-VHD'] = {
 $script:HvBehaviour['Get-CimInstance'] = {
 	param($Bound, $Cmdlet)
 	$hostState = Read-HvHost
+	if ($Bound.ContainsKey('InputObject')) {
+		# Get-CimInstance -InputObject reads the instance again; the model's jobs run to completion at once.
+		$fresh = $Bound['InputObject']
+		if ($fresh.CimClassName -ne 'Msvm_ConcreteJob') { Stop-Hv $Cmdlet ('Get-CimInstance -InputObject of ' + $fresh.CimClassName + ' is not modelled') 'NotImplemented' }
+		$job = [HvCimInstance]::new(); $job.CimClassName = $fresh.CimClassName; $job.Namespace = $fresh.Namespace; $job.InstanceID = $fresh.InstanceID; $job.JobState = 7
+		return $job
+	}
 	$namespace = if ($Bound.ContainsKey('Namespace')) { [string]$Bound['Namespace'] } else { 'root/cimv2' }
 	$class = [string]$Bound['ClassName']
 	$new = { param($props) $o = [HvCimInstance]::new(); $o.CimClassName = $class; $o.Namespace = $namespace; foreach ($k in $props.Keys) { $o.$k = $props[$k] }; $o }
@@ -836,6 +853,8 @@ $script:HvBehaviour['Get-CimInstance'] = {
 		'Win32_OperatingSystem' { & $new @{ Caption = 'Microsoft Windows Server 2016 Datacenter (Hyper-V model)'; Version = '10.0.14393' } }
 		'Msvm_VirtualSystemManagementService' { & $new @{ Name = 'vmms' } }
 		'Msvm_VirtualSystemSettingData' { foreach ($record in (Get-HvVmRecords)) { & $new @{ ConfigurationID = $record.id.ToUpperInvariant(); VirtualSystemType = 'Microsoft:Hyper-V:System:Realized' } } }
+		# Msvm_ComputerSystem: Name is the VM's GUID, ElementName its name.
+		'Msvm_ComputerSystem' { foreach ($record in (Get-HvVmRecords)) { & $new @{ Name = $record.id.ToUpperInvariant(); ElementName = $record.name } } }
 		default { Stop-Hv $Cmdlet ('Invalid class ''' + $class + ''' (not modelled)') 'ObjectNotFound' }
 	}
 }
@@ -867,5 +886,148 @@ $script:HvBehaviour['Invoke-CimMethod'] = {
 		if ($null -ne $record -and $record.state -eq 'Running') { for ($i = 0; $i -lt $bytes.Length; $i += 2) { $bytes[$i] = [byte](($i / 2) % 256); $bytes[$i + 1] = [byte]([Math]::Floor($i / 2 / $width) % 256) } }
 		return [pscustomobject]@{ ReturnValue = [uint32]0; ImageData = $bytes }
 	}
+	if ($method -eq 'ExportSystemDefinition') { return (Export-HvDefinition $Cmdlet $arguments) }
 	Stop-Hv $Cmdlet ('Invoke-CimMethod ' + $method + ' is not modelled') 'NotImplemented'
+}
+
+# ------------------------------------------------------------------ configurations: export, compare, import
+
+function Export-HvDefinition($Cmdlet, $Arguments) {
+	# ExportSystemDefinition (Msvm_VirtualSystemManagementService): "Exports a virtual machine, or a snapshot of a virtual machine,
+	# to a file." Msvm_VirtualSystemExportSettingData.CaptureLiveState: "Indicates what state to capture if the target of the export
+	# is a running VM" — so a running VM exports too (CaptureCrashConsistentState (0): "No saved state files will be exported").
+	$settings = @{}
+	foreach ($property in ([xml][string]$Arguments['ExportSettingData']).INSTANCE.PROPERTY) { $settings[$property.NAME] = [string]$property.VALUE }
+	# Modelled: configuration-only exports, the one kind the driver makes (CopyVmStorage: "true to copy VM storage").
+	if ($settings['CopyVmStorage'] -ne 'FALSE' -or $settings['CopySnapshotConfiguration'] -ne '1' -or $settings['CopyVmRuntimeInformation'] -ne 'FALSE' -or $settings['CaptureLiveState'] -ne '0') { Stop-Hv $Cmdlet 'The model exports configurations only (no storage, snapshots, runtime state)' 'NotImplemented' }
+	$record = Get-HvVmRecord ([string]$Arguments['ComputerSystem'].Name) -RegisteredOnly
+	if ($null -eq $record) { return [pscustomobject]@{ ReturnValue = [uint32]32768; Job = $null } }
+	# CreateVmExportSubdirectory false: the definition goes straight into the export directory's "Virtual Machines".
+	$folder = [string]$Arguments['ExportDirectory']
+	if ($settings['CreateVmExportSubdirectory'] -ne 'FALSE') { $folder = Join-Path $folder $record.name }
+	$folder = Join-Path $folder 'Virtual Machines'
+	$null = [IO.Directory]::CreateDirectory($folder)
+	# Modelled: a .vmcx holds the VM's definition (here the model's record, without its run state), the .vmgs its guest state.
+	$definition = [ordered]@{}
+	foreach ($key in @($record.Keys)) { if (@('state', 'startedAt', 'snapshots', 'configFile', 'path', 'planned') -notcontains $key) { $definition[$key] = $record[$key] } }
+	$base = Join-Path $folder $record.id.ToUpperInvariant()
+	[IO.File]::WriteAllText($base + '.vmcx', (ConvertTo-Json -InputObject @{ model = 'vmcx'; vm = $definition } -Depth 12))
+	[IO.File]::WriteAllText($base + '.vmgs', (ConvertTo-Json -InputObject @{ model = 'vmgs'; guestState = $record.guestState } -Depth 4))
+	# "If the operation is performed asynchronously, this method will return 4096, and this parameter will contain a reference to an object derived from CIM_ConcreteJob."
+	$job = [HvCimInstance]::new(); $job.CimClassName = 'Msvm_ConcreteJob'; $job.Namespace = 'root/virtualization/v2'; $job.InstanceID = [guid]::NewGuid().ToString(); $job.JobState = 4
+	return [pscustomobject]@{ ReturnValue = [uint32]4096; Job = $job }
+}
+
+function Get-HvIncompatibilities($Record) {
+	$found = @()
+	foreach ($drive in @($Record.drives | Where-Object { $_.kind -eq 'HardDisk' })) {
+		if (-not $drive.path -or -not (Test-Path -LiteralPath $drive.path -PathType Leaf)) {
+			$problem = [VMCompatibilityError]::new(); $problem.MessageId = 40010; $problem.Message = 'Virtual hard disk file not found: ' + $drive.path; $problem.Source = (New-HvDriveObject $Record $drive)
+			$found += $problem
+		}
+	}
+	foreach ($adapter in @($Record.adapters)) {
+		if ($adapter.switchName -and -not (@((Read-HvHost).switches) | Where-Object { $_.name -ceq $adapter.switchName })) {
+			$problem = [VMCompatibilityError]::new(); $problem.MessageId = 33012; $problem.Message = 'Could not find Ethernet switch ''' + $adapter.switchName + '''.'; $problem.Source = (New-HvAdapterObject $Record $adapter)
+			$found += $problem
+		}
+	}
+	return $found
+}
+
+function New-HvReport($Record) {
+	$report = [VMCompatibilityReport]::new()
+	$report.VM = New-HvVmObject $Record
+	$report.Incompatibilities = @(Get-HvIncompatibilities $Record)
+	$report.Path = $Record.configFile
+	return $report
+}
+
+function New-HvPlannedVm($Cmdlet, $Bound) {
+	if ($Bound['Copy']) { Stop-Hv $Cmdlet 'Copying a virtual machine on import is not modelled (the driver registers in place)' 'NotImplemented' }
+	# Windows paths as Hyper-V reports them (Join-Path on this non-Windows pwsh joins with /).
+	$file = ([string]$Bound['Path']).Replace('/', '\')
+	if (-not (Test-Path -LiteralPath $file -PathType Leaf)) { Stop-Hv $Cmdlet ('The virtual machine configuration file ''' + $file + ''' was not found.') 'ObjectNotFound' }
+	try { $config = Read-HvJson (ConvertTo-HvNative $file) } catch { $config = $null }
+	if ($null -eq $config -or $config.model -ne 'vmcx') { Stop-Hv $Cmdlet ('''' + $file + ''' is not a virtual machine configuration file.') 'InvalidArgument' }
+	$record = $config.vm
+	# Import-VM.md -GenerateNewId: "By default, Import-VM gives the virtual machine being imported the same unique identifier that it
+	# had when it was exported." ImportVirtualSystem: "clients must ensure that the unique identifier is not already in use by an
+	# existing virtual computer system" — modelled: Hyper-V refuses to register a second VM with an Id in use.
+	if ($null -ne (Get-HvVmRecord $record.id -RegisteredOnly)) { Stop-Hv $Cmdlet ('The virtual machine ''' + $record.name + ''' cannot be imported: a virtual machine with the identifier ' + $record.id + ' already exists.') 'ResourceExists' }
+	# Import-VM.md, example 1: "The virtual machine is registered in-place, so its files are not copied": the VM lives where its configuration is.
+	# (The parent taken as text: Split-Path on this non-Windows pwsh would turn the path's \ into /.)
+	$configFolder = $file.Substring(0, $file.LastIndexOf('\'))
+	$record.path = $configFolder.Substring(0, $configFolder.LastIndexOf('\'))
+	$record.configFile = $file
+	$record.state = 'Off'
+	$record.startedAt = $null
+	$record.snapshots = @()
+	$record.planned = $true
+	# Modelled: the guest state comes from the .vmgs beside the configuration; without it the VM starts with a new one.
+	$vmgs = [IO.Path]::ChangeExtension((ConvertTo-HvNative $file), '.vmgs')
+	$record.guestState = if (Test-Path -LiteralPath $vmgs) { (Read-HvJson $vmgs).guestState } else { [guid]::NewGuid().ToString() }
+	Save-HvVmRecord $record
+	return $record
+}
+
+$script:HvBehaviour['Compare-VM'] = {
+	param($Bound, $Cmdlet)
+	# Compare-VM.md: "Compares a virtual machine and a virtual machine host for compatibility, returning a compatibility report."
+	if (-not $Bound.ContainsKey('Path')) { Stop-Hv $Cmdlet 'Compare-VM other than of a configuration file (-Path) is not modelled' 'NotImplemented' }
+	return (New-HvReport (New-HvPlannedVm $Cmdlet $Bound))
+}
+
+$script:HvBehaviour['Import-VM'] = {
+	param($Bound, $Cmdlet)
+	if ($Bound.ContainsKey('CompatibilityReport')) {
+		$record = Get-HvVmRecord ([string]$Bound['CompatibilityReport'].VM.Id)
+		if ($null -eq $record -or -not $record.planned) { Stop-Hv $Cmdlet 'The virtual machine of this compatibility report is no longer planned: run Compare-VM again.' 'InvalidOperation' }
+	} else {
+		$record = New-HvPlannedVm $Cmdlet $Bound
+	}
+	# Modelled on Hyper-V's refusal: an import with incompatibilities left fails and names them (Compare-VM then repairs the planned VM).
+	$left = @(Get-HvIncompatibilities $record)
+	if ($left.Count -gt 0) { Stop-Hv $Cmdlet ('Unable to import virtual machine due to configuration errors. Please use Compare-VM to repair the virtual machine. ' + (($left | ForEach-Object { $_.Message }) -join ' ')) }
+	if ($null -ne (Get-HvVmRecord $record.id -RegisteredOnly)) { Stop-Hv $Cmdlet ('A virtual machine with the identifier ' + $record.id + ' already exists.') 'ResourceExists' }
+	$plannedFile = Join-Path (Join-Path (Get-HvRoot) 'planned') ($record.id + '.json')
+	$record.planned = $false
+	Save-HvVmRecord $record
+	Remove-Item -LiteralPath $plannedFile -Force
+	return (New-HvVmObject $record)
+}
+
+$script:HvBehaviour['Connect-VMNetworkAdapter'] = {
+	param($Bound, $Cmdlet)
+	# Connect-VMNetworkAdapter.md: "Connects a virtual network adapter to a virtual switch."
+	$switchName = [string]$Bound['SwitchName']
+	if (-not (@((Read-HvHost).switches) | Where-Object { $_.name -ceq $switchName })) { Stop-Hv $Cmdlet ('No switch can be found by given criteria: ''' + $switchName + '''') 'ObjectNotFound' }
+	foreach ($adapter in @($Bound['VMNetworkAdapter'])) {
+		$record, $entry = Get-HvAdapterEntry $Cmdlet $adapter
+		$entry.switchName = $switchName
+		Save-HvVmRecord $record
+	}
+}
+
+$script:HvBehaviour['Disconnect-VMNetworkAdapter'] = {
+	param($Bound, $Cmdlet)
+	# Disconnect-VMNetworkAdapter.md: "Disconnects a virtual network adapter from a virtual switch or Ethernet resource pool."
+	foreach ($adapter in @($Bound['VMNetworkAdapter'])) {
+		$record, $entry = Get-HvAdapterEntry $Cmdlet $adapter
+		$entry.switchName = $null
+		Save-HvVmRecord $record
+	}
+}
+
+$script:HvBehaviour['Remove-VMHardDiskDrive'] = {
+	param($Bound, $Cmdlet)
+	# Remove-VMHardDiskDrive.md: "Deletes a hard disk drive from a virtual machine." The file stays.
+	foreach ($drive in @($Bound['VMHardDiskDrive'])) {
+		$record = Get-HvRecordFor $Cmdlet $drive
+		$entry = @($record.drives | Where-Object { ('Microsoft:' + $record.id + '\' + $_.id) -eq $drive.Id }) | Select-Object -First 1
+		if ($null -eq $entry) { Stop-Hv $Cmdlet 'The drive no longer exists.' 'ObjectNotFound' }
+		if ($entry.controllerType -eq 'IDE' -and $record.state -ne 'Off') { Stop-Hv $Cmdlet 'An IDE drive cannot be removed while the virtual machine is running.' }
+		$record.drives = @($record.drives | Where-Object { $_.id -ne $entry.id })
+		Save-HvVmRecord $record
+	}
 }

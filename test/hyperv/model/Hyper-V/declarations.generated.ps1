@@ -167,6 +167,121 @@ function Checkpoint-VM {
 	Invoke-HvModel -Command 'Checkpoint-VM' -Cmdlet $PSCmdlet -Bound $PSBoundParameters
 }
 
+function Compare-VM {
+	[CmdletBinding(DefaultParameterSetName = 'Set1')]
+	param(
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true, Position = 0)] [Parameter(ParameterSetName = 'Set2', Mandatory = $true, Position = 0)] [Parameter(ParameterSetName = 'Set3', Mandatory = $true, Position = 0)] [Parameter(ParameterSetName = 'Set6', Mandatory = $true, Position = 0)]
+		[string]$Name,
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true, Position = 1)] [Parameter(ParameterSetName = 'Set6', Mandatory = $true, Position = 1)] [Parameter(ParameterSetName = 'Set7', Mandatory = $true, Position = 1)] [Parameter(ParameterSetName = 'Set11', Mandatory = $true, Position = 1)]
+		[string]$DestinationHost,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set4')] [Parameter(ParameterSetName = 'Set5')] [Parameter(ParameterSetName = 'Set6')]
+		[string[]]$ComputerName,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set4')] [Parameter(ParameterSetName = 'Set5')] [Parameter(ParameterSetName = 'Set6')]
+		[pscredential[]]$Credential,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set3')] [Parameter(ParameterSetName = 'Set4')] [Parameter(ParameterSetName = 'Set5')] [Parameter(ParameterSetName = 'Set6')] [Parameter(ParameterSetName = 'Set7')] [Parameter(ParameterSetName = 'Set8')] [Parameter(ParameterSetName = 'Set9')] [Parameter(ParameterSetName = 'Set10')] [Parameter(ParameterSetName = 'Set11')]
+		[switch]$AsJob,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set6')] [Parameter(ParameterSetName = 'Set7')] [Parameter(ParameterSetName = 'Set11')]
+		[pscredential]$DestinationCredential,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set10')] [Parameter(ParameterSetName = 'Set11')]
+		[switch]$IncludeStorage,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set10')] [Parameter(ParameterSetName = 'Set11')]
+		[string]$DestinationStoragePath,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set3')] [Parameter(ParameterSetName = 'Set6')] [Parameter(ParameterSetName = 'Set7')] [Parameter(ParameterSetName = 'Set8')] [Parameter(ParameterSetName = 'Set10')] [Parameter(ParameterSetName = 'Set11')]
+		[string]$ResourcePoolName,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set3')] [Parameter(ParameterSetName = 'Set6')] [Parameter(ParameterSetName = 'Set7')] [Parameter(ParameterSetName = 'Set8')] [Parameter(ParameterSetName = 'Set10')] [Parameter(ParameterSetName = 'Set11')]
+		[switch]$RetainVhdCopiesOnSource,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set3')] [Parameter(ParameterSetName = 'Set4')] [Parameter(ParameterSetName = 'Set5')] [Parameter(ParameterSetName = 'Set6')] [Parameter(ParameterSetName = 'Set7')] [Parameter(ParameterSetName = 'Set8')] [Parameter(ParameterSetName = 'Set9')] [Parameter(ParameterSetName = 'Set10')] [Parameter(ParameterSetName = 'Set11')]
+		[switch]$WhatIf,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set3')] [Parameter(ParameterSetName = 'Set4')] [Parameter(ParameterSetName = 'Set5')] [Parameter(ParameterSetName = 'Set6')] [Parameter(ParameterSetName = 'Set7')] [Parameter(ParameterSetName = 'Set8')] [Parameter(ParameterSetName = 'Set9')] [Parameter(ParameterSetName = 'Set10')] [Parameter(ParameterSetName = 'Set11')]
+		[switch]$Confirm,
+		[Parameter(ParameterSetName = 'Set2', Mandatory = $true, Position = 1)] [Parameter(ParameterSetName = 'Set3', Mandatory = $true, Position = 1)] [Parameter(ParameterSetName = 'Set8', Mandatory = $true, Position = 1)] [Parameter(ParameterSetName = 'Set10', Mandatory = $true, Position = 1)]
+		[Microsoft.Management.Infrastructure.CimSession]$DestinationCimSession,
+		[Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set3')] [Parameter(ParameterSetName = 'Set4')] [Parameter(ParameterSetName = 'Set5')]
+		[Microsoft.Management.Infrastructure.CimSession[]]$CimSession,
+		[Parameter(ParameterSetName = 'Set3', Mandatory = $true)] [Parameter(ParameterSetName = 'Set5')] [Parameter(ParameterSetName = 'Set6')] [Parameter(ParameterSetName = 'Set7')] [Parameter(ParameterSetName = 'Set8', Mandatory = $true)]
+		[string]$VirtualMachinePath,
+		[Parameter(ParameterSetName = 'Set3')] [Parameter(ParameterSetName = 'Set5')] [Parameter(ParameterSetName = 'Set6')] [Parameter(ParameterSetName = 'Set7')] [Parameter(ParameterSetName = 'Set8')]
+		[string]$SnapshotFilePath,
+		[Parameter(ParameterSetName = 'Set3')] [Parameter(ParameterSetName = 'Set5')] [Parameter(ParameterSetName = 'Set6')] [Parameter(ParameterSetName = 'Set7')] [Parameter(ParameterSetName = 'Set8')]
+		[string]$SmartPagingFilePath,
+		[Parameter(ParameterSetName = 'Set3')] [Parameter(ParameterSetName = 'Set6')] [Parameter(ParameterSetName = 'Set7')] [Parameter(ParameterSetName = 'Set8')]
+		[hashtable[]]$Vhds,
+		[Parameter(ParameterSetName = 'Set4', Mandatory = $true, Position = 0)] [Parameter(ParameterSetName = 'Set5', Mandatory = $true, Position = 0)]
+		[string]$Path,
+		[Parameter(ParameterSetName = 'Set4')]
+		[switch]$Register,
+		[Parameter(ParameterSetName = 'Set5', Position = 1)]
+		[string]$VhdDestinationPath,
+		[Parameter(ParameterSetName = 'Set5', Mandatory = $true)]
+		[switch]$Copy,
+		[Parameter(ParameterSetName = 'Set5')]
+		[string]$VhdSourcePath,
+		[Parameter(ParameterSetName = 'Set5')]
+		[switch]$GenerateNewId,
+		[Parameter(ParameterSetName = 'Set7', Mandatory = $true, Position = 0)] [Parameter(ParameterSetName = 'Set8', Mandatory = $true, Position = 0)] [Parameter(ParameterSetName = 'Set10', Mandatory = $true, Position = 0)] [Parameter(ParameterSetName = 'Set11', Mandatory = $true, Position = 0)]
+		[VirtualMachine]$VM,
+		[Parameter(ParameterSetName = 'Set9', Mandatory = $true, Position = 0)]
+		[VMCompatibilityReport]$CompatibilityReport
+	)
+	Invoke-HvModel -Command 'Compare-VM' -Cmdlet $PSCmdlet -Bound $PSBoundParameters
+}
+
+function Connect-VMNetworkAdapter {
+	[CmdletBinding(DefaultParameterSetName = 'Set1')]
+	param(
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true, Position = 0)] [Parameter(ParameterSetName = 'Set5', Mandatory = $true, Position = 0)] [Parameter(ParameterSetName = 'Set6', Mandatory = $true, Position = 0)]
+		[string[]]$VMName,
+		[Parameter(ParameterSetName = 'Set1', Position = 1)] [Parameter(ParameterSetName = 'Set5', Position = 1)] [Parameter(ParameterSetName = 'Set6', Position = 1)]
+		[string[]]$Name,
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true, Position = 2)] [Parameter(ParameterSetName = 'Set2', Mandatory = $true, Position = 1)]
+		[string]$SwitchName,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set3')] [Parameter(ParameterSetName = 'Set4')] [Parameter(ParameterSetName = 'Set5')] [Parameter(ParameterSetName = 'Set6')]
+		[switch]$Passthru,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set6')]
+		[Microsoft.Management.Infrastructure.CimSession[]]$CimSession,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set6')]
+		[string[]]$ComputerName,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set6')]
+		[pscredential[]]$Credential,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set3')] [Parameter(ParameterSetName = 'Set4')] [Parameter(ParameterSetName = 'Set5')] [Parameter(ParameterSetName = 'Set6')]
+		[switch]$WhatIf,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set3')] [Parameter(ParameterSetName = 'Set4')] [Parameter(ParameterSetName = 'Set5')] [Parameter(ParameterSetName = 'Set6')]
+		[switch]$Confirm,
+		[Parameter(ParameterSetName = 'Set2', Mandatory = $true, Position = 0)] [Parameter(ParameterSetName = 'Set3', Mandatory = $true, Position = 0)] [Parameter(ParameterSetName = 'Set4', Mandatory = $true, Position = 0)]
+		[VMNetworkAdapter[]]$VMNetworkAdapter,
+		[Parameter(ParameterSetName = 'Set3', Mandatory = $true, Position = 1)] [Parameter(ParameterSetName = 'Set5', Mandatory = $true, Position = 2)]
+		[VMSwitch]$VMSwitch,
+		[Parameter(ParameterSetName = 'Set4', Mandatory = $true)] [Parameter(ParameterSetName = 'Set6', Mandatory = $true)]
+		[switch]$UseAutomaticConnection
+	)
+	Invoke-HvModel -Command 'Connect-VMNetworkAdapter' -Cmdlet $PSCmdlet -Bound $PSBoundParameters
+}
+
+function Disconnect-VMNetworkAdapter {
+	[CmdletBinding(DefaultParameterSetName = 'Set1')]
+	param(
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true, Position = 0)]
+		[string[]]$VMName,
+		[Parameter(ParameterSetName = 'Set1', Position = 1)]
+		[string[]]$Name,
+		[Parameter(ParameterSetName = 'Set1')]
+		[Microsoft.Management.Infrastructure.CimSession[]]$CimSession,
+		[Parameter(ParameterSetName = 'Set1')]
+		[string[]]$ComputerName,
+		[Parameter(ParameterSetName = 'Set1')]
+		[pscredential[]]$Credential,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[switch]$Passthru,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[switch]$WhatIf,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[switch]$Confirm,
+		[Parameter(ParameterSetName = 'Set2', Mandatory = $true, Position = 0)]
+		[VMNetworkAdapter[]]$VMNetworkAdapter
+	)
+	Invoke-HvModel -Command 'Disconnect-VMNetworkAdapter' -Cmdlet $PSCmdlet -Bound $PSBoundParameters
+}
+
 function Get-CimInstance {
 	[CmdletBinding(DefaultParameterSetName = 'Set1')]
 	param(
@@ -488,6 +603,45 @@ function Get-VMSwitch {
 	Invoke-HvModel -Command 'Get-VMSwitch' -Cmdlet $PSCmdlet -Bound $PSBoundParameters
 }
 
+function Import-VM {
+	[CmdletBinding(DefaultParameterSetName = 'Set1')]
+	param(
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true, Position = 0)] [Parameter(ParameterSetName = 'Set2', Mandatory = $true, Position = 0)]
+		[string]$Path,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[Microsoft.Management.Infrastructure.CimSession[]]$CimSession,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[string[]]$ComputerName,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[pscredential[]]$Credential,
+		[Parameter(ParameterSetName = 'Set1')]
+		[switch]$Register,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set3')]
+		[switch]$AsJob,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set3')]
+		[switch]$WhatIf,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')] [Parameter(ParameterSetName = 'Set3')]
+		[switch]$Confirm,
+		[Parameter(ParameterSetName = 'Set2', Position = 1)]
+		[string]$VhdDestinationPath,
+		[Parameter(ParameterSetName = 'Set2', Mandatory = $true)]
+		[switch]$Copy,
+		[Parameter(ParameterSetName = 'Set2')]
+		[string]$VirtualMachinePath,
+		[Parameter(ParameterSetName = 'Set2')]
+		[string]$SnapshotFilePath,
+		[Parameter(ParameterSetName = 'Set2')]
+		[string]$SmartPagingFilePath,
+		[Parameter(ParameterSetName = 'Set2')]
+		[string]$VhdSourcePath,
+		[Parameter(ParameterSetName = 'Set2')]
+		[switch]$GenerateNewId,
+		[Parameter(ParameterSetName = 'Set3', Mandatory = $true, Position = 0)]
+		[VMCompatibilityReport]$CompatibilityReport
+	)
+	Invoke-HvModel -Command 'Import-VM' -Cmdlet $PSCmdlet -Bound $PSBoundParameters
+}
+
 function Invoke-CimMethod {
 	[CmdletBinding(DefaultParameterSetName = 'Set1')]
 	param(
@@ -688,6 +842,35 @@ function Remove-VMDvdDrive {
 		[DvdDrive[]]$VMDvdDrive
 	)
 	Invoke-HvModel -Command 'Remove-VMDvdDrive' -Cmdlet $PSCmdlet -Bound $PSBoundParameters
+}
+
+function Remove-VMHardDiskDrive {
+	[CmdletBinding(DefaultParameterSetName = 'Set1')]
+	param(
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true, Position = 0)]
+		[string]$VMName,
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true, Position = 1)]
+		[ControllerType]$ControllerType,
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true, Position = 2)]
+		[int]$ControllerNumber,
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true, Position = 3)]
+		[int]$ControllerLocation,
+		[Parameter(ParameterSetName = 'Set1')]
+		[Microsoft.Management.Infrastructure.CimSession[]]$CimSession,
+		[Parameter(ParameterSetName = 'Set1')]
+		[string[]]$ComputerName,
+		[Parameter(ParameterSetName = 'Set1')]
+		[pscredential[]]$Credential,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[switch]$Passthru,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[switch]$WhatIf,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[switch]$Confirm,
+		[Parameter(ParameterSetName = 'Set2', Mandatory = $true, Position = 0)]
+		[HardDiskDrive[]]$VMHardDiskDrive
+	)
+	Invoke-HvModel -Command 'Remove-VMHardDiskDrive' -Cmdlet $PSCmdlet -Bound $PSBoundParameters
 }
 
 function Remove-VMNetworkAdapter {

@@ -28,6 +28,7 @@ class VirtualMachine : VirtualMachineBase {
 	[StartAction]$AutomaticStartAction
 	[timespan]$Uptime
 	[string]$Version = '8.0'
+	[string]$ConfigurationLocation
 }
 
 class VMSnapshot : VirtualMachineBase {
@@ -92,6 +93,19 @@ class VMIntegrationComponent {
 	[string]$PrimaryStatusDescription
 }
 
+# Compare-VM.md: "returning a compatibility report"; the report's VM is the planned VM an import registers.
+class VMCompatibilityError {
+	[string]$Message
+	[long]$MessageId
+	[object]$Source
+}
+class VMCompatibilityReport {
+	[VirtualMachine]$VM
+	[VMCompatibilityError[]]$Incompatibilities
+	[string]$Path
+	[string]$OperationType = 'ImportVirtualMachine'
+}
+
 class VMHost {
 	[string]$ComputerName
 	[string]$VirtualHardDiskPath
@@ -127,5 +141,11 @@ class HvCimInstance {
 	# Msvm_VirtualSystemSettingData
 	[string]$ConfigurationID
 	[string]$VirtualSystemType
+	# Msvm_ComputerSystem
+	[string]$ElementName
+	# Msvm_ConcreteJob
+	[string]$InstanceID
+	[uint16]$JobState
+	[string]$ErrorDescription
 }
 class HvCimClass { [string]$CimClassName }
