@@ -186,9 +186,10 @@ function Get-RdProcessAlive {
 	if ($null -eq $State -or $null -eq $State.pid) { return $false }
 	$process = Get-Process -Id ([int]$State.pid) -ErrorAction SilentlyContinue
 	if ($null -eq $process) { return $false }
-	# Within a second, not to the tick: .NET off Windows derives StartTime from the boot time, which
-	# each process computes a little differently (and a pid is not reused within a second).
-	try { return ([Math]::Abs($process.StartTime.ToUniversalTime().ToFileTimeUtc() - [int64]$State.startedTicks) -lt 10000000) } catch { return $false }
+	# Within ten seconds, not to the tick: .NET off Windows derives StartTime from the boot time, which
+	# each process computes a little differently — by more than a second on a loaded machine, which
+	# made a running worker look lost — and a pid is not reused within seconds.
+	try { return ([Math]::Abs($process.StartTime.ToUniversalTime().ToFileTimeUtc() - [int64]$State.startedTicks) -lt 100000000) } catch { return $false }
 }
 
 function Get-RdNativePath {
