@@ -146,6 +146,7 @@ program
 	.option('--keep', 'leave the drill VMs running (stop them later with "rundirect stop")')
 	.option('--plan <file.json>', 'a drill plan: VMs in boot order with dependencies, concurrency, timeout')
 	.option('--isolated-switch <name>', 'Hyper-V: connect the NICs to this Private/Internal switch instead of leaving them disconnected')
+	.option('--check <command>', 'an application check: a command run inside each guest once it shows proof of life (no network needed), retried until it exits 0 — e.g. --check "pg_isready -q"; repeatable', (value: string, previous: string[] = []) => [...previous, value])
 	.option('--history', 'list past drills with their outcome and times')
 	.action((vms: string[], options: DrillCommandOptions) => withContext(globals(), (context) => drillCommand(context, vms, options, abort.signal)));
 
@@ -154,7 +155,8 @@ lab
 	.command('init')
 	.description('build the lab guest, a sample backup destination and the lab\'s existing VMs (idempotent)')
 	.option('--force', 'rebuild the sample destination and lab VMs')
-	.action(async (options: { force?: boolean }) => {
+	.option('--with-debian', 'also build a real guest (Debian: systemd, PostgreSQL, qemu-guest-agent; needs root, a few minutes once) and its restore points pg01 (generation 1, BIOS, qcow2) and pg02 (generation 2, UEFI, VHDX)')
+	.action(async (options: { force?: boolean; withDebian?: boolean }) => {
 		const json = globals().json === true;
 		process.exitCode = await labInitCommand(globalPaths(globals()), {
 			json,

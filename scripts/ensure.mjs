@@ -26,6 +26,10 @@ const SYSTEM_NEEDS = [
 	['virsh', 'libvirt-clients'],
 	['libvirtd', 'libvirt-daemon-system'],
 	['getfattr', 'attr'],
+	// The Debian guest (`lab init --with-debian`, and its tests): built from Debian's packages, no loop mounts.
+	['debootstrap', 'debootstrap'],
+	['sfdisk', 'fdisk'],
+	['mkfs.ext4', 'e2fsprogs'],
 ];
 
 function run(command, args, options = {}) {

@@ -13,6 +13,7 @@ export interface DrillCommandOptions {
 	keep?: boolean;
 	plan?: string;
 	isolatedSwitch?: string;
+	check?: string[];
 	history?: boolean;
 }
 
@@ -47,6 +48,7 @@ export async function drillCommand(context: CommandContext, vms: string[], optio
 			...(options.timeout !== undefined ? { timeoutSeconds: wholeNumber(options.timeout, '--timeout') } : {}),
 			...(options.keep ? { keep: true } : {}),
 			...(options.isolatedSwitch !== undefined ? { isolatedSwitch: options.isolatedSwitch } : {}),
+			...(options.check !== undefined ? { checks: options.check } : {}),
 		},
 		plan,
 	);
@@ -67,7 +69,7 @@ export async function drillCommand(context: CommandContext, vms: string[], optio
 		signal,
 		onEvent: (event: DrillEvent) => {
 			if (event.type === 'drill') context.emit({ type: 'drill', id: event.drill, dir: event.dir, outcome: event.outcome });
-			else context.emit({ type: 'drill-vm', drill: event.drill, vm: event.vm, drillName: event.drillName, session: event.session, milestone: event.milestone, detail: event.detail, timeToRunningMs: event.report.timeToRunningMs, timeToProofMs: event.report.timeToProofMs });
+			else context.emit({ type: 'drill-vm', drill: event.drill, vm: event.vm, drillName: event.drillName, session: event.session, milestone: event.milestone, detail: event.detail, timeToRunningMs: event.report.timeToRunningMs, timeToProofMs: event.report.timeToProofMs, timeToReadyMs: event.report.timeToReadyMs });
 		},
 	});
 	return finish(context, report, dir);
@@ -75,8 +77,8 @@ export async function drillCommand(context: CommandContext, vms: string[], optio
 
 function finish(context: CommandContext, report: DrillReport, dir: string): number {
 	context.emit({ type: 'result', ok: report.outcome === 'passed', drill: report.id, outcome: report.outcome, dir, report: `${dir}/report.json`, markdown: `${dir}/report.md`, vms: report.vms });
-	const rows = [['VM', 'RESTORE POINT', 'RAN AS', 'TO RUNNING', 'TO PROOF OF LIFE', 'OUTCOME', 'CLEANUP']];
-	for (const vm of report.vms) rows.push([vm.vm, vm.restorePoint?.id ?? '—', vm.drillName, seconds(vm.timeToRunningMs), seconds(vm.timeToProofMs), vm.outcome, vm.cleanup.state]);
+	const rows = [['VM', 'RESTORE POINT', 'RAN AS', 'TO RUNNING', 'TO PROOF OF LIFE', 'TO READY', 'OUTCOME', 'CLEANUP']];
+	for (const vm of report.vms) rows.push([vm.vm, vm.restorePoint?.id ?? '—', vm.drillName, seconds(vm.timeToRunningMs), seconds(vm.timeToProofMs), vm.checks.length > 0 ? seconds(vm.timeToReadyMs) : '—', vm.outcome, vm.cleanup.state]);
 	context.say('');
 	context.say(table(rows));
 	for (const vm of report.vms.filter((candidate) => candidate.reason)) context.say(`  ! ${vm.vm}: ${vm.reason}`);
@@ -93,7 +95,8 @@ function finish(context: CommandContext, report: DrillReport, dir: string): numb
 	}
 	const kept = report.vms.filter((vm) => vm.cleanup.state === 'kept');
 	if (kept.length > 0) context.say(`Kept running (--keep): ${kept.map((vm) => `${vm.drillName} — "rundirect stop ${vm.session}"`).join(', ')}.`);
-	context.say(report.outcome === 'passed' ? `Drill ${report.id} PASSED: every VM showed proof of life.` : `Drill ${report.id} FAILED: ${report.vms.filter((vm) => vm.outcome !== 'passed').map((vm) => `${vm.vm} ${vm.outcome}`).join(', ')}.`);
+	if (report.allReadyMs != null) context.say(`The whole plan: every VM running after ${seconds(report.allRunningMs ?? null)}, showing proof of life after ${seconds(report.allAliveMs ?? null)}, ready after ${seconds(report.allReadyMs)}.`);
+	context.say(report.outcome === 'passed' ? `Drill ${report.id} PASSED: every VM showed proof of life${report.vms.some((vm) => vm.checks.length > 0) ? ' and passed its application checks' : ''}.` : `Drill ${report.id} FAILED: ${report.vms.filter((vm) => vm.outcome !== 'passed').map((vm) => `${vm.vm} ${vm.outcome}`).join(', ')}.`);
 	return report.outcome === 'passed' ? EXIT.ok : EXIT.failed;
 }
 

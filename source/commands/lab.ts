@@ -15,7 +15,7 @@ export interface LabInitOutput {
 }
 
 /** `lab init` builds the lab whatever --host says: the lab is the host that provisions itself. */
-export async function labInitCommand(paths: Paths, output: LabInitOutput, options: { force?: boolean }): Promise<number> {
+export async function labInitCommand(paths: Paths, output: LabInitOutput, options: { force?: boolean; withDebian?: boolean }): Promise<number> {
 	const host = await openHost('lab', paths);
 	try {
 		if (!canProvision(host)) throw new RundirectError(`host ${host.id} cannot build a sample lab`, EXIT.usage);
@@ -23,6 +23,7 @@ export async function labInitCommand(paths: Paths, output: LabInitOutput, option
 		let lastLine = '';
 		const summary = await host.provision({
 			...(options.force !== undefined ? { force: options.force } : {}),
+			...(options.withDebian ? { withDebian: true } : {}),
 			onProgress: (message, fraction) => {
 				output.emit({ type: 'progress', step: 'lab-init', message, fraction: fraction ?? null });
 				const line = `${fraction === undefined ? '' : `[${String(Math.round(fraction * 100)).padStart(3)}%] `}${message}`;

@@ -13,6 +13,23 @@ const MAX_TIMEOUT_SECONDS = 24 * 3600;
 
 const timeoutSchema = z.number().int().min(1, 'must be at least 1 second').max(MAX_TIMEOUT_SECONDS, `must be at most ${MAX_TIMEOUT_SECONDS} seconds`);
 
+/** How long an application may take to answer once the guest is up, unless the check says. */
+export const DEFAULT_CHECK_TIMEOUT_SECONDS = 120;
+
+/**
+ * An application check: a command run inside the guest (no network needed: the guest agent on
+ * the lab host), retried until it exits 0 or its time is up; its exit code and output are kept
+ * as evidence. A VM with checks is ready — and its dependents start — once every check passed.
+ */
+export const drillCheckSchema = z.strictObject({
+	/** The command and its arguments, each an element (nothing is parsed by a shell). */
+	exec: z.array(z.string().min(1).max(4096)).min(1, 'needs the command to run').max(64),
+	/** Seconds from proof of life the check may keep failing before the VM fails. */
+	timeoutSeconds: timeoutSchema.optional(),
+});
+
+export type DrillCheckFile = z.infer<typeof drillCheckSchema>;
+
 export const drillVmSchema = z.strictObject({
 	vm: vmNameSchema,
 	/** `latest` (default) or a restore point id. */
@@ -20,6 +37,8 @@ export const drillVmSchema = z.strictObject({
 	/** VMs of this plan that must show proof of life before this one starts (e.g. a domain controller). */
 	after: z.array(vmNameSchema).max(64).optional(),
 	timeoutSeconds: timeoutSchema.optional(),
+	/** Application checks, run in order once the guest shows proof of life. */
+	checks: z.array(drillCheckSchema).max(16).optional(),
 });
 
 export const drillPlanSchema = z.strictObject({
@@ -33,11 +52,17 @@ export const drillPlanSchema = z.strictObject({
 
 export type DrillPlanFile = z.infer<typeof drillPlanSchema>;
 
+export interface DrillCheck {
+	exec: string[];
+	timeoutSeconds: number;
+}
+
 export interface DrillVmSpec {
 	vm: string;
 	point: string;
 	after: string[];
 	timeoutSeconds: number;
+	checks: DrillCheck[];
 }
 
 /** A drill, resolved and checked: every VM once, dependencies inside the drill and acyclic. */
@@ -56,6 +81,8 @@ export interface DrillArgs {
 	timeoutSeconds?: number;
 	keep?: boolean;
 	isolatedSwitch?: string | null;
+	/** `--check "<command>"`: application checks for every VM named on the command line. */
+	checks?: string[];
 }
 
 function planError(file: string, field: string | null, message: string): RundirectError {
@@ -124,13 +151,18 @@ export function resolveDrillSpec(args: DrillArgs, plan: DrillPlanFile | null): D
 	if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new RundirectError(`--concurrency must be a whole number from 1 to 64, not ${concurrency}`, EXIT.usage);
 	const timeout = args.timeoutSeconds ?? plan?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
 	if (!timeoutSchema.safeParse(timeout).success) throw new RundirectError(`--timeout must be a whole number of seconds from 1 to ${MAX_TIMEOUT_SECONDS}, not ${timeout}`, EXIT.usage);
-	const entries: DrillPlanFile['vms'] = plan ? plan.vms : given.map((vm) => ({ vm }));
+	if (plan && (args.checks ?? []).length > 0) throw new RundirectError('give application checks on the command line (--check) or in the plan file, not both', EXIT.usage);
+	// On the command line a check is one string, split at spaces (no quoting: a plan file takes any argument).
+	const cliChecks: DrillCheckFile[] = (args.checks ?? []).map((text) => ({ exec: text.split(/\s+/).filter(Boolean) }));
+	for (const check of cliChecks) if (check.exec.length === 0) throw new RundirectError('--check needs a command to run inside the guest, e.g. --check "pg_isready -q"', EXIT.usage);
+	const entries: DrillPlanFile['vms'] = plan ? plan.vms : given.map((vm) => ({ vm, checks: cliChecks }));
 	const vms = entries.map((entry) => ({
 		vm: entry.vm,
 		point: args.point ?? entry.point ?? 'latest',
 		after: entry.after ?? [],
 		// A --timeout on the command line is for every VM; the plan's own per-VM values otherwise win.
 		timeoutSeconds: args.timeoutSeconds ?? entry.timeoutSeconds ?? timeout,
+		checks: (entry.checks ?? []).map((check) => ({ exec: check.exec, timeoutSeconds: check.timeoutSeconds ?? DEFAULT_CHECK_TIMEOUT_SECONDS })),
 	}));
 	checkGraph(vms, (field, message) => new RundirectError(`${field}: ${message}`, EXIT.usage));
 	return { vms, concurrency, isolatedSwitch: args.isolatedSwitch ?? plan?.isolatedSwitch ?? null, keep: args.keep ?? plan?.keep ?? false };

@@ -2,7 +2,7 @@
 // nothing, and the report it will fill in.
 import os from 'node:os';
 import { PreflightError } from '../core/errors.ts';
-import { drillNetworkOf } from '../hosts/capabilities.ts';
+import { drillNetworkOf, execsInGuest } from '../hosts/capabilities.ts';
 import type { Engine, StartProposal } from '../restore/engine.ts';
 import type { DrillSpec } from './plan.ts';
 import { proofName } from './proof.ts';
@@ -41,6 +41,7 @@ export async function prepareDrill(engine: Engine, spec: DrillSpec, id = newDril
 		const mine = [...proposal.problems];
 		if (proposal.plan.replaces !== null && mine.length === 0) mine.push(`a VM named ${name} exists on ${engine.host.id}: a drill never replaces a VM`);
 		if (proposal.resume) mine.push(`${name} is held by session ${proposal.resume.id}: a drill never continues another session`);
+		if (entry.checks.length > 0 && !execsInGuest(engine.host)) mine.push(`the host ${engine.host.id} cannot run commands inside its guests, so its application checks cannot run (on the lab host they go through the QEMU guest agent)`);
 		problems.push(...mine.map((problem) => `${entry.vm}: ${problem}`));
 		warnings.push(...proposal.warnings);
 		proposals.set(entry.vm, proposal);
@@ -77,6 +78,9 @@ export async function prepareDrill(engine: Engine, spec: DrillSpec, id = newDril
 				timeToRunningMs: null,
 				timeToProofMs: null,
 				proof: proofName(engine.host),
+				checks: entry.checks.map((check) => ({ command: check.exec, timeoutSeconds: check.timeoutSeconds, outcome: 'pending' as const, attempts: 0, exitCode: null, stdout: '', stderr: '', error: null, passedAt: null, timeToPassMs: null })),
+				readyAt: null,
+				timeToReadyMs: null,
 				outcome: 'pending',
 				reason: null,
 				evidence: null,

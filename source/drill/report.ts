@@ -24,6 +24,26 @@ export interface DrillCleanup {
 	hint: string | null;
 }
 
+/** One application check as it ended: its last attempt's exit code and output are the evidence. */
+export interface DrillCheckReport {
+	command: string[];
+	timeoutSeconds: number;
+	outcome: 'pending' | 'passed' | 'failed';
+	attempts: number;
+	/** Of the last attempt; null when it never ran to an end (no guest agent, timed out). */
+	exitCode: number | null;
+	/** The last attempt's output, at most CHECK_OUTPUT_BYTES of each stream. */
+	stdout: string;
+	stderr: string;
+	/** Why it could not run, when it never ended with an exit code. */
+	error: string | null;
+	/** When it passed, and how long after the start of the Run Direct. */
+	passedAt: string | null;
+	timeToPassMs: number | null;
+}
+
+export const CHECK_OUTPUT_BYTES = 4096;
+
 export interface DrillVmReport {
 	vm: string;
 	/** The name the VM ran under during the drill (`<vm>-drill-<id>`), never an existing VM's. */
@@ -46,6 +66,12 @@ export interface DrillVmReport {
 	timeToProofMs: number | null;
 	/** What counted as proof of life: "serial marker" (lab) or "heartbeat" (Hyper-V). */
 	proof: string;
+	/** The application checks, in the order they ran (none: ready at proof of life). */
+	checks: DrillCheckReport[];
+	/** When every check had passed: the application is back. */
+	readyAt: string | null;
+	/** Start → application ready (= time to proof of life without checks). */
+	timeToReadyMs: number | null;
 	outcome: DrillVmOutcome;
 	/** Why it failed or was skipped. */
 	reason: string | null;
@@ -69,6 +95,21 @@ export interface DrillReport {
 	pid: number;
 	hostname: string;
 	vms: DrillVmReport[];
+	/** The whole plan, from the drill's start: until every VM was running, showed proof of life, was ready (null until all did). */
+	allRunningMs?: number | null;
+	allAliveMs?: number | null;
+	allReadyMs?: number | null;
+}
+
+/** The whole plan's times from its start, once every VM reached the milestone (else null). */
+export function planTimes(report: DrillReport): Pick<DrillReport, 'allRunningMs' | 'allAliveMs' | 'allReadyMs'> {
+	const start = Date.parse(report.startedAt);
+	const last = (field: 'runningAt' | 'aliveAt' | 'readyAt'): number | null => {
+		const times = report.vms.map((vm) => vm[field]);
+		if (times.length === 0 || times.some((time) => time === null)) return null;
+		return Math.max(...times.map((time) => Date.parse(time as string))) - start;
+	};
+	return { allRunningMs: last('runningAt'), allAliveMs: last('aliveAt'), allReadyMs: last('readyAt') };
 }
 
 /** A report's verdict from its VMs. */
@@ -94,14 +135,15 @@ export function renderMarkdown(report: DrillReport, evidenceText: Map<string, st
 		`- Host: ${report.host}`,
 		`- Backup destination: ${report.destination}`,
 		`- Started ${report.startedAt}${report.endedAt ? `, ended ${report.endedAt} (${formatDuration((Date.parse(report.endedAt) - Date.parse(report.startedAt)) / 1000)})` : ''}`,
-		`- ${passed} of ${report.vms.length} VM(s) showed proof of life · at most ${report.concurrency} at once · network: ${report.network}${report.keep ? ' · kept running (--keep)' : ''}`,
+		`- ${passed} of ${report.vms.length} VM(s) passed · at most ${report.concurrency} at once · network: ${report.network}${report.keep ? ' · kept running (--keep)' : ''}`,
+		`- The whole plan: every VM running after ${formatMs(report.allRunningMs ?? null)}, showing proof of life after ${formatMs(report.allAliveMs ?? null)}, ready after ${formatMs(report.allReadyMs ?? null)}`,
 		'',
-		'| VM | restore point | ran as | time to running | time to proof of life | outcome | cleanup |',
-		'|---|---|---|---|---|---|---|',
+		'| VM | restore point | ran as | time to running | time to proof of life | time to application ready | outcome | cleanup |',
+		'|---|---|---|---|---|---|---|---|',
 	];
 	for (const vm of report.vms) {
 		lines.push(
-			`| ${cell(vm.vm)} | ${cell(vm.restorePoint ? vm.restorePoint.id : '—')} | ${cell(vm.drillName)} | ${formatMs(vm.timeToRunningMs)} | ${formatMs(vm.timeToProofMs)} | ${OUTCOME_MARK[vm.outcome]} | ${cell(vm.cleanup.state)} |`,
+			`| ${cell(vm.vm)} | ${cell(vm.restorePoint ? vm.restorePoint.id : '—')} | ${cell(vm.drillName)} | ${formatMs(vm.timeToRunningMs)} | ${formatMs(vm.timeToProofMs)} | ${formatMs(vm.timeToReadyMs)} | ${OUTCOME_MARK[vm.outcome]} | ${cell(vm.cleanup.state)} |`,
 		);
 	}
 	for (const vm of report.vms) {
@@ -110,6 +152,12 @@ export function renderMarkdown(report: DrillReport, evidenceText: Map<string, st
 		lines.push(`- Ran as ${vm.drillName} on ${vm.host}${vm.session ? `, session ${vm.session}` : ''}${vm.after.length > 0 ? `, after ${vm.after.join(', ')}` : ''}`);
 		lines.push(`- Started ${vm.startedAt ?? '—'}; running after ${formatMs(vm.timeToRunningMs)}; proof of life (${vm.proof}) after ${formatMs(vm.timeToProofMs)} (limit ${vm.timeoutSeconds} s)`);
 		if (vm.reason) lines.push(`- ${vm.outcome === 'skipped' ? 'Skipped' : 'Why'}: ${vm.reason}`);
+		for (const check of vm.checks) {
+			const ended = check.exitCode !== null ? `exit code ${check.exitCode}` : (check.error ?? 'did not run');
+			lines.push(`- Check \`${cell(check.command.join(' '))}\`: ${check.outcome} after ${check.attempts} attempt(s), ${ended}${check.timeToPassMs !== null ? `, ready after ${formatMs(check.timeToPassMs)}` : ''}`);
+			const output = [check.stdout, check.stderr].filter((text) => text.trim().length > 0).join('\n').replace(/\s+$/, '');
+			if (output) lines.push('', '```text', output.replace(/```/g, "'''"), '```', '');
+		}
 		lines.push(`- Cleanup: ${vm.cleanup.state}${vm.cleanup.at ? ` at ${vm.cleanup.at}` : ''}${vm.cleanup.error ? ` — ${vm.cleanup.error}` : ''}${vm.cleanup.hint ? ` — ${vm.cleanup.hint}` : ''}`);
 		if (vm.evidence) {
 			lines.push(`- Evidence: ${vm.evidence.summary} ([${vm.evidence.file}](${vm.evidence.file}))`);

@@ -2,16 +2,17 @@
 // isolated, watched until the guest shows proof of life (timed: the measured recovery time),
 // its evidence kept, then stopped so nothing remains. One listr2 tree — a task per VM, its
 // steps as subtasks — rendered by listr2 headless, or by the console's own renderer class.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { formatMs } from '../core/format.ts';
 import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
-import { hasEvidence } from '../hosts/capabilities.ts';
+import { execsInGuest, hasEvidence } from '../hosts/capabilities.ts';
 import type { Engine, EngineEvent, StartProposal } from '../restore/engine.ts';
 import { AbortedError, EXIT, RundirectError, errorMessage } from '../core/errors.ts';
 import type { SessionRecord } from '../restore/session.ts';
 import type { RendererChoice } from '../restore/renderer.ts';
 import type { DrillSpec, DrillVmSpec } from './plan.ts';
 import { waitForProofOfLife } from './proof.ts';
-import { overallOutcome, type DrillReport, type DrillVmReport } from './report.ts';
+import { CHECK_OUTPUT_BYTES, overallOutcome, planTimes, type DrillCheckReport, type DrillReport, type DrillVmReport } from './report.ts';
 import { Milestone, Slots, unlessAborted } from './schedule.ts';
 import { drillDir, saveReport, writeEvidence } from './store.ts';
 import { prepareDrill, type PreparedDrill } from './prepare.ts';
@@ -19,7 +20,7 @@ import { prepareDrill, type PreparedDrill } from './prepare.ts';
 /** What the drill tells its watchers (the command's NDJSON, the console) as it goes. */
 export type DrillEvent =
 	| { type: 'drill'; drill: string; dir: string; outcome: DrillReport['outcome'] }
-	| { type: 'drill-vm'; drill: string; vm: string; drillName: string; session: string | null; milestone: 'waiting' | 'starting' | 'running' | 'alive' | 'no-proof' | 'evidence' | 'stopped' | 'kept' | 'skipped' | 'failed' | 'interrupted'; detail: string | null; report: DrillVmReport };
+	| { type: 'drill-vm'; drill: string; vm: string; drillName: string; session: string | null; milestone: 'waiting' | 'starting' | 'running' | 'alive' | 'no-proof' | 'check' | 'ready' | 'evidence' | 'stopped' | 'kept' | 'skipped' | 'failed' | 'interrupted'; detail: string | null; report: DrillVmReport };
 
 /** `renderer`: as Engine.runPhase ('silent' unless given). */
 export interface DrillRunOptions<Renderer extends ListrRendererValue = ListrRendererValue> extends RendererChoice<Renderer> {
@@ -39,7 +40,7 @@ interface VmRun {
 	session: SessionRecord | null;
 	/** performance.now() when the start began: the clock of both measured times. */
 	t0: number | null;
-	/** Settled true at proof of life, false when it will never come (failed, skipped, interrupted). */
+	/** Settled true once ready (proof of life, then every application check passed), false when it will never be (failed, skipped, interrupted). */
 	alive: Milestone<boolean>;
 	/** Settled when its part is over: a dependency stays up until then. */
 	finished: Milestone<void>;
@@ -68,6 +69,7 @@ export async function runDrill<Renderer extends ListrRendererValue = 'silent'>(o
 	let saving: Promise<unknown> = Promise.resolve();
 	const persist = (): Promise<void> => {
 		report.outcome = overallOutcome(report.vms);
+		Object.assign(report, planTimes(report));
 		const snapshot = structuredClone(report);
 		const next = saving.then(() => saveReport(stateDir, snapshot));
 		saving = next.catch(() => undefined);
@@ -251,15 +253,9 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 					}
 					report.timeToProofMs = Math.round(result.at - run.t0);
 					report.aliveAt = new Date().toISOString();
-					report.outcome = 'passed';
 					task.title = `Proof of life (${report.proof}) after ${formatMs(report.timeToProofMs)}`;
-					run.alive.settle(true);
-					// Kept up for its dependents, it no longer counts as booting: its slot goes to the next VM.
-					if (run.dependents.length > 0) {
-						run.release?.();
-						run.release = null;
-					}
 					shared.milestone(run, 'alive');
+					if (spec.checks.length === 0) ready(run, report.timeToProofMs, report.aliveAt);
 				} catch (error) {
 					if (isAborted(error)) {
 						markInterrupted(run);
@@ -270,6 +266,36 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 			},
 			exitOnError: false,
 		},
+		...(spec.checks.length > 0
+			? [
+					{
+						title: `Application check${spec.checks.length === 1 ? '' : 's'}: ${spec.checks.map((check) => check.exec.join(' ')).join('; ')}`,
+						skip: () => run.over || report.outcome !== 'running' || report.aliveAt === null,
+						task: async (_ctx, task) => {
+							try {
+								for (const [index, check] of report.checks.entries()) {
+									const passed = await runCheck(run, shared, check, (text) => (task.output = text));
+									shared.milestone(run, 'check', `${check.command.join(' ')}: ${check.outcome}`);
+									if (!passed) {
+										fail(run, `application check ${index + 1} (${check.command.join(' ')}) ${check.exitCode !== null ? `exited ${check.exitCode}` : `did not run: ${check.error ?? 'unknown'}`} within ${check.timeoutSeconds} s of proof of life${firstLine(check) ? `: ${firstLine(check)}` : ''}`);
+										shared.milestone(run, 'failed', report.reason);
+										throw new Error(report.reason ?? 'an application check failed');
+									}
+								}
+								ready(run, elapsed(run), new Date().toISOString());
+								task.title = `Application ready after ${formatMs(report.timeToReadyMs)} (${report.checks.length} check${report.checks.length === 1 ? '' : 's'} passed)`;
+							} catch (error) {
+								if (isAborted(error)) {
+									markInterrupted(run);
+									shared.milestone(run, 'interrupted');
+								}
+								throw error;
+							}
+						},
+						exitOnError: false,
+					} satisfies ListrTask<DrillContext>,
+				]
+			: []),
 		{
 			title: hasEvidence(engine.host) ? `Capture evidence (${engine.host.evidenceSource})` : 'Capture evidence',
 			skip: () => (run.over || !run.session ? true : hasEvidence(engine.host) ? false : `the host ${engine.host.id} offers no evidence`),
@@ -349,11 +375,12 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 				run.release = null;
 				run.alive.settle(report.outcome === 'passed');
 				run.finished.settle();
-				const verdict = report.outcome === 'passed' ? `passed — proof of life after ${formatMs(report.timeToProofMs)}` : report.outcome === 'interrupted' ? 'interrupted' : `${report.outcome.toUpperCase()} — ${report.reason ?? ''}`;
+				const readyText = report.checks.length > 0 ? `, application ready after ${formatMs(report.timeToReadyMs)}` : '';
+				const verdict = report.outcome === 'passed' ? `passed — proof of life after ${formatMs(report.timeToProofMs)}${readyText}` : report.outcome === 'interrupted' ? 'interrupted' : `${report.outcome.toUpperCase()} — ${report.reason ?? ''}`;
 				run.retitle?.(`${spec.vm} → ${report.drillName}: ${verdict}`);
 				if (report.outcome === 'interrupted') throw new AbortedError();
 				if (report.outcome === 'passed') {
-					task.title = `Passed: running after ${formatMs(report.timeToRunningMs)}, proof of life after ${formatMs(report.timeToProofMs)}`;
+					task.title = `Passed: running after ${formatMs(report.timeToRunningMs)}, proof of life after ${formatMs(report.timeToProofMs)}${readyText}`;
 					return;
 				}
 				if (report.outcome === 'skipped') throw new Error(`Skipped: ${report.reason ?? ''}`);
@@ -368,6 +395,69 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 			return task.newListr(subtasks, { concurrent: false, exitOnError: true });
 		},
 	};
+}
+
+/** The VM is ready (proof of life, then its checks): it passed, and its dependents may start. */
+function ready(run: VmRun, ms: number, at: string): void {
+	run.report.timeToReadyMs = ms;
+	run.report.readyAt = at;
+	run.report.outcome = 'passed';
+	run.alive.settle(true);
+	// Kept up for its dependents, it no longer counts as booting: its slot goes to the next VM.
+	if (run.dependents.length > 0) {
+		run.release?.();
+		run.release = null;
+	}
+}
+
+const CHECK_RETRY_MS = 2000;
+/** One attempt may take this long (a check that hangs is tried again while time is left). */
+const CHECK_ATTEMPT_MS = 30_000;
+
+function clip(text: string): string {
+	return Buffer.byteLength(text) <= CHECK_OUTPUT_BYTES ? text : `${Buffer.from(text).subarray(0, CHECK_OUTPUT_BYTES).toString('utf8')}\n… (cut at ${CHECK_OUTPUT_BYTES} bytes)`;
+}
+
+function firstLine(check: DrillCheckReport): string {
+	return (check.stderr.trim() || check.stdout.trim() || check.error || '').split('\n')[0]?.slice(0, 160) ?? '';
+}
+
+/** Runs one check until it exits 0 or its time (from proof of life) is up; the check's report records every attempt's end. */
+async function runCheck(run: VmRun, shared: Shared, check: DrillCheckReport, say: (text: string) => void): Promise<boolean> {
+	const host = shared.engine.host;
+	const session = run.session;
+	if (!session || !execsInGuest(host)) {
+		check.outcome = 'failed';
+		check.error = `the host ${host.id} cannot run commands inside its guests`;
+		return false;
+	}
+	const deadline = performance.now() + check.timeoutSeconds * 1000;
+	while (true) {
+		if (shared.signal.aborted) throw new AbortedError();
+		check.attempts++;
+		say(`${check.command.join(' ')} (attempt ${check.attempts}, through ${host.guestExecVia})`);
+		try {
+			const result = await host.guestExec(session.plan, check.command, Math.max(1000, Math.min(CHECK_ATTEMPT_MS, deadline - performance.now())));
+			check.exitCode = result.exitCode;
+			check.stdout = clip(result.stdout);
+			check.stderr = clip(result.stderr);
+			check.error = result.exitCode === null ? `ended by signal ${result.signal ?? '?'}` : null;
+			if (result.exitCode === 0) {
+				check.outcome = 'passed';
+				check.passedAt = new Date().toISOString();
+				check.timeToPassMs = elapsed(run);
+				return true;
+			}
+		} catch (error) {
+			check.exitCode = null;
+			check.error = errorMessage(error);
+		}
+		if (performance.now() + CHECK_RETRY_MS >= deadline) {
+			check.outcome = 'failed';
+			return false;
+		}
+		await sleep(CHECK_RETRY_MS, undefined, { signal: shared.signal }).catch(() => undefined);
+	}
 }
 
 /** "14 lines; last: rundirect-tick 3", or that the console was empty. */

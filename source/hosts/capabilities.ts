@@ -2,6 +2,7 @@
 // some hosts can do is a small interface here with a type guard, checked where it is used —
 // never by asking which driver a host is. A driver has an ability by implementing its members.
 import type { RestorePointManifest } from '../catalog/schema.ts';
+import type { GuestExecResult } from '../qemu/guest-agent.ts';
 import type { Evidence, Host, PlanInput, RestorePlan, RunbookStep, StepOptions } from './host.ts';
 
 function hasMember(host: Host, member: string): boolean {
@@ -114,6 +115,25 @@ export function proofOfLifeOf(host: Host): ProofOfLife {
 	return hasMember(host, 'proofOfLife') ? (host as Host & HasProofOfLife).proofOfLife : { name: 'guest signal', pollMs: 1000 };
 }
 
+// ---- commands inside the guest ----------------------------------------------------------
+
+/** What a command run inside a guest did (kept as a drill's evidence of its application): the guest agent's answer, the one shape every host gives. */
+export type GuestCommandResult = GuestExecResult;
+
+/**
+ * Runs a command inside a session's guest, no network needed (lab: the QEMU guest agent's
+ * guest-exec), and waits for it to exit, at most `timeoutMs`.
+ */
+export interface ExecsInGuest {
+	guestExec(plan: RestorePlan, argv: readonly string[], timeoutMs: number): Promise<GuestCommandResult>;
+	/** How, in words: "the QEMU guest agent". */
+	readonly guestExecVia: string;
+}
+
+export function execsInGuest(host: Host): host is Host & ExecsInGuest {
+	return hasMember(host, 'guestExec') && hasMember(host, 'guestExecVia');
+}
+
 // ---- drill network ----------------------------------------------------------------------
 
 /** How a drill's VM is kept off the production network on this host, in words for the report. */
@@ -154,6 +174,8 @@ export interface ProvisionSummary {
 export interface ProvisionOptions {
 	/** Rebuild what exists (not what a session is using). */
 	force?: boolean;
+	/** Also build a real guest OS with an application (the lab: Debian with PostgreSQL and the guest agent). */
+	withDebian?: boolean;
 	/** `fraction` (0…1) is left out for a message that is not a step of the overall progress. */
 	onProgress: (message: string, fraction?: number) => void;
 }

@@ -10,7 +10,8 @@ import { restorePointSchema, type RestorePointManifest } from '../catalog/schema
 import type { Progress } from './debs.ts';
 import { copyIntoFat, type GuestImage } from './guest.ts';
 import { convertImage, imageInfo } from '../qemu/qemu-img.ts';
-import { diskFileName, SAMPLE_CPUS, SAMPLE_MEMORY_MIB, SAMPLE_SWITCH, sampleMac, sampleVmId, SAMPLE_VMS, type SamplePoint, type SampleVm } from './sample.ts';
+import type { DebianImage } from './debian.ts';
+import { DEBIAN_MEMORY_MIB, DEBIAN_SAMPLE_VMS, diskFileName, SAMPLE_CPUS, SAMPLE_MEMORY_MIB, SAMPLE_SWITCH, sampleMac, sampleVmId, SAMPLE_VMS, type SamplePoint, type SampleVm } from './sample.ts';
 import type { Mtools } from './tools.ts';
 
 export const MANIFEST_FILE = 'restore-point.json';
@@ -42,6 +43,20 @@ export async function readCompletePoint(dir: string): Promise<RestorePointManife
 	return manifest;
 }
 
+/** Writes the manifest of a staged restore point, read-only. */
+async function writeManifestFile(staging: string, manifest: RestorePointManifest): Promise<void> {
+	const manifestFile = path.join(staging, MANIFEST_FILE);
+	await writeFileAtomic(manifestFile, `${JSON.stringify(restorePointSchema.parse(manifest), null, 2)}\n`);
+	await fs.chmod(manifestFile, 0o444);
+}
+
+/** Moves a staged restore point into the destination (same file system: one rename). */
+async function publish(staging: string, dir: string): Promise<void> {
+	await fs.rm(dir, { recursive: true, force: true });
+	await fs.mkdir(path.dirname(dir), { recursive: true });
+	await fs.rename(staging, dir);
+}
+
 async function writePoint(staging: string, vm: SampleVm, point: SamplePoint, guest: GuestImage, mtools: Mtools): Promise<void> {
 	const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-point-'));
 	try {
@@ -66,7 +81,7 @@ async function writePoint(staging: string, vm: SampleVm, point: SamplePoint, gue
 			});
 			await fs.rm(raw);
 		}
-		const manifest = restorePointSchema.parse({
+		await writeManifestFile(staging, {
 			schemaVersion: 1,
 			id: point.id,
 			takenAt: point.takenAt,
@@ -82,10 +97,7 @@ async function writePoint(staging: string, vm: SampleVm, point: SamplePoint, gue
 				nics: [{ switch: SAMPLE_SWITCH, mac: sampleMac(vm.name), vlan: null }],
 			},
 			disks,
-		} satisfies RestorePointManifest);
-		const manifestFile = path.join(staging, MANIFEST_FILE);
-		await writeFileAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
-		await fs.chmod(manifestFile, 0o444);
+		});
 	} finally {
 		await fs.rm(scratch, { recursive: true, force: true });
 	}
@@ -103,6 +115,55 @@ export interface DestinationResult {
 	/** Restore points of the sample VMs now in the destination. */
 	points: number;
 	created: number;
+}
+
+/** The Debian guest's restore points (`lab init --with-debian`): its image as each DEBIAN_SAMPLE_VMS names it. */
+export async function writeDebianPoints(destination: string, image: DebianImage, options: DestinationOptions = {}): Promise<DestinationResult> {
+	const onProgress = options.onProgress ?? (() => {});
+	const stagingRoot = path.join(path.dirname(destination), `.destination-staging-${process.pid}`);
+	let points = 0;
+	let created = 0;
+	try {
+		for (const [index, vm] of DEBIAN_SAMPLE_VMS.entries()) {
+			const dir = restorePointDir(destination, vm.name, vm.point.id);
+			if (options.skip?.has(vm.name) || (!options.force && (await readCompletePoint(dir)))) {
+				if (await readCompletePoint(dir)) points++;
+				continue;
+			}
+			onProgress(`Writing restore point ${vm.name}/${vm.point.id} (${vm.format}, generation ${vm.generation})`, index / DEBIAN_SAMPLE_VMS.length);
+			const staging = path.join(stagingRoot, vm.name, vm.point.id);
+			await fs.rm(staging, { recursive: true, force: true });
+			await fs.mkdir(staging, { recursive: true });
+			const file = diskFileName(0, vm.format);
+			await convertImage(image.image, 'raw', path.join(staging, file), vm.format);
+			await fs.chmod(path.join(staging, file), 0o444);
+			await writeManifestFile(staging, {
+				schemaVersion: 1,
+				id: vm.point.id,
+				takenAt: vm.point.takenAt,
+				vm: {
+					name: vm.name,
+					id: sampleVmId(vm.name),
+					generation: vm.generation,
+					firmware: vm.generation === 2 ? 'uefi' : 'bios',
+					// systemd-boot is not signed with Microsoft's keys.
+					secureBoot: false,
+					secureBootTemplate: null,
+					cpus: SAMPLE_CPUS,
+					memoryMiB: DEBIAN_MEMORY_MIB,
+					nics: [{ switch: SAMPLE_SWITCH, mac: sampleMac(vm.name), vlan: null }],
+				},
+				disks: [{ controller: vm.controller, controllerNumber: 0, location: 0, file, format: vm.format, virtualSize: (await imageInfo(path.join(staging, file))).virtualSize }],
+			});
+			await publish(staging, dir);
+			created++;
+			points++;
+		}
+	} finally {
+		await fs.rm(stagingRoot, { recursive: true, force: true });
+	}
+	onProgress('Debian restore points ready', 1);
+	return { points, created };
 }
 
 export async function writeSampleDestination(
@@ -135,9 +196,7 @@ export async function writeSampleDestination(
 					await fs.rm(staging, { recursive: true, force: true });
 					await fs.mkdir(staging, { recursive: true });
 					await writePoint(staging, vm, point, guest, mtools);
-					await fs.rm(dir, { recursive: true, force: true });
-					await fs.mkdir(path.dirname(dir), { recursive: true });
-					await fs.rename(staging, dir);
+					await publish(staging, dir);
 					created++;
 				}
 				points++;

@@ -7,17 +7,20 @@ import writeFileAtomic from 'write-file-atomic';
 import { labPaths, type Paths } from '../core/paths.ts';
 import { privateAtomic } from '../core/private-files.ts';
 import { fetchGuestPackages, type Progress } from './debs.ts';
-import { writeSampleDestination } from './destination.ts';
+import { buildDebianImage } from './debian.ts';
+import { writeDebianPoints, writeSampleDestination } from './destination.ts';
 import { buildGuestImage } from './guest.ts';
 import { createLabVms } from './lab-vms.ts';
 import { protectedVms } from './protect.ts';
-import { SAMPLE_VMS } from './sample.ts';
+import { DEBIAN_SAMPLE_VMS, SAMPLE_VMS } from './sample.ts';
 import { resolveMtools } from './tools.ts';
 
 export interface LabInitOptions {
 	onProgress?: Progress;
 	/** Rebuild the sample destination and the lab VMs (not those a session is using). */
 	force?: boolean;
+	/** Also build the Debian guest (systemd, PostgreSQL, guest agent; root) and its restore points. */
+	withDebian?: boolean;
 }
 
 export interface LabSummary {
@@ -63,7 +66,15 @@ export async function initLab(paths: Paths, options: LabInitOptions = {}): Promi
 		onProgress: stage(onProgress, 0.5, 0.85),
 	});
 	onProgress('Creating lab VMs', 0.85);
-	await createLabVms(lab, { force: options.force, skip: new Set(skip.keys()), onProgress: stage(onProgress, 0.85, 1) });
+	await createLabVms(lab, { force: options.force, skip: new Set(skip.keys()), onProgress: stage(onProgress, 0.85, options.withDebian ? 0.9 : 1) });
+	let restorePoints = destination.points;
+	if (options.withDebian) {
+		onProgress('Building the Debian guest (debootstrap: a few minutes, once)', 0.9);
+		const debian = await buildDebianImage(lab.cache, packages, stage(onProgress, 0.9, 0.97));
+		const debianSkip = await protectedVms(lab, DEBIAN_SAMPLE_VMS.map((vm) => vm.name));
+		for (const [name, reason] of debianSkip) warnings.push(`${name} left alone: ${reason}`);
+		restorePoints += (await writeDebianPoints(lab.destination, debian, { force: options.force, skip: new Set(debianSkip.keys()), onProgress: stage(onProgress, 0.97, 1) })).points;
+	}
 	// Private like everything of the lab's data folder but the sample destination (a backup).
 	if (!outdated && stamp !== guest.hash) await writeFileAtomic(stampFile, `${JSON.stringify({ guestHash: guest.hash }, null, 2)}\n`, privateAtomic());
 	onProgress('Lab ready', 1);
@@ -72,7 +83,7 @@ export async function initLab(paths: Paths, options: LabInitOptions = {}): Promi
 		destination: path.resolve(lab.destination),
 		guestImage: guest.image,
 		vms: names,
-		restorePoints: destination.points,
+		restorePoints,
 		warnings,
 	};
 }

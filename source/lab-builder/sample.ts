@@ -30,6 +30,26 @@ export const SAMPLE_VMS: readonly SampleVm[] = [
 	{ name: 'files01', format: 'vhdx', disks: ['guest'], points: [point(23, 3), point(24, 3)] },
 ];
 
+/**
+ * The real guests `lab init --with-debian` adds (source/lab-builder/debian.ts): one Debian image
+ * (systemd, PostgreSQL, the guest agent) as a generation 1 VM (PC, IDE, BIOS; qcow2) and as a
+ * generation 2 VM (q35, SCSI, UEFI; VHDX). No lab VM of their names exists: a restore replaces nothing.
+ */
+export interface DebianSampleVm {
+	readonly name: string;
+	readonly format: DiskFormat;
+	readonly generation: 1 | 2;
+	readonly controller: 'ide' | 'scsi';
+	readonly point: SamplePoint;
+}
+
+export const DEBIAN_SAMPLE_VMS: readonly DebianSampleVm[] = [
+	{ name: 'pg01', format: 'qcow2', generation: 1, controller: 'ide', point: point(25, 1) },
+	{ name: 'pg02', format: 'vhdx', generation: 2, controller: 'scsi', point: point(25, 2) },
+];
+/** systemd and PostgreSQL want more than the sample guest's 256 MiB. */
+export const DEBIAN_MEMORY_MIB = 1024;
+
 export const SAMPLE_SWITCH = 'lab-isolated';
 export const SAMPLE_CPUS = 1;
 export const SAMPLE_MEMORY_MIB = 256;

@@ -39,7 +39,7 @@ export const DRILL_TIMEOUT_STEPS = [10, 30, 60, 120, 300, 600, 1800, 3600] as co
 
 export function drillSpecOf(targets: readonly DrillTarget[], settings: { concurrency: number; timeoutSeconds: number }): DrillSpec {
 	return {
-		vms: targets.map((target) => ({ vm: target.vm, point: target.point, after: [], timeoutSeconds: settings.timeoutSeconds })),
+		vms: targets.map((target) => ({ vm: target.vm, point: target.point, after: [], timeoutSeconds: settings.timeoutSeconds, checks: [] })),
 		concurrency: settings.concurrency,
 		isolatedSwitch: null,
 		keep: false,

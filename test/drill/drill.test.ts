@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInitializedLabEnv, REPO, snapshotTree, waitFor, type LabEnv } from '../support/lab-env.ts';
+import { createInitializedLabEnv, type LabEnv, REPO, resultOf, snapshotTree, waitFor } from '../support/lab-env.ts';
 import { writeManifest } from '../support/restore-points.ts';
 import { GUEST_MARKER } from '../../source/qemu/lab-guest.ts';
 import { Journal } from '../../source/restore/journal.ts';
@@ -44,12 +44,6 @@ async function labState(): Promise<Record<string, Record<string, string>>> {
 		run: await snapshotTree(lab.lab.run),
 		work: await snapshotTree(lab.lab.work),
 	};
-}
-
-function resultOf(events: Array<Record<string, unknown>>): Record<string, unknown> {
-	const result = events.find((event) => event.type === 'result');
-	if (!result) throw new Error(`no result event in ${JSON.stringify(events).slice(0, 2000)}`);
-	return result;
 }
 
 async function readReport(result: Record<string, unknown>): Promise<DrillReport> {
@@ -141,7 +135,7 @@ describe('recovery drills on the lab host', () => {
 		logTimes('unbootable drill', report);
 		const vm = vmOf(report, 'blank01');
 		expect(vm.outcome).toBe('failed');
-		expect(vm.reason).toMatch(/no proof of life \(serial marker\) within 10 s/);
+		expect(vm.reason).toMatch(/no proof of life \(guest agent or serial marker\) within 10 s/);
 		expect(vm.timeToRunningMs).toBeGreaterThan(0);
 		expect(vm.timeToProofMs).toBeNull();
 		// It waited its full timeout from the start, and not much longer.

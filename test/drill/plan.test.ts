@@ -2,14 +2,15 @@
 // resolve to, and the slot queue that enforces the concurrency limit.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_SECONDS, drillVmName, resolveDrillSpec } from '../../source/drill/index.ts';
+import { DEFAULT_CHECK_TIMEOUT_SECONDS, drillPlanSchema } from '../../source/drill/plan.ts';
 import { Slots } from '../../source/drill/schedule.ts';
 
 describe('drill plans', () => {
 	it('the command line names VMs with defaults; a plan file gives order, dependencies and per-VM timeouts; command-line values win', () => {
 		expect(resolveDrillSpec({ vms: ['web01', 'db01'] }, null)).toEqual({
 			vms: [
-				{ vm: 'web01', point: 'latest', after: [], timeoutSeconds: DEFAULT_TIMEOUT_SECONDS },
-				{ vm: 'db01', point: 'latest', after: [], timeoutSeconds: DEFAULT_TIMEOUT_SECONDS },
+				{ vm: 'web01', point: 'latest', after: [], timeoutSeconds: DEFAULT_TIMEOUT_SECONDS, checks: [] },
+				{ vm: 'db01', point: 'latest', after: [], timeoutSeconds: DEFAULT_TIMEOUT_SECONDS, checks: [] },
 			],
 			concurrency: DEFAULT_CONCURRENCY,
 			isolatedSwitch: null,
@@ -19,13 +20,27 @@ describe('drill plans', () => {
 		const fromPlan = resolveDrillSpec({}, plan);
 		expect(fromPlan.concurrency).toBe(3);
 		expect(fromPlan.vms).toEqual([
-			{ vm: 'dc01', point: 'latest', after: [], timeoutSeconds: 600 },
-			{ vm: 'web01', point: 'p1', after: ['dc01'], timeoutSeconds: 90 },
+			{ vm: 'dc01', point: 'latest', after: [], timeoutSeconds: 600, checks: [] },
+			{ vm: 'web01', point: 'p1', after: ['dc01'], timeoutSeconds: 90, checks: [] },
 		]);
 		const overridden = resolveDrillSpec({ concurrency: 1, timeoutSeconds: 10, keep: true }, plan);
 		expect(overridden.concurrency).toBe(1);
 		expect(overridden.keep).toBe(true);
 		expect(overridden.vms.map((vm) => vm.timeoutSeconds)).toEqual([10, 10]);
+	});
+
+	it('application checks: from the command line for every VM named (split at spaces), or per VM from a plan file, each with its time', () => {
+		const cli = resolveDrillSpec({ vms: ['pg01', 'pg02'], checks: ['pg_isready  -q', 'true'] }, null);
+		expect(cli.vms.map((vm) => vm.checks)).toEqual([
+			[{ exec: ['pg_isready', '-q'], timeoutSeconds: DEFAULT_CHECK_TIMEOUT_SECONDS }, { exec: ['true'], timeoutSeconds: DEFAULT_CHECK_TIMEOUT_SECONDS }],
+			[{ exec: ['pg_isready', '-q'], timeoutSeconds: DEFAULT_CHECK_TIMEOUT_SECONDS }, { exec: ['true'], timeoutSeconds: DEFAULT_CHECK_TIMEOUT_SECONDS }],
+		]);
+		const plan = { vms: [{ vm: 'pg01', checks: [{ exec: ['psql', '-c', 'SELECT 1'], timeoutSeconds: 30 }] }, { vm: 'web01', after: ['pg01'] }] };
+		expect(resolveDrillSpec({}, plan).vms.map((vm) => vm.checks)).toEqual([[{ exec: ['psql', '-c', 'SELECT 1'], timeoutSeconds: 30 }], []]);
+		expect(() => resolveDrillSpec({ checks: ['true'] }, plan)).toThrow(/--check\) or in the plan file, not both/);
+		expect(() => resolveDrillSpec({ vms: ['pg01'], checks: ['  '] }, null)).toThrow(/--check needs a command/);
+		expect(drillPlanSchema.safeParse({ vms: [{ vm: 'pg01', checks: [{ exec: [] }] }] }).error?.issues[0]?.message).toMatch(/needs the command to run/);
+		expect(drillPlanSchema.safeParse({ vms: [{ vm: 'pg01', checks: [{ exec: ['true'], shell: true }] }] }).success).toBe(false);
 	});
 
 	it('refuses what cannot be run, before anything happens', () => {

@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInitializedLabEnv, processAlive, sha256, snapshotTree, waitFor, type LabEnv, backupSums } from '../support/lab-env.ts';
+import { backupSums, createInitializedLabEnv, type LabEnv, processAlive, resultOf, sha256, snapshotTree, waitFor } from '../support/lab-env.ts';
 import { writeManifest } from '../support/restore-points.ts';
 import { readGuestLog } from '../../source/lab-builder/guest.ts';
 import { readDefinition, definitionPath } from '../../source/hosts/lab/definition.ts';
@@ -24,12 +24,6 @@ async function session(id: string): Promise<SessionRecord> {
 	const record = await new Journal(lab.paths.state).read(id);
 	if (!record) throw new Error(`no journal entry ${id}`);
 	return record;
-}
-
-function resultOf(events: Array<Record<string, unknown>>): Record<string, unknown> {
-	const result = events.find((event) => event.type === 'result');
-	if (!result) throw new Error(`no result event in ${JSON.stringify(events)}`);
-	return result;
 }
 
 async function guestAlive(id: string): Promise<boolean> {

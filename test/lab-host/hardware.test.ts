@@ -142,7 +142,7 @@ describe('hardware the lab cannot provide', () => {
 				hardware: { machine: 'q35', firmware: 'uefi', secureBoot: true, firmwareVars: '/x/efivars.fd', cpus: 2, disks: [{ controller: 'scsi', controllerNumber: 1, location: 3 }], macs: [null] },
 				disks: [{ index: 0, kind: 'production', path: '/x/disk0.qcow2', format: 'qcow2' }],
 			},
-			{ key: 'k', pidFile: '/r/k.pid', serialFile: '/r/k.serial', qmpSocket: '/r/k.qmp' },
+			{ key: 'k', pidFile: '/r/k.pid', serialFile: '/r/k.serial', qmpSocket: '/r/k.qmp', qgaSocket: '/r/k.qga' },
 		);
 		const line = args.join(' ');
 		expect(args[args.indexOf('-machine') + 1]).toBe('q35,pflash0=fw-code,pflash1=fw-vars,smm=on');
@@ -153,5 +153,8 @@ describe('hardware the lab cannot provide', () => {
 		expect(line).toContain('scsi-hd,drive=prod0,id=vd0,bootindex=0,bus=scsi1.0,channel=0,scsi-id=3,lun=0');
 		// A drill's NIC reaches nothing outside the VM.
 		expect(line).toContain('user,id=net0,restrict=on');
+		// Every VM has the guest agent's port, as libvirt gives a domain.
+		expect(line).toContain('socket,id=qga0,path=/r/k.qga,server=on,wait=off');
+		expect(line).toContain('virtserialport,bus=vserial0.0,chardev=qga0,name=org.qemu.guest_agent.0');
 	});
 });

@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLabEnv, type LabEnv } from '../support/lab-env.ts';
+import { createLabEnv, type LabEnv, resultOf } from '../support/lab-env.ts';
 import { runtimeFiles } from '../../source/hosts/lab/runtime.ts';
 import { Journal } from '../../source/restore/journal.ts';
 import { markerFile } from '../../source/restore/privacy.ts';
@@ -36,12 +36,6 @@ beforeAll(async () => {
 afterAll(async () => {
 	await lab?.cleanup();
 });
-
-function resultOf(events: Array<Record<string, unknown>>): Record<string, unknown> {
-	const result = events.find((event) => event.type === 'result');
-	if (!result) throw new Error(`no result event in ${JSON.stringify(events).slice(0, 2000)}`);
-	return result;
-}
 
 async function session(id: string): Promise<SessionRecord> {
 	const record = await new Journal(lab.paths.state).read(id);

@@ -103,6 +103,13 @@ export async function createLabEnv(): Promise<LabEnv> {
 	};
 }
 
+/** The `result` record of a command's --json output (a test fails naming what came instead). */
+export function resultOf(events: Array<Record<string, unknown>>): Record<string, unknown> {
+	const result = events.find((event) => event.type === 'result');
+	if (!result) throw new Error(`no result event in ${JSON.stringify(events).slice(0, 2000)}`);
+	return result;
+}
+
 /** A lab env with `rundirect lab init` done: the sample destination and lab VMs exist. */
 export async function createInitializedLabEnv(): Promise<LabEnv> {
 	const lab = await createLabEnv();

@@ -18,7 +18,7 @@ import type {
 	SetAsideRecord,
 	StepOptions,
 } from '../host.ts';
-import type { CanProvision, DescribesDrillNetwork, HasEvidence, HasPower, HasProofOfLife, PathRules, ProofOfLife, ProvisionOptions, ProvisionSummary, StorageTightened, TightensStorage } from '../capabilities.ts';
+import type { CanProvision, DescribesDrillNetwork, ExecsInGuest, GuestCommandResult, HasEvidence, HasPower, HasProofOfLife, PathRules, ProofOfLife, ProvisionOptions, ProvisionSummary, StorageTightened, TightensStorage } from '../capabilities.ts';
 import { exists } from '../../core/files.ts';
 import { labPaths, type LabPaths, type Paths } from '../../core/paths.ts';
 import { tightenTree } from '../../core/private-files.ts';
@@ -34,6 +34,7 @@ import { preflight } from './preflight.ts';
 import type { QmpClient } from './qmp.ts';
 import { type Accelerator, runningPid, runtimeFiles } from './runtime.ts';
 import { serialTail } from './serial.ts';
+import { guestExec, GuestAgentError } from '../../qemu/guest-agent.ts';
 import { purge } from './set-aside.ts';
 import { createDisks, createSnapshotLayer, deleteVm, setAsideVm, startVm } from './start.ts';
 import { describeLab, inventory, sessionStatus } from './status.ts';
@@ -63,15 +64,16 @@ export interface LabBuild {
 
 export type LabBuilder = (options: ProvisionOptions) => Promise<LabBuild>;
 
-export class LabHost implements Host, HasEvidence, HasProofOfLife, DescribesDrillNetwork, HasPower, TightensStorage, Partial<CanProvision> {
+export class LabHost implements Host, HasEvidence, ExecsInGuest, HasProofOfLife, DescribesDrillNetwork, HasPower, TightensStorage, Partial<CanProvision> {
 	readonly kind = 'lab' as const;
 	readonly id = 'lab';
 	readonly lab: LabPaths;
 	/** The lab's paths are this machine's own files: a location can be checked against the destination. */
 	readonly pathRules: PathRules = { style: 'posix', local: true };
 	/** The lab guest shows its marker ~2.5 s after boot under TCG: poll often enough to time it well. */
-	readonly proofOfLife: ProofOfLife = { name: 'serial marker', pollMs: 150 };
+	readonly proofOfLife: ProofOfLife = { name: 'guest agent or serial marker', pollMs: 150 };
 	readonly evidenceSource = 'the serial console';
+	readonly guestExecVia = 'the QEMU guest agent';
 	/** Set only when a builder was given: without one, canProvision says no. */
 	readonly provision?: (options: ProvisionOptions) => Promise<ProvisionSummary>;
 	readonly #options: LabHostOptions;
@@ -272,5 +274,18 @@ export class LabHost implements Host, HasEvidence, HasProofOfLife, DescribesDril
 	/** The serial console's last lines: what the guest printed (or did not) — a recovery drill's evidence. */
 	async captureEvidence(plan: RestorePlan): Promise<Evidence> {
 		return serialTail(runtimeFiles(this.lab.run, plan.vmName).serialFile);
+	}
+
+	/** A command inside the session's guest, through the QEMU guest agent (guest-exec). */
+	async guestExec(plan: RestorePlan, argv: readonly string[], timeoutMs: number): Promise<GuestCommandResult> {
+		const files = runtimeFiles(this.lab.run, plan.vmName);
+		if ((await runningPid(files)) === null) throw new LabError('GUEST_EXEC_FAILED', `VM ${plan.vmName} is not running: nothing can run inside it`);
+		try {
+			return await guestExec(files.qgaSocket, argv, timeoutMs);
+		} catch (error) {
+			if (!(error instanceof GuestAgentError)) throw error;
+			const hint = error.code === 'COMMAND_FAILED' ? '' : ': is qemu-guest-agent installed and running in the guest?';
+			throw new LabError('GUEST_EXEC_FAILED', `${argv.join(' ')} could not run inside VM ${plan.vmName}: ${error.message}${hint}`);
+		}
 	}
 }

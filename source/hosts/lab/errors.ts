@@ -41,7 +41,9 @@ export type LabErrorCode =
 	| 'QMP_NOT_CONNECTED'
 	| 'QMP_CLOSED'
 	| 'QMP_TIMEOUT'
-	| 'QMP_NO_GREETING';
+	| 'QMP_NO_GREETING'
+	/** A command inside the guest could not be run: the VM is off, or no guest agent answers. */
+	| 'GUEST_EXEC_FAILED';
 
 export class LabError extends HostError {
 	override name = 'LabError';

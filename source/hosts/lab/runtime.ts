@@ -44,6 +44,8 @@ export interface RuntimeFiles {
 	pidFile: string;
 	serialFile: string;
 	qmpSocket: string;
+	/** The guest agent's channel (org.qemu.guest_agent.0), beside the QMP socket. */
+	qgaSocket: string;
 }
 
 /**
@@ -67,7 +69,7 @@ export function runtimeFiles(runDir: string, name: string): RuntimeFiles {
 			);
 		}
 	}
-	return { key, pidFile: path.join(runDir, `${key}.pid`), serialFile: path.join(runDir, `${key}.serial`), qmpSocket };
+	return { key, pidFile: path.join(runDir, `${key}.pid`), serialFile: path.join(runDir, `${key}.serial`), qmpSocket, qgaSocket: qmpSocket.replace(/\.qmp$/, '.qga') };
 }
 
 export function fallbackSocketDir(runDir: string): string {
@@ -179,6 +181,10 @@ export function launchArgs(spec: LaunchSpec, files: RuntimeFiles): string[] {
 		// ONE -serial: a second one would move the console to COM2.
 		'-serial', `file:${files.serialFile}`,
 		'-qmp', `unix:${files.qmpSocket},server=on,wait=off`,
+		// The guest agent's port, as libvirt gives a domain: a guest that runs qemu-guest-agent answers on it.
+		'-chardev', `socket,id=qga0,path=${files.qgaSocket},server=on,wait=off`,
+		'-device', 'virtio-serial-pci,id=vserial0',
+		'-device', 'virtserialport,bus=vserial0.0,chardev=qga0,name=org.qemu.guest_agent.0',
 		'-pidfile', files.pidFile,
 		'-daemonize',
 	];
@@ -230,6 +236,7 @@ export async function launch(runDir: string, spec: LaunchSpec): Promise<{ pid: n
 	const files = runtimeFiles(runDir, spec.name);
 	await prepareRunFolders(runDir, files);
 	await fs.rm(files.qmpSocket, { force: true });
+	await fs.rm(files.qgaSocket, { force: true });
 	await fs.rm(files.pidFile, { force: true });
 	await ensureFirmwareVars(spec.hardware);
 	// QEMU opens -serial file: with the umask and keeps an existing file's mode: the log (what the guest prints, secrets too) is created 0600 first.
@@ -284,4 +291,5 @@ export async function powerOff(files: RuntimeFiles, qmp: QmpClient | null, timeo
 async function cleanupRuntime(files: RuntimeFiles): Promise<void> {
 	await fs.rm(files.pidFile, { force: true });
 	await fs.rm(files.qmpSocket, { force: true });
+	await fs.rm(files.qgaSocket, { force: true });
 }

@@ -10,10 +10,14 @@ import { type QemuJob, queryJobs } from './jobs.ts';
 import { QEMU_SYSTEM, qemuVersion } from '../../qemu/qemu-img.ts';
 import { runningPid, runtimeFiles } from './runtime.ts';
 import { guestMarkerSeen } from './serial.ts';
+import { guestAgentAnswers } from '../../qemu/guest-agent.ts';
 import { ownDefinition } from './session-vm.ts';
 import { freeBytes } from '../../core/space.ts';
 
 type VmRunState = 'running' | 'paused' | 'off' | 'error';
+
+/** A guest agent answers a ping in milliseconds; one that is not (yet) running costs a status poll this much. */
+const AGENT_PING_MS = 300;
 
 function mapRunState(status: string): VmRunState {
 	if (status === 'running' || status === 'finish-migrate') return 'running';
@@ -85,7 +89,8 @@ export async function sessionStatus(context: LabContext, plan: RestorePlan): Pro
 	const files = runtimeFiles(context.lab.run, plan.vmName);
 	const alive = definition !== null && (await runningPid(files)) !== null;
 	if (!alive) return { vm: definition ? 'off' : 'missing', runsOn: fromDefinition(), guestAlive: null, bytesChanged, job: null };
-	const guestAlive = await guestMarkerSeen(files.serialFile);
+	// Any guest that runs qemu-guest-agent proves itself through it; the sample guest by its serial marker.
+	const guestAlive = (await guestMarkerSeen(files.serialFile)) || (await guestAgentAnswers(files.qgaSocket, AGENT_PING_MS));
 	const live = await context.monitors.briefly(plan.vmName, async (qmp): Promise<RuntimeStatus> => {
 		const status = await qmp.execute<{ status: string }>('query-status');
 		const onProduction = await disksOnProduction(qmp);
