@@ -11,6 +11,8 @@ import { onInterrupt } from './source/core/interrupts.ts';
 import { reportError } from './source/core/report.ts';
 import { backupCommand } from './source/commands/backup.ts';
 import { planCommand } from './source/commands/plan.ts';
+import { siteFinalizeCommand, siteStartCommand } from './source/commands/site.ts';
+import { startMode, type StartWords } from './source/commands/start-words.ts';
 import { drillCommand, type DrillCommandOptions } from './source/commands/drill.ts';
 
 const abort = new AbortController();
@@ -86,32 +88,50 @@ program
 	.action((options: SessionsOptions) => withContext(globals(), (context) => sessionsCommand(context, options)));
 
 program
-	.command('start <vm>')
-	.description('steps 1–4: replace the VM and start it running directly from its backup')
+	.command('start [vm]')
+	.description('steps 1–4: replace the VM and start it running directly from its backup; with --plan <file>, every VM of a plan file (a site recovery)')
 	.option('--point <id>', 'restore point: latest or an id', 'latest')
 	.option('--name <new-name>', 'restore as a new VM of this name instead of replacing the original')
 	.option('--location <where>', 'original (the host\'s production storage) or an absolute folder', 'original')
 	.option('--delete-replaced', 'delete the VM being replaced now, instead of setting it aside until finalize')
 	.option('--yes', 'confirm turning off (and with --delete-replaced, deleting) the VM being replaced')
-	.option('--plan', 'change nothing: show every command each step will run, with its parameters (Hyper-V)')
-	.option('--plan-out <file.ps1>', 'with --plan: also write them as a runbook script an administrator can read or run')
-	.action((vm: string, options: StartOptions & { plan?: boolean; planOut?: string }) =>
-		withContext(globals(), (context) =>
-			options.plan || options.planOut
-				? planCommand(context, { vm, point: options.point, name: options.name, location: options.location, replaceMode: options.deleteReplaced ? 'delete' : 'set-aside' }, options.planOut)
-				: startCommand(context, vm, options, abort.signal),
-		),
+	.option('--plan [file.json]', 'a plan file (the drill plan\'s format): start every VM of it under its own name, in order, at most --concurrency at once, application checks as gates; run again to continue')
+	.option('--concurrency <n>', 'with --plan: how many VMs start at once (default: the plan\'s, else 2)')
+	.option('--timeout <seconds>', 'with --plan: how long each VM may take from its start to proof of life (default: the plan\'s, else 300)')
+	.option('--runbook', 'change nothing: show every command each step will run, with its parameters (Hyper-V, libvirt)')
+	.option('--runbook-out <file>', 'with --runbook: also write them as a runbook script an administrator can read or run')
+	.option('--plan-out <file>', 'old spelling of --runbook-out')
+	.action((vm: string | undefined, options: StartOptions & StartWords & { concurrency?: string; timeout?: string }) =>
+		withContext(globals(), async (context) => {
+			const mode = startMode(vm, options);
+			if (mode.kind === 'site') return siteStartCommand(context, mode.file, options, abort.signal);
+			if (mode.kind === 'start') return startCommand(context, mode.vm, options, abort.signal);
+			for (const notice of mode.notices) context.warn(`notice: ${notice}`);
+			return planCommand(context, { vm: mode.vm, point: options.point, name: options.name, location: options.location, replaceMode: options.deleteReplaced ? 'delete' : 'set-aside' }, mode.out);
+		}),
 	);
 
 program
-	.command('finalize <session-or-vm>')
-	.description('steps 5–7: copy the backup to production storage, apply the changes, drop the snapshot layer')
+	.command('finalize [session-or-vm]')
+	.description('steps 5–7: copy the backup to production storage, apply the changes, drop the snapshot layer; with --plan <file>, every VM of a plan file')
 	.option('--rate-limit <MiB/s>', 'cap the copy\'s data rate to spare production storage (default: as fast as it goes); on a finalize another process is running, changes its cap (0: none)')
 	.option('--yes', 'confirm purging the replaced VM that step 1 set aside (deleted for good at the end)')
 	.option('--pause', 'pause the copy of a finalize another process is running')
 	.option('--resume', 'resume that copy')
 	.option('--cancel', 'give up a finalize before step 6 (lab, libvirt): its copy stops, the VM runs on from its backup')
-	.action((ref: string, options: FinalizeOptions) => withContext(globals(), (context) => finalizeCommand(context, ref, options, abort.signal)));
+	.option('--plan <file.json>', 'finalize every VM a plan file started (start --plan), at most --concurrency at once, --rate-limit shared by all their copies; run again to continue')
+	.option('--concurrency <n>', 'with --plan: how many finalizes run at once (default: the plan\'s, else 2)')
+	.action((ref: string | undefined, options: FinalizeOptions & { plan?: string; concurrency?: string }) =>
+		withContext(globals(), (context) => {
+			if (options.plan !== undefined) {
+				if (ref !== undefined) throw new RundirectError('finalize takes a session (or VM) or --plan <file>, not both', EXIT.usage);
+				if (options.pause || options.resume || options.cancel) throw new RundirectError('--pause, --resume and --cancel act on one finalize: name its session', EXIT.usage);
+				return siteFinalizeCommand(context, options.plan, options, abort.signal);
+			}
+			if (ref === undefined) throw new RundirectError('name the session (or VM) to finalize, or a plan file with --plan <file>', EXIT.usage);
+			return finalizeCommand(context, ref, options, abort.signal);
+		}),
+	);
 
 program
 	.command('stop <session-or-vm>')

@@ -69,3 +69,9 @@ export function rendererFor(context: CommandContext): 'default' | 'simple' | 'si
 	if (context.json) return 'silent';
 	return process.stdout.isTTY ? 'default' : 'simple';
 }
+
+/** For a tree of many VMs (drills, plans): on a terminal the finished tree — every VM's steps and times — stays on screen. */
+export function planTreeRenderer(context: CommandContext): { renderer: 'default' | 'simple' | 'silent'; rendererOptions: { collapseSubtasks: false; collapseSkips: false } | undefined } {
+	const renderer = rendererFor(context);
+	return { renderer, rendererOptions: renderer === 'default' ? { collapseSubtasks: false, collapseSkips: false } : undefined };
+}

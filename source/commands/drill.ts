@@ -4,7 +4,7 @@ import { listDrills, prepareDrill, readDrillPlan, resolveDrillSpec, runDrill, ty
 import { drillDir, drillsDir } from '../drill/store.ts';
 import { EXIT, RundirectError } from '../core/errors.ts';
 import { formatDuration } from '../core/format.ts';
-import { rendererFor, type CommandContext } from './context.ts';
+import { planTreeRenderer, type CommandContext } from './context.ts';
 
 export interface DrillCommandOptions {
 	point?: string;
@@ -17,7 +17,7 @@ export interface DrillCommandOptions {
 	history?: boolean;
 }
 
-function wholeNumber(value: string | undefined, option: string): number | undefined {
+export function wholeNumber(value: string | undefined, option: string): number | undefined {
 	if (value === undefined) return undefined;
 	const number = Number(value);
 	if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number)) throw new RundirectError(`${option} must be a whole number, not ${JSON.stringify(value)}`, EXIT.usage);
@@ -63,9 +63,7 @@ export async function drillCommand(context: CommandContext, vms: string[], optio
 		engine,
 		stateDir: context.paths.state,
 		drill: prepared,
-		renderer: rendererFor(context),
-		// The finished tree (every VM's steps and times) stays on screen.
-		rendererOptions: rendererFor(context) === 'default' ? { collapseSubtasks: false, collapseSkips: false } : undefined,
+		...planTreeRenderer(context),
 		signal,
 		onEvent: (event: DrillEvent) => {
 			if (event.type === 'drill') context.emit({ type: 'drill', id: event.drill, dir: event.dir, outcome: event.outcome });

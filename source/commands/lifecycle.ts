@@ -18,7 +18,7 @@ export interface StartOptions {
  * Destructive actions need the VM's name typed on a terminal, or --yes where there is none.
  * Returns false when the user declined.
  */
-async function confirm(context: CommandContext, consequences: string[], vm: string, yes: boolean | undefined, what = 'the VM name'): Promise<boolean> {
+export async function confirm(context: CommandContext, consequences: string[], vm: string, yes: boolean | undefined, what = 'the VM name'): Promise<boolean> {
 	if (consequences.length === 0 || yes) return true;
 	if (context.json || !process.stdin.isTTY || !process.stdout.isTTY) {
 		throw new RundirectError(`confirmation needed:\n${consequences.map((line) => `  - ${line}`).join('\n')}`, EXIT.refused, 'add --yes to confirm when not on a terminal');

@@ -1,4 +1,4 @@
-// `rundirect start <vm> --plan [--plan-out file.ps1]`: what a start would do, checked by
+// `rundirect start <vm> --runbook [--runbook-out file.ps1]`: what a start would do, checked by
 // pre-flight, shown step by step with the exact script and its decoded parameters — and, on a
 // host that offers it, written out as a runbook an administrator can read or run by hand.
 import fs from 'node:fs/promises';

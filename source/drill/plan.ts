@@ -65,12 +65,21 @@ export interface DrillVmSpec {
 	checks: DrillCheck[];
 }
 
+/**
+ * What a plan run is: a drill (each VM under a marked drill name, isolated, stopped at the end),
+ * or a site recovery (`start --runbook`: each VM under its own name, replacing the VM of that name,
+ * on its own networks, left running from its backup for `finalize --plan`).
+ */
+export type PlanPurpose = 'drill' | 'recovery';
+
 /** A drill, resolved and checked: every VM once, dependencies inside the drill and acyclic. */
 export interface DrillSpec {
 	vms: DrillVmSpec[];
 	concurrency: number;
 	isolatedSwitch: string | null;
 	keep: boolean;
+	/** Absent: a drill. */
+	purpose?: PlanPurpose;
 }
 
 /** Command-line values; each overrides the plan file's when given. */

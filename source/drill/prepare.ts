@@ -4,6 +4,7 @@ import os from 'node:os';
 import { PreflightError } from '../core/errors.ts';
 import { drillNetworkOf, execsInGuest } from '../hosts/capabilities.ts';
 import type { Engine, StartProposal } from '../restore/engine.ts';
+import { isTerminal, type SessionRecord } from '../restore/session.ts';
 import type { DrillSpec } from './plan.ts';
 import { proofName } from './proof.ts';
 import type { DrillReport } from './report.ts';
@@ -14,9 +15,18 @@ export interface PreparedDrill {
 	spec: DrillSpec;
 	/** Checked starts, in drill order: nothing has been changed yet. */
 	proposals: Map<string, StartProposal>;
+	/** A site recovery run again: the VMs an earlier run already started, with their sessions (they are not started again). */
+	running: Map<string, SessionRecord>;
+	/** What the starts will turn off or delete (a site recovery replaces VMs): to confirm. */
+	destroys: string[];
 	/** Worth reading before starting (e.g. broken restore points skipped by "latest"). */
 	warnings: string[];
 	report: DrillReport;
+}
+
+/** The name a VM runs under: its own in a site recovery, else its drill name. */
+export function runName(spec: DrillSpec, vm: string, drillId: string): string {
+	return spec.purpose === 'recovery' ? vm : drillVmName(vm, drillId);
 }
 
 /** The name a VM runs under during a drill: clearly marked, unique to the drill, within the 64-character limit. */
@@ -32,15 +42,26 @@ export function drillVmName(vm: string, drillId: string): string {
  * never replaces a VM). Throws a PreflightError listing every problem.
  */
 export async function prepareDrill(engine: Engine, spec: DrillSpec, id = newDrillId()): Promise<PreparedDrill> {
+	const recovery = spec.purpose === 'recovery';
 	const proposals = new Map<string, StartProposal>();
+	const running = new Map<string, SessionRecord>();
 	const problems: string[] = [];
 	const warnings: string[] = [];
+	const destroys: string[] = [];
+	const { sessions } = recovery ? await engine.sessions() : { sessions: [] };
 	for (const entry of spec.vms) {
-		const name = drillVmName(entry.vm, id);
-		const proposal = await engine.proposeStart({ vm: entry.vm, point: entry.point, name, location: 'original', replaceMode: 'set-aside', drill: { id, isolatedSwitch: spec.isolatedSwitch } });
+		const name = runName(spec, entry.vm, id);
+		// Run again after an interruption, a site recovery goes on where it stopped: a VM it already started is not started again.
+		const started = sessions.find((session) => session.vm === name && session.source.vm === entry.vm && !isTerminal(session) && session.state !== 'starting' && !(session.state === 'failed' && session.failedPhase === 'start'));
+		if (started) {
+			running.set(entry.vm, started);
+			continue;
+		}
+		const proposal = await engine.proposeStart(recovery ? { vm: entry.vm, point: entry.point, location: 'original', replaceMode: 'set-aside' } : { vm: entry.vm, point: entry.point, name, location: 'original', replaceMode: 'set-aside', drill: { id, isolatedSwitch: spec.isolatedSwitch } });
 		const mine = [...proposal.problems];
-		if (proposal.plan.replaces !== null && mine.length === 0) mine.push(`a VM named ${name} exists on ${engine.host.id}: a drill never replaces a VM`);
-		if (proposal.resume) mine.push(`${name} is held by session ${proposal.resume.id}: a drill never continues another session`);
+		if (!recovery && proposal.plan.replaces !== null && mine.length === 0) mine.push(`a VM named ${name} exists on ${engine.host.id}: a drill never replaces a VM`);
+		if (!recovery && proposal.resume) mine.push(`${name} is held by session ${proposal.resume.id}: a drill never continues another session`);
+		if (recovery && !proposal.resume) destroys.push(...proposal.destroys);
 		if (entry.checks.length > 0 && !execsInGuest(engine.host)) mine.push(`the host ${engine.host.id} cannot run commands inside its guests, so its application checks cannot run (on the lab host they go through the QEMU guest agent)`);
 		problems.push(...mine.map((problem) => `${entry.vm}: ${problem}`));
 		warnings.push(...proposal.warnings);
@@ -61,13 +82,15 @@ export async function prepareDrill(engine: Engine, spec: DrillSpec, id = newDril
 		keep: spec.keep,
 		pid: process.pid,
 		hostname: os.hostname(),
+		...(recovery ? { kind: 'recovery' as const } : {}),
 		vms: spec.vms.map((entry) => {
 			const proposal = proposals.get(entry.vm);
+			const earlier = running.get(entry.vm);
 			return {
 				vm: entry.vm,
-				drillName: drillVmName(entry.vm, id),
-				session: null,
-				restorePoint: proposal ? { id: proposal.point.id, takenAt: proposal.point.manifest.takenAt } : null,
+				drillName: runName(spec, entry.vm, id),
+				session: earlier?.id ?? null,
+				restorePoint: proposal ? { id: proposal.point.id, takenAt: proposal.point.manifest.takenAt } : earlier ? { id: earlier.source.pointId, takenAt: earlier.source.takenAt } : null,
 				host: engine.host.id,
 				after: entry.after,
 				timeoutSeconds: entry.timeoutSeconds,
@@ -88,5 +111,5 @@ export async function prepareDrill(engine: Engine, spec: DrillSpec, id = newDril
 			};
 		}),
 	};
-	return { id, spec, proposals, warnings, report };
+	return { id, spec, proposals, running, destroys, warnings, report };
 }

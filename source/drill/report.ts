@@ -82,6 +82,8 @@ export interface DrillVmReport {
 export interface DrillReport {
 	schemaVersion: 1;
 	id: string;
+	/** Absent: a recovery drill; `recovery`: a site recovery (`start --runbook`), its VMs left running under their own names. */
+	kind?: 'recovery';
 	host: string;
 	destination: string;
 	startedAt: string;
@@ -130,7 +132,7 @@ const OUTCOME_MARK: Record<DrillVmOutcome, string> = { passed: '✅ passed', fai
 export function renderMarkdown(report: DrillReport, evidenceText: Map<string, string> = new Map()): string {
 	const passed = report.vms.filter((vm) => vm.outcome === 'passed').length;
 	const lines = [
-		`# Recovery drill ${report.id}: ${report.outcome.toUpperCase()}`,
+		`# ${report.kind === 'recovery' ? 'Site recovery' : 'Recovery drill'} ${report.id}: ${report.outcome.toUpperCase()}`,
 		'',
 		`- Host: ${report.host}`,
 		`- Backup destination: ${report.destination}`,

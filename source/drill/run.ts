@@ -36,7 +36,8 @@ export interface DrillRunOptions<Renderer extends ListrRendererValue = ListrRend
 interface VmRun {
 	spec: DrillVmSpec;
 	report: DrillVmReport;
-	proposal: StartProposal;
+	/** Null for a VM an earlier run of the same site recovery already started (`session` is set). */
+	proposal: StartProposal | null;
 	session: SessionRecord | null;
 	/** performance.now() when the start began: the clock of both measured times. */
 	t0: number | null;
@@ -78,10 +79,11 @@ export async function runDrill<Renderer extends ListrRendererValue = 'silent'>(o
 
 	const runs = new Map<string, VmRun>();
 	for (const [index, entry] of spec.vms.entries()) {
-		const proposal = prepared.proposals.get(entry.vm);
+		const proposal = prepared.proposals.get(entry.vm) ?? null;
+		const earlier = prepared.running.get(entry.vm) ?? null;
 		const vmReport = report.vms[index];
-		if (!proposal || !vmReport) throw new RundirectError(`drill ${report.id} has no checked start for ${entry.vm}`, EXIT.failed);
-		runs.set(entry.vm, { spec: entry, report: vmReport, proposal, session: null, t0: null, alive: new Milestone(), finished: new Milestone(), dependents: [], release: null, over: false });
+		if ((!proposal && !earlier) || !vmReport) throw new RundirectError(`drill ${report.id} has no checked start for ${entry.vm}`, EXIT.failed);
+		runs.set(entry.vm, { spec: entry, report: vmReport, proposal, session: earlier, t0: null, alive: new Milestone(), finished: new Milestone(), dependents: [], release: null, over: false });
 	}
 	for (const run of runs.values()) for (const dependency of run.spec.after) runs.get(dependency)?.dependents.push(run.spec.vm);
 
@@ -94,7 +96,7 @@ export async function runDrill<Renderer extends ListrRendererValue = 'silent'>(o
 	await persist();
 	emit({ type: 'drill', drill: report.id, dir, outcome: report.outcome });
 
-	const tasks = [...runs.values()].map((run) => vmTask(run, { engine, stateDir, report, runs, slots, signal, milestone, keep: spec.keep }));
+	const tasks = [...runs.values()].map((run) => vmTask(run, { engine, stateDir, report, runs, slots, signal, milestone, keep: spec.keep, recovery: spec.purpose === 'recovery' }));
 	const listr = new Listr<DrillContext, Renderer | 'silent', 'simple'>(tasks, {
 		ctx: { drill: report.id },
 		concurrent: true,
@@ -133,6 +135,8 @@ interface Shared {
 	slots: Slots;
 	signal: AbortSignal;
 	keep: boolean;
+	/** A site recovery: own names and networks, left running (no stop). */
+	recovery: boolean;
 	milestone: (run: VmRun, name: Extract<DrillEvent, { type: 'drill-vm' }>['milestone'], detail?: string | null) => void;
 }
 
@@ -162,7 +166,7 @@ function fail(run: VmRun, reason: string): void {
 function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 	const { engine, signal } = shared;
 	const { spec, report } = run;
-	const point = run.proposal.point;
+	const pointId = report.restorePoint?.id ?? '?';
 	const isAborted = (error: unknown) => error instanceof AbortedError || signal.aborted;
 	const subtasks: Array<ListrTask<DrillContext>> = [
 		{
@@ -196,24 +200,32 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 			exitOnError: false,
 		},
 		{
-			title: `Start ${report.drillName} from ${spec.vm}/${point.id} (Run Direct, network isolated)`,
+			title: run.proposal ? `Start ${report.drillName} from ${spec.vm}/${pointId} (Run Direct${shared.recovery ? '' : ', network isolated'})` : `${report.drillName} already runs from its backup (${pointId}, session ${run.session?.id ?? '?'})`,
 			skip: () => run.over,
 			task: async (_ctx, task) => {
 				run.t0 = performance.now();
 				report.startedAt = new Date().toISOString();
 				report.outcome = 'running';
+				const proposal = run.proposal;
+				if (!proposal) {
+					// Started by an earlier, interrupted run of this site recovery: only its proof of life and checks are left to see.
+					report.timeToRunningMs = 0;
+					report.runningAt = report.startedAt;
+					shared.milestone(run, 'running', 'started by an earlier run of this plan');
+					return;
+				}
 				const follow = (event: EngineEvent) => {
 					if (event.type === 'step' && event.session === run.session?.id) task.output = `${event.title}${event.status === 'done' ? ' ✓' : ''}`;
 				};
 				engine.on('event', follow);
 				try {
-					run.session = await engine.beginStart(run.proposal);
+					run.session = await engine.beginStart(proposal);
 					report.session = run.session.id;
 					shared.milestone(run, 'starting');
 					run.session = await engine.runPhase(run.session.id, 'start', { signal });
 					report.timeToRunningMs = elapsed(run);
 					report.runningAt = new Date().toISOString();
-					task.title = `${report.drillName} runs from its backup (${point.id}) — after ${formatMs(report.timeToRunningMs)}`;
+					task.title = `${report.drillName} runs from its backup (${pointId}) — after ${formatMs(report.timeToRunningMs)}`;
 					shared.milestone(run, 'running');
 				} catch (error) {
 					if (isAborted(error)) {
@@ -316,7 +328,8 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 				}
 			},
 		},
-		...(run.dependents.length > 0
+		// A site recovery leaves every VM running anyway: nothing to hold up for dependents.
+		...(run.dependents.length > 0 && !shared.recovery
 			? [
 					{
 						title: `Keep ${report.drillName} up until ${run.dependents.join(', ')} ${run.dependents.length === 1 ? 'is' : 'are'} done`,
@@ -334,11 +347,17 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 				]
 			: []),
 		{
-			title: shared.keep ? `Keep ${report.drillName} running (--keep)` : `Stop ${report.drillName} and discard it`,
+			title: shared.recovery ? `Leave ${report.drillName} running from its backup` : shared.keep ? `Keep ${report.drillName} running (--keep)` : `Stop ${report.drillName} and discard it`,
 			skip: () => run.over || !run.session,
 			task: async (_ctx, task) => {
 				const session = run.session;
 				if (!session) return;
+				if (shared.recovery) {
+					report.cleanup = { state: 'kept', at: null, error: null, hint: `"rundirect finalize --plan <file>" (or "rundirect finalize ${session.id}") keeps it on production storage; "rundirect stop ${session.id}" discards it` };
+					task.title = `${report.drillName} runs from its backup: "rundirect finalize --plan <file>" moves the plan's VMs to production`;
+					shared.milestone(run, 'kept');
+					return;
+				}
 				if (shared.keep) {
 					report.cleanup = { state: 'kept', at: null, error: null, hint: `"rundirect stop ${session.id}" stops ${report.drillName} and discards it` };
 					task.title = `${report.drillName} keeps running (--keep): "rundirect stop ${session.id}" discards it`;
@@ -377,7 +396,7 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 				run.finished.settle();
 				const readyText = report.checks.length > 0 ? `, application ready after ${formatMs(report.timeToReadyMs)}` : '';
 				const verdict = report.outcome === 'passed' ? `passed — proof of life after ${formatMs(report.timeToProofMs)}${readyText}` : report.outcome === 'interrupted' ? 'interrupted' : `${report.outcome.toUpperCase()} — ${report.reason ?? ''}`;
-				run.retitle?.(`${spec.vm} → ${report.drillName}: ${verdict}`);
+				run.retitle?.(`${shared.recovery ? spec.vm : `${spec.vm} → ${report.drillName}`}: ${verdict}`);
 				if (report.outcome === 'interrupted') throw new AbortedError();
 				if (report.outcome === 'passed') {
 					task.title = `Passed: running after ${formatMs(report.timeToRunningMs)}, proof of life after ${formatMs(report.timeToProofMs)}${readyText}`;
@@ -389,7 +408,7 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 		},
 	];
 	return {
-		title: `${spec.vm} → ${report.drillName} (restore point ${point.id})`,
+		title: shared.recovery ? `${spec.vm} (restore point ${pointId})` : `${spec.vm} → ${report.drillName} (restore point ${pointId})`,
 		task: (_ctx, task) => {
 			run.retitle = (title) => (task.title = title);
 			return task.newListr(subtasks, { concurrent: false, exitOnError: true });

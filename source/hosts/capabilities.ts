@@ -47,10 +47,10 @@ export function canBackup(host: Host): host is Host & CanBackup {
 
 // ---- runbook ----------------------------------------------------------------------------
 
-/** `start --plan`: every command the phases of a plan will run, for review before running. */
+/** `start --runbook`: every command the phases of a plan will run, for review before running. */
 export interface HasRunbook {
 	runbook(plan: RestorePlan): RunbookStep[];
-	/** The runbook as one script an administrator can read or run by hand (`--plan-out`). */
+	/** The runbook as one script an administrator can read or run by hand (`--runbook-out`). */
 	runbookScript(steps: RunbookStep[], meta: { plan: RestorePlan; generatedAt: string }): string;
 	/** How to run that script by hand, as the end of a sentence, given its file name. */
 	runbookScriptUsage(fileName: string): string;

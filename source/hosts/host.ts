@@ -178,7 +178,7 @@ export interface PlanInput {
 	origin?: { name: string; id: string; configFile: string | null };
 }
 
-/** One command of a runbook: what a step will run, for review before running (`start --plan`). */
+/** One command of a runbook: what a step will run, for review before running (`start --runbook`). */
 export interface RunbookStep {
 	phase: 'start' | 'finalize' | 'stop';
 	/** The engine's step id (e.g. "start-vm"), or a sub-step such as "start-vm:wait". */

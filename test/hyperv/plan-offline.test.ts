@@ -1,4 +1,4 @@
-// `--host hyperv start --plan` where there is no Hyper-V (Linux): it changes nothing, so it is
+// `--host hyperv start --runbook` where there is no Hyper-V (Linux): it changes nothing, so it is
 // not refused — the runbook is made without reaching the host, and every fact only the host knows
 // is listed as assumed. Not one PowerShell call is made (the channel fails the test if asked).
 // Off that path, a real start on Linux is still refused before anything happens.

@@ -1,4 +1,4 @@
-// `rundirect start --plan` runbooks executed as written: the .ps1 the driver renders for a plan,
+// `rundirect start --runbook` runbooks executed as written: the .ps1 the driver renders for a plan,
 // run with -Phase start, then finalize (or stop), in one pwsh against the Hyper-V model, with no
 // rundirect process involved. The host must end as the driver itself would leave it.
 import fs from 'node:fs/promises';
@@ -18,7 +18,7 @@ afterAll(async () => {
 	await fs.rm(root, { recursive: true, force: true });
 });
 
-/** The runbook of a start of web01, as `--plan-out` writes it, and its plan. */
+/** The runbook of a start of web01, as `--runbook-out` writes it, and its plan. */
 async function runbookFor(s: Scenario) {
 	const { hyperv, engine } = engineFor(pwsh as string, s);
 	try {

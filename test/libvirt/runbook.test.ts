@@ -1,4 +1,4 @@
-// `start --plan` on the libvirt host shows every command the phases run: proven by running the
+// `start --runbook` on the libvirt host shows every command the phases run: proven by running the
 // written runbook script by hand (sh) against a real libvirtd — start then finalize, and start
 // then stop — and finding the same end states the driver reaches.
 import fs from 'node:fs/promises';

@@ -167,7 +167,7 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 	}
 
 	/**
-	 * The plan made without asking the host (`start --plan` where there is no Hyper-V, to review
+	 * The plan made without asking the host (`start --runbook` where there is no Hyper-V, to review
 	 * or hand over a runbook): what only the host knows is assumed, and each assumption is said.
 	 */
 	planOffline(input: PlanInput): { plan: RestorePlan; assumptions: string[] } {

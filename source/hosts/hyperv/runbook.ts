@@ -1,5 +1,5 @@
 // The runbook: every script the phases of a plan will run, with its parameters, for review before
-// running (`rundirect start … --plan`) or to run by hand (`--plan-out runbook.ps1`). Built from
+// running (`rundirect start … --runbook`) or to run by hand (`--runbook-out runbook.ps1`). Built from
 // the same parameter functions the driver uses, so it shows what the driver sends.
 import type { RestorePlan, RunbookStep } from '../host.ts';
 import { encodeParams, localInvocation, remoteInvocation } from './encoding.ts';

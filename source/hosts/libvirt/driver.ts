@@ -206,7 +206,7 @@ export class LibvirtHost implements Host {
 		return backupDomain(this.domains, vmName, destination, options);
 	}
 
-	/** Every command the phases of `plan` run, for review (`start --plan`). */
+	/** Every command the phases of `plan` run, for review (`start --runbook`). */
 	runbook(plan: RestorePlan): RunbookStep[] {
 		return libvirtRunbook(plan, { uri: this.virsh.uri, domainType: this.#knownType ?? this.options.domainType ?? 'qemu', serialFile: serialFileOf(this.layout, plan.sessionId), qemuAccount: this.#knownQemu });
 	}

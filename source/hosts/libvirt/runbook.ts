@@ -1,6 +1,6 @@
-// `start --plan` on the libvirt host: every command the phases of a plan run — virsh, qemu-img
+// `start --runbook` on the libvirt host: every command the phases of a plan run — virsh, qemu-img
 // and the file operations — as the driver runs them on a fresh session, and the same as one
-// POSIX sh script an administrator can read or run by hand (`--plan-out`).
+// POSIX sh script an administrator can read or run by hand (`--runbook-out`).
 import path from 'node:path';
 import type { RestorePlan, RunbookStep } from '../host.ts';
 import { copyDestinationXml, diskTargets, domainXml, type DomainType, METADATA_NS } from './domain-xml.ts';
