@@ -31,6 +31,8 @@ import { SCRIPTS } from './scripts.ts';
 import { readVhdxHeaders } from './vhdx.ts';
 
 const win = path.win32;
+/** How often step 5 starts a copy worker again that it found gone, before it gives up and says so. */
+const COPY_RESTARTS = 2;
 /** The drill evidence thumbnail: 4:3, large enough to read a logon screen or a stop error. */
 const THUMBNAIL_WIDTH = 640;
 const THUMBNAIL_HEIGHT = 480;
@@ -323,6 +325,8 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 
 	async copyData(plan: RestorePlan, options: StepOptions = {}): Promise<void> {
 		let reports = await this.#copies(plan, true);
+		// A worker found gone (killed, out of memory, a crash at its start) is started again, a couple of times: the copy is only redone.
+		let restarts = 0;
 		while (true) {
 			const done = reports.reduce((sum, job) => sum + job.done, 0);
 			const total = reports.reduce((sum, job) => sum + job.total, 0);
@@ -330,7 +334,13 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 			const failed = reports.filter((job) => job.status === 'failed');
 			if (failed.length > 0) throw new HypervError('COPY_FAILED', `Copying the backup to production failed on ${this.#where}: ${failed.map((job) => `${job.target}: ${job.error ?? 'unknown error'}`).join('; ')}. Run finalize again to retry the copy`);
 			const lost = reports.filter((job) => job.status === 'missing');
-			if (lost.length > 0) throw new HypervError('COPY_LOST', `The copy of ${lost.map((job) => job.target).join(', ')} stopped without finishing on ${this.#where} (host restarted?): run finalize again to restart it`);
+			if (lost.length > 0 && restarts < COPY_RESTARTS) {
+				restarts++;
+				options.onProgress?.({ done, total, detail: `copy worker restarted (${lost.map((job) => job.error ?? job.target).join('; ')})` });
+				reports = await this.#copies(plan, true);
+				continue;
+			}
+			if (lost.length > 0) throw new HypervError('COPY_LOST', `The copy of ${lost.map((job) => `${job.target}${job.error ? ` (${job.error})` : ''}`).join(', ')} stopped without finishing on ${this.#where} (host restarted?): run finalize again to restart it`);
 			if (reports.every((job) => job.status === 'done')) return;
 			options.signal?.throwIfAborted();
 			await sleep(this.#pollMs, undefined, options.signal ? { signal: options.signal } : {});

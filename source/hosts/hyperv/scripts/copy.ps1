@@ -20,6 +20,12 @@ foreach ($job in @($P.jobs)) {
 	} elseif ($null -ne $state -and $state.status -eq 'failed') {
 		$status = 'failed'
 		$failure = [string]$state.error
+	} elseif ($null -eq $state) {
+		$failure = 'no copy worker has recorded this copy (none started, or its state file is gone)'
+	} elseif ($state.status -eq 'running') {
+		$failure = 'its worker (pid ' + [string]$state.pid + ') is no longer running, at ' + [string]$state.done + ' of ' + [string]$state.total + ' bytes'
+	} else {
+		$failure = 'its worker recorded ' + [string]$state.status + ' but ' + $job.target + ' is not the backup''s copy (identity or size differ, or ' + $job.partial + ' is left)'
 	}
 	if ($P.start -and ($status -eq 'missing' -or $status -eq 'failed')) {
 		if ($null -eq $sourceVhd) { Stop-Rd 'PATH_MISSING' $job.source }
