@@ -59,8 +59,9 @@ export async function siteStartCommand(context: CommandContext, file: string, op
 
 function finishStart(context: CommandContext, report: DrillReport, dir: string, file: string): number {
 	context.emit({ type: 'result', ok: report.outcome === 'passed', site: report.id, outcome: report.outcome, dir, report: `${dir}/report.json`, markdown: `${dir}/report.md`, vms: report.vms });
-	const rows = [['VM', 'RESTORE POINT', 'SESSION', 'TO RUNNING', 'TO PROOF OF LIFE', 'TO READY', 'OUTCOME']];
-	for (const vm of report.vms) rows.push([vm.vm, vm.restorePoint?.id ?? '—', vm.session ?? '—', seconds(vm.timeToRunningMs), seconds(vm.timeToProofMs), vm.checks.length > 0 ? seconds(vm.timeToReadyMs) : '—', vm.outcome]);
+	// Fits 80 columns; the sessions are in --json, the report and "rundirect sessions".
+	const rows = [['VM', 'RESTORE POINT', 'TO RUNNING', 'TO PROOF OF LIFE', 'TO READY', 'OUTCOME']];
+	for (const vm of report.vms) rows.push([vm.vm, vm.restorePoint?.id ?? '—', seconds(vm.timeToRunningMs), seconds(vm.timeToProofMs), vm.checks.length > 0 ? seconds(vm.timeToReadyMs) : '—', vm.outcome]);
 	context.say('');
 	context.say(rows.map((row) => row.map((cell, index) => cell.padEnd(Math.max(...rows.map((other) => (other[index] ?? '').length)))).join('  ').trimEnd()).join('\n'));
 	for (const vm of report.vms.filter((candidate) => candidate.reason)) context.say(`  ! ${vm.vm}: ${vm.reason}`);
