@@ -168,6 +168,14 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 	const { spec, report } = run;
 	const pointId = report.restorePoint?.id ?? '?';
 	const isAborted = (error: unknown) => error instanceof AbortedError || signal.aborted;
+	/** Rethrows a subtask's error, the VM marked interrupted first when the drill was. */
+	const interrupted = (error: unknown): never => {
+		if (isAborted(error)) {
+			markInterrupted(run);
+			shared.milestone(run, 'interrupted');
+		}
+		throw error;
+	};
 	const subtasks: Array<ListrTask<DrillContext>> = [
 		{
 			title: spec.after.length > 0 ? `Wait for ${spec.after.join(', ')} to show proof of life, and for a free slot (at most ${shared.slots.limit} at once)` : `Wait for a free slot (at most ${shared.slots.limit} at once)`,
@@ -269,11 +277,7 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 					shared.milestone(run, 'alive');
 					if (spec.checks.length === 0) ready(run, report.timeToProofMs, report.aliveAt);
 				} catch (error) {
-					if (isAborted(error)) {
-						markInterrupted(run);
-						shared.milestone(run, 'interrupted');
-					}
-					throw error;
+					interrupted(error);
 				}
 			},
 			exitOnError: false,
@@ -297,11 +301,7 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 								ready(run, elapsed(run), new Date().toISOString());
 								task.title = `Application ready after ${formatMs(report.timeToReadyMs)} (${report.checks.length} check${report.checks.length === 1 ? '' : 's'} passed)`;
 							} catch (error) {
-								if (isAborted(error)) {
-									markInterrupted(run);
-									shared.milestone(run, 'interrupted');
-								}
-								throw error;
+								interrupted(error);
 							}
 						},
 						exitOnError: false,
