@@ -24,11 +24,13 @@ export function wholeNumber(value: string | undefined, option: string): number |
 	return number;
 }
 
-function seconds(ms: number | null): string {
-	return ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`;
+/** A measured time for the summary tables: "4.39 s", or — when there is none. */
+export function seconds(ms: number | null | undefined): string {
+	return ms === null || ms === undefined ? '—' : `${(ms / 1000).toFixed(2)} s`;
 }
 
-function table(rows: string[][]): string {
+/** Rows as columns two spaces apart, each as wide as its widest cell. */
+export function table(rows: string[][]): string {
 	const widths: number[] = [];
 	for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
 	return rows.map((row) => row.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join('  ').trimEnd()).join('\n');

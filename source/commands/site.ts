@@ -14,17 +14,13 @@ import { formatDuration } from '../core/format.ts';
 import type { EngineEvent } from '../restore/engine.ts';
 import { isTerminal, type SessionRecord } from '../restore/session.ts';
 import { planTreeRenderer, rendererFor, type CommandContext } from './context.ts';
-import { wholeNumber } from './drill.ts';
+import { seconds, table, wholeNumber } from './drill.ts';
 import { confirm } from './lifecycle.ts';
 
 export interface SiteStartOptions {
 	yes?: boolean;
 	concurrency?: string;
 	timeout?: string;
-}
-
-function seconds(ms: number | null | undefined): string {
-	return ms === null || ms === undefined ? '—' : `${(ms / 1000).toFixed(2)} s`;
 }
 
 export async function siteStartCommand(context: CommandContext, file: string, options: SiteStartOptions, signal: AbortSignal): Promise<number> {
@@ -63,7 +59,7 @@ function finishStart(context: CommandContext, report: DrillReport, dir: string, 
 	const rows = [['VM', 'RESTORE POINT', 'TO RUNNING', 'TO PROOF OF LIFE', 'TO READY', 'OUTCOME']];
 	for (const vm of report.vms) rows.push([vm.vm, vm.restorePoint?.id ?? '—', seconds(vm.timeToRunningMs), seconds(vm.timeToProofMs), vm.checks.length > 0 ? seconds(vm.timeToReadyMs) : '—', vm.outcome]);
 	context.say('');
-	context.say(rows.map((row) => row.map((cell, index) => cell.padEnd(Math.max(...rows.map((other) => (other[index] ?? '').length)))).join('  ').trimEnd()).join('\n'));
+	context.say(table(rows));
 	for (const vm of report.vms.filter((candidate) => candidate.reason)) context.say(`  ! ${vm.vm}: ${vm.reason}`);
 	context.say(`Report: ${dir}/report.md (and report.json, evidence/)`);
 	if (report.outcome === 'interrupted') {
