@@ -169,31 +169,46 @@ export async function guestAgentAnswers(socketPath: string, timeoutMs: number): 
 
 const POLL_MS = 100;
 
+/** Why a command could not run inside `where` (e.g. "VM web01"), with what to check when no agent answered. */
+export function agentFailure(argv: readonly string[], where: string, error: GuestAgentError): string {
+	const hint = error.code === 'COMMAND_FAILED' ? '' : ': is qemu-guest-agent installed and running in the guest?';
+	return `${argv.join(' ')} could not run inside ${where}: ${error.message}${hint}`;
+}
+
+/** One guest agent command and its `return` (any transport: the agent's socket, libvirt's `qemu-agent-command`). */
+export type AgentCall = <T>(execute: string, args: Record<string, unknown>, deadline: number) => Promise<T>;
+
+type ExecStatus = { exited: boolean; exitcode?: number; signal?: number; 'out-data'?: string; 'err-data'?: string; 'out-truncated'?: boolean; 'err-truncated'?: boolean };
+
 /**
- * Runs `argv` inside the guest (argv[0] a path or a name on the guest's PATH) and waits for it
- * to exit, at most `timeoutMs` in all: its exit code and output. A command still running then
+ * Runs `argv` inside the guest (argv[0] a path or a name on the guest's PATH) through `call` and
+ * waits for it to exit, until `deadline`: its exit code and output. A command still running then
  * is reported as timed out (the agent offers no way to end it).
  */
-export async function guestExec(socketPath: string, argv: readonly string[], timeoutMs: number): Promise<GuestExecResult> {
+export async function execThrough(call: AgentCall, argv: readonly string[], deadline: number): Promise<GuestExecResult> {
 	const began = Date.now();
 	const [command, ...args] = argv;
 	if (!command) throw new GuestAgentError('no command to run in the guest', 'COMMAND_FAILED');
-	return withAgent(socketPath, timeoutMs, async (agent, deadline) => {
-		const { pid } = await agent.call<{ pid: number }>('guest-exec', { path: command, arg: args, 'capture-output': true }, deadline);
-		while (true) {
-			const status = await agent.call<{ exited: boolean; exitcode?: number; signal?: number; 'out-data'?: string; 'err-data'?: string; 'out-truncated'?: boolean; 'err-truncated'?: boolean }>('guest-exec-status', { pid }, deadline);
-			if (status.exited) {
-				return {
-					exitCode: status.exitcode ?? null,
-					signal: status.signal ?? null,
-					stdout: Buffer.from(status['out-data'] ?? '', 'base64').toString('utf8'),
-					stderr: Buffer.from(status['err-data'] ?? '', 'base64').toString('utf8'),
-					truncated: Boolean(status['out-truncated'] || status['err-truncated']),
-					ms: Date.now() - began,
-				};
-			}
-			if (Date.now() + POLL_MS >= deadline) throw new GuestAgentError(`${argv.join(' ')} still ran inside the guest after ${Math.round(timeoutMs / 1000)} s`, 'TIMEOUT');
-			await sleep(POLL_MS);
+	const { pid } = await call<{ pid: number }>('guest-exec', { path: command, arg: args, 'capture-output': true }, deadline);
+	while (true) {
+		const status = await call<ExecStatus>('guest-exec-status', { pid }, deadline);
+		if (status.exited) {
+			return {
+				exitCode: status.exitcode ?? null,
+				signal: status.signal ?? null,
+				stdout: Buffer.from(status['out-data'] ?? '', 'base64').toString('utf8'),
+				stderr: Buffer.from(status['err-data'] ?? '', 'base64').toString('utf8'),
+				truncated: Boolean(status['out-truncated'] || status['err-truncated']),
+				ms: Date.now() - began,
+			};
 		}
-	});
+		if (Date.now() + POLL_MS >= deadline) throw new GuestAgentError(`${argv.join(' ')} still ran inside the guest after ${Math.round((deadline - began) / 1000)} s`, 'TIMEOUT');
+		await sleep(POLL_MS);
+	}
+}
+
+/** `execThrough` over the agent's unix socket (the lab's QEMU serves it), at most `timeoutMs` in all. */
+export async function guestExec(socketPath: string, argv: readonly string[], timeoutMs: number): Promise<GuestExecResult> {
+	if (!argv[0]) throw new GuestAgentError('no command to run in the guest', 'COMMAND_FAILED');
+	return withAgent(socketPath, timeoutMs, (agent, deadline) => execThrough((execute, args, until) => agent.call(execute, args, until), argv, deadline));
 }

@@ -34,7 +34,7 @@ import { preflight } from './preflight.ts';
 import type { QmpClient } from './qmp.ts';
 import { type Accelerator, runningPid, runtimeFiles } from './runtime.ts';
 import { serialTail } from './serial.ts';
-import { guestExec, GuestAgentError } from '../../qemu/guest-agent.ts';
+import { agentFailure, guestExec, GuestAgentError } from '../../qemu/guest-agent.ts';
 import { purge } from './set-aside.ts';
 import { createDisks, createSnapshotLayer, deleteVm, setAsideVm, startVm } from './start.ts';
 import { describeLab, inventory, sessionStatus } from './status.ts';
@@ -284,8 +284,7 @@ export class LabHost implements Host, HasEvidence, ExecsInGuest, HasProofOfLife,
 			return await guestExec(files.qgaSocket, argv, timeoutMs);
 		} catch (error) {
 			if (!(error instanceof GuestAgentError)) throw error;
-			const hint = error.code === 'COMMAND_FAILED' ? '' : ': is qemu-guest-agent installed and running in the guest?';
-			throw new LabError('GUEST_EXEC_FAILED', `${argv.join(' ')} could not run inside VM ${plan.vmName}: ${error.message}${hint}`);
+			throw new LabError('GUEST_EXEC_FAILED', agentFailure(argv, `VM ${plan.vmName}`, error));
 		}
 	}
 }

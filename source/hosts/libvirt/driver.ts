@@ -27,7 +27,9 @@ import type {
 	SetAsideRecord,
 	StepOptions,
 } from '../host.ts';
-import type { BackupResult, PathRules, ProofOfLife, StorageTightened } from '../capabilities.ts';
+import type { BackupResult, GuestCommandResult, PathRules, ProofOfLife, StorageTightened } from '../capabilities.ts';
+import { agentFailure, GuestAgentError } from '../../qemu/guest-agent.ts';
+import { libvirtGuestExec } from './guest-exec.ts';
 import { backupDomain } from './backup.ts';
 import { EXIT, HostError } from '../../core/errors.ts';
 import type { Paths } from '../../core/paths.ts';
@@ -83,7 +85,8 @@ export class LibvirtHost implements Host {
 	readonly asideRecords: AsideRecords;
 	readonly session: SessionDomain;
 	readonly pathRules: PathRules;
-	readonly proofOfLife: ProofOfLife = { name: 'serial marker', pollMs: 1000 };
+	readonly proofOfLife: ProofOfLife = { name: 'guest agent or serial marker', pollMs: 1000 };
+	readonly guestExecVia = 'the QEMU guest agent (virsh qemu-agent-command)';
 	readonly evidenceSource = 'the serial console';
 	readonly options: LibvirtHostOptions;
 	#verdict: Promise<DomainTypeVerdict> | null = null;
@@ -448,5 +451,17 @@ export class LibvirtHost implements Host {
 	/** The serial console's last lines: what the guest printed (or did not) — a drill's evidence. */
 	captureEvidence(plan: RestorePlan): Promise<Evidence> {
 		return serialEvidence(this.layout, plan);
+	}
+
+	/** A command inside the session's guest, through its QEMU guest agent (guest-exec). */
+	async guestExec(plan: RestorePlan, argv: readonly string[], timeoutMs: number): Promise<GuestCommandResult> {
+		const facts = await this.session.own(plan);
+		if (facts?.state !== 'running') throw new HostError('GUEST_EXEC_FAILED', `domain ${plan.vmName} is ${facts ? facts.state : 'missing'}: nothing can run inside it`);
+		try {
+			return await libvirtGuestExec(this.virsh, plan.vmName, argv, timeoutMs);
+		} catch (error) {
+			if (!(error instanceof GuestAgentError)) throw error;
+			throw new HostError('GUEST_EXEC_FAILED', agentFailure(argv, `domain ${plan.vmName}`, error));
+		}
 	}
 }
