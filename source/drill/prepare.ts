@@ -62,7 +62,11 @@ export async function prepareDrill(engine: Engine, spec: DrillSpec, id = newDril
 		if (!recovery && proposal.plan.replaces !== null && mine.length === 0) mine.push(`a VM named ${name} exists on ${engine.host.id}: a drill never replaces a VM`);
 		if (!recovery && proposal.resume) mine.push(`${name} is held by session ${proposal.resume.id}: a drill never continues another session`);
 		if (recovery && !proposal.resume) destroys.push(...proposal.destroys);
-		if (entry.checks.length > 0 && !execsInGuest(engine.host)) mine.push(`the host ${engine.host.id} cannot run commands inside its guests, so its application checks cannot run (on the lab host they go through the QEMU guest agent)`);
+		if (entry.checks.length > 0) {
+			const host = engine.host;
+			const problem = execsInGuest(host) ? (host.guestExecProblem?.() ?? null) : `the host ${host.id} cannot run commands inside its guests`;
+			if (problem) mine.push(`${problem}, so its application checks cannot run`);
+		}
 		problems.push(...mine.map((problem) => `${entry.vm}: ${problem}`));
 		warnings.push(...proposal.warnings);
 		proposals.set(entry.vm, proposal);

@@ -121,13 +121,15 @@ export function proofOfLifeOf(host: Host): ProofOfLife {
 export type GuestCommandResult = GuestExecResult;
 
 /**
- * Runs a command inside a session's guest, no network needed (lab: the QEMU guest agent's
- * guest-exec), and waits for it to exit, at most `timeoutMs`.
+ * Runs a command inside a session's guest, no network needed (lab, libvirt: the QEMU guest
+ * agent's guest-exec; Hyper-V: PowerShell Direct), and waits for it to exit, at most `timeoutMs`.
  */
 export interface ExecsInGuest {
 	guestExec(plan: RestorePlan, argv: readonly string[], timeoutMs: number): Promise<GuestCommandResult>;
 	/** How, in words: "the QEMU guest agent". */
 	readonly guestExecVia: string;
+	/** Why no command can run in this host's guests as it is configured (e.g. no guest account given); null or absent: none. */
+	guestExecProblem?(): string | null;
 }
 
 export function execsInGuest(host: Host): host is Host & ExecsInGuest {

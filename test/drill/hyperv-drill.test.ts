@@ -224,6 +224,49 @@ describe.skipIf(pwsh === null)('a drill on the Hyper-V model (real pwsh)', () =>
 		}
 	}, 180_000);
 
+	it('application checks run inside the guest through PowerShell Direct as the guest account; a failing one keeps its output; no account is refused in pre-flight', async () => {
+		const s = await scenario(root, 'model', { host: { guest: { heartbeat: true, shutdown: true, accounts: { 'DRILL\\checker': 'pa ss"word' } } } });
+		const checker = { user: 'DRILL\\checker', password: 'pa ss"word' };
+		// The model's guest runs real processes: a POSIX shell stands in for the guest's tools.
+		const check = (script: string, timeoutSeconds = 20) => resolveDrillSpec({ timeoutSeconds: 60 }, { isolatedSwitch: 'rundirect-drill', vms: [{ vm: 'web01', checks: [{ exec: ['sh', '-c', script, 'arg with "quotes" and \\'], timeoutSeconds }] }] });
+		const withAccount = modelDriver(pwsh as string, s.host, { guestCredential: checker });
+		try {
+			const engine = new Engine({ host: withAccount, stateDir: s.state, destination: s.destination });
+			const passed = await runDrill({ engine, stateDir: s.state, drill: check('printf "%s|" "$0"; echo ready; echo warm >&2') });
+			const vm = passed.vms[0];
+			expect(vm?.outcome, vm?.reason ?? '').toBe('passed');
+			// Every argument arrives whole inside the guest, quotes and a trailing backslash included.
+			expect(vm?.checks).toMatchObject([{ outcome: 'passed', exitCode: 0, stdout: 'arg with "quotes" and \\|ready\n', stderr: 'warm\n' }]);
+			expect(vm?.timeToReadyMs).toBeGreaterThanOrEqual(vm?.timeToProofMs ?? Infinity);
+
+			const failed = await runDrill({ engine, stateDir: s.state, drill: check('echo "db down"; exit 3', 3) });
+			expect(failed.vms[0]?.outcome).toBe('failed');
+			expect(failed.vms[0]?.reason).toMatch(/application check 1 \(sh -c .*\) exited 3 within 3 s of proof of life: db down/);
+			expect(failed.vms[0]?.cleanup.state).toBe('stopped');
+		} finally {
+			await withAccount.close();
+		}
+
+		const wrong = modelDriver(pwsh as string, s.host, { guestCredential: { user: 'DRILL\\checker', password: 'nope' } });
+		try {
+			const engine = new Engine({ host: wrong, stateDir: s.state, destination: s.destination });
+			const report = await runDrill({ engine, stateDir: s.state, drill: check('echo never', 3) });
+			expect(report.vms[0]?.outcome).toBe('failed');
+			expect(report.vms[0]?.checks[0]?.error).toMatch(/PowerShell Direct as DRILL\\checker: The credential is invalid/);
+		} finally {
+			await wrong.close();
+		}
+
+		const none = modelDriver(pwsh as string, s.host, { guestCredential: null });
+		try {
+			const engine = new Engine({ host: none, stateDir: s.state, destination: s.destination });
+			await expect(prepareDrill(engine, check('echo never'))).rejects.toThrow(/RUNDIRECT_HYPERV_GUEST_USER and RUNDIRECT_HYPERV_GUEST_PASSWORD.*so its application checks cannot run/);
+		} finally {
+			await none.close();
+		}
+		expect((await modelVms(s.host)).map((entry) => entry.name)).toEqual(['web01']);
+	}, 300_000);
+
 	it('refuses an External switch as the isolated one, before anything changes', async () => {
 		const { s, hyperv, engine } = await modelController(true);
 		try {

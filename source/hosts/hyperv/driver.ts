@@ -21,9 +21,9 @@ import type {
 import { mapVmState } from './envelope.ts';
 import { explain, HypervError } from './errors.ts';
 import { asideDir, asideName, normalizeMac, planParams, type OfflineMode } from './plan-params.ts';
-import { readCopy, readHostInfo, readInventory, readPause, readPlanProbe, readPreflight, readSetAside, readThumbnail, readVmStatus, type CopyReport, type HostInfo, type PlanProbe } from './results.ts';
+import { readCopy, readHostInfo, readInventory, readPause, readPlanProbe, readGuestExec, readPreflight, readSetAside, readThumbnail, readVmStatus, type CopyReport, type HostInfo, type PlanProbe } from './results.ts';
 import { rgb565ToPng } from './png.ts';
-import type { BackupResult, CanBackup, DescribesDrillNetwork, HasEvidence, HasProofOfLife, HasRunbook, PathRules, ProofOfLife } from '../capabilities.ts';
+import type { BackupResult, CanBackup, DescribesDrillNetwork, ExecsInGuest, GuestCommandResult, HasEvidence, HasProofOfLife, HasRunbook, PathRules, ProofOfLife } from '../capabilities.ts';
 import { backupVm } from './backup.ts';
 import { buildRunbook, renderRunbookScript } from './runbook.ts';
 import { ChannelRunner, type PowerShellRunner } from './runner.ts';
@@ -49,6 +49,20 @@ export interface HypervHostOptions {
 	pollIntervalMs?: number;
 	/** Defaults to process.platform (tests set it). */
 	platform?: NodeJS.Platform;
+	/** The guests' account for application checks (PowerShell Direct); default RUNDIRECT_HYPERV_GUEST_USER / _PASSWORD. */
+	guestCredential?: GuestCredential | null;
+}
+
+export interface GuestCredential {
+	user: string;
+	password: string;
+}
+
+/** From the environment, never a command line (where `ps` would show the password) nor a plan file. */
+function guestCredentialFromEnv(): GuestCredential | null {
+	const user = process.env.RUNDIRECT_HYPERV_GUEST_USER;
+	const password = process.env.RUNDIRECT_HYPERV_GUEST_PASSWORD;
+	return user && password !== undefined ? { user, password } : null;
 }
 
 /** `hyperv` → local; `hyperv://server` → remote. */
@@ -77,10 +91,13 @@ function envNumber(name: string): number | undefined {
 	return value !== undefined && value !== '' && Number.isFinite(Number(value)) ? Number(value) : undefined;
 }
 
+/** Of each stream of a command run in a guest, what comes back (a drill keeps 4 KiB of each). */
+const GUEST_OUTPUT_CHARS = 4096;
+
 /** Hyper-V's VirtualHardDiskPath when no one changed it (Get-VMHost on a fresh install). */
 const DEFAULT_VHD_FOLDER = 'C:\\ProgramData\\Microsoft\\Windows\\Virtual Hard Disks';
 
-export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, HasProofOfLife, DescribesDrillNetwork {
+export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, HasProofOfLife, DescribesDrillNetwork, ExecsInGuest {
 	readonly kind = 'hyperv';
 	readonly id: string;
 	/** Paths on the Hyper-V host (D:\VMs), even when it is this computer: never compared with the destination's. */
@@ -88,7 +105,9 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 	/** A status is a PowerShell round trip (and a guest takes minutes): once a second is plenty. */
 	readonly proofOfLife: ProofOfLife = { name: 'heartbeat', pollMs: 1000 };
 	readonly evidenceSource = 'the screen';
+	readonly guestExecVia = 'PowerShell Direct (Invoke-Command -VMId -Credential)';
 	readonly computer: string | null;
+	readonly #guestCredential: GuestCredential | null;
 	readonly #runner: PowerShellRunner;
 	readonly #offlineMode: OfflineMode;
 	readonly #heartbeatTimeoutMs: number;
@@ -104,6 +123,7 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 		this.#heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? (envNumber('RUNDIRECT_HYPERV_HEARTBEAT_TIMEOUT') ?? 600) * 1000;
 		this.#pollMs = options.pollIntervalMs ?? 2000;
 		this.#platform = options.platform ?? process.platform;
+		this.#guestCredential = options.guestCredential === undefined ? guestCredentialFromEnv() : options.guestCredential;
 	}
 
 	get #where(): string {
@@ -388,6 +408,22 @@ export class HypervHost implements Host, CanBackup, HasRunbook, HasEvidence, Has
 			bytesChanged: status.bytesChanged,
 			job,
 		};
+	}
+
+	guestExecProblem(): string | null {
+		return this.#guestCredential ? null : 'PowerShell Direct runs checks as an account of the guest: set RUNDIRECT_HYPERV_GUEST_USER and RUNDIRECT_HYPERV_GUEST_PASSWORD (the password goes to PowerShell on its standard input, never on a command line)';
+	}
+
+	/** A command inside the session's guest through PowerShell Direct: the VM bus, no network. */
+	async guestExec(plan: RestorePlan, argv: readonly string[], timeoutMs: number): Promise<GuestCommandResult> {
+		const credential = this.#guestCredential;
+		const [command, ...args] = argv;
+		if (!credential) throw new HypervError('GUEST_EXEC_FAILED', `${plan.vmName}: ${this.guestExecProblem() ?? ''}`);
+		if (!command) throw new HypervError('GUEST_EXEC_FAILED', `${plan.vmName}: no command to run in the guest`);
+		this.#assertPlatform();
+		const answer = readGuestExec(await this.#runner.run(SCRIPTS.guestExec, planParams.guestExec(plan, credential, command, args, timeoutMs, GUEST_OUTPUT_CHARS), { timeoutMs: timeoutMs + SCRIPTS.guestExec.timeoutMs }));
+		if (!answer.exited) throw new HypervError('GUEST_EXEC_FAILED', `${argv.join(' ')} still ran inside ${plan.vmName} after ${Math.round(timeoutMs / 1000)} s: ended`);
+		return { exitCode: answer.exitCode, signal: null, stdout: answer.stdout, stderr: answer.stderr, truncated: answer.truncated, ms: answer.ms };
 	}
 
 	/** A drill's evidence: the VM's screen, as Hyper-V's thumbnail turned into a PNG. */

@@ -95,6 +95,8 @@ export function explain(code: HypervErrorCode, subject: string, host: string, de
 			return `Checkpoints are disabled on VM ${subject}${more}: a consistent backup needs one; enable Production checkpoints (Set-VM -CheckpointType Production)`;
 		case 'SWITCH_NOT_ISOLATED':
 			return `Virtual switch ${JSON.stringify(subject)} named for the drill is ${detail || 'External'} on ${host}: a drill's VMs must not reach the production network; name a Private or Internal switch, or none (the NICs stay disconnected)`;
+		case 'GUEST_EXEC_FAILED':
+			return `${subject}${more}: PowerShell Direct needs the VM running locally on ${host} with a Windows 10 / Server 2016 or later guest booted, and an account of the guest in RUNDIRECT_HYPERV_GUEST_USER and RUNDIRECT_HYPERV_GUEST_PASSWORD`;
 		case 'THUMBNAIL_FAILED':
 			return `Hyper-V could not take a thumbnail of VM ${subject} on ${host}${more}`;
 		case 'REMOTE_UNREACHABLE':

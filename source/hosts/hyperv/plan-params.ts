@@ -132,4 +132,5 @@ export const planParams = {
 	deleteLayer: (plan: RestorePlan) => sessionParams(plan),
 	discard: (plan: RestorePlan) => ({ ...sessionParams(plan), jobs: copyJobs(plan) }),
 	thumbnail: (plan: RestorePlan, width: number, height: number) => ({ ...sessionParams(plan), width, height }),
+	guestExec: (plan: RestorePlan, credential: { user: string; password: string }, command: string, args: readonly string[], timeoutMs: number, keepChars: number) => ({ ...sessionParams(plan), user: credential.user, password: credential.password, command, arguments: [...args], timeoutMs, keepChars }),
 };

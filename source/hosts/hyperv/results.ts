@@ -142,3 +142,17 @@ export function readThumbnail(data: unknown): Thumbnail {
 	const r = record(data);
 	return { width: asNumber(r.width) ?? 0, height: asNumber(r.height) ?? 0, rgb565: Buffer.from(asString(r.rgb565) ?? '', 'base64') };
 }
+
+export interface GuestExecAnswer {
+	exited: boolean;
+	exitCode: number | null;
+	stdout: string;
+	stderr: string;
+	truncated: boolean;
+	ms: number;
+}
+
+export function readGuestExec(data: unknown): GuestExecAnswer {
+	const r = record(data);
+	return { exited: r.exited === true, exitCode: asNumber(r.exitCode) ?? null, stdout: asString(r.stdout) ?? '', stderr: asString(r.stderr) ?? '', truncated: r.truncated === true, ms: asNumber(r.ms) ?? 0 };
+}

@@ -79,6 +79,7 @@ export const SCRIPTS = {
 	applyChanges: compose('apply-changes', 'Step 6: re-parent the differencing disks onto the copies, then merge them in one measured offline window', 6 * 60 * MINUTE),
 	deleteLayer: compose('delete-layer', 'Step 7: remove the differencing disks, restore ordinary VM settings, clear the backup\'s read-only mark', 10 * MINUTE),
 	thumbnail: compose('thumbnail', 'Drill evidence: the VM\'s screen thumbnail (GetVirtualSystemThumbnailImage, raw RGB 565)', 2 * MINUTE),
+	guestExec: compose('guest-exec', 'Drill check: run a command inside the guest through PowerShell Direct (Invoke-Command -VMId -Credential)', 2 * MINUTE),
 	discard: compose('discard', 'Stop: turn off and remove the VM, delete every file of the session', 30 * MINUTE),
 	backupBegin: compose('backup-begin', 'Backup: checkpoint the VM, report the frozen disks and the settings', 30 * MINUTE),
 	backupEnd: compose('backup-end', 'Backup: remove the checkpoint (Hyper-V merges it back)', 30 * MINUTE),

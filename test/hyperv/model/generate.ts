@@ -33,6 +33,15 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const OUTPUT = path.join(here, 'Hyper-V', 'declarations.generated.ps1');
 export const DEFAULT_PROFILE = path.join(here, '..', '..', '..', '..', 'shared', 'reference', 'psa-profile-subset.json');
 
+/**
+ * Core cmdlets the model stands in for, with only the parameter sets it models: PowerShell Direct
+ * is Hyper-V's, though its cmdlet is Invoke-Command. The scripts' other Invoke-Command (remote.ps1,
+ * -ComputerName) never runs under the model.
+ */
+const CORE_STAND_INS: Record<string, (names: string[]) => boolean> = {
+	'Invoke-Command': (names) => (names.includes('VMId') || names.includes('VMName')) && names.includes('ScriptBlock'),
+};
+
 /** Cmdlets the scripts do not call yet but the model offers (tests seed or inspect with them). */
 const EXTRA = ['Get-VMDvdDrive', 'Remove-VMDvdDrive', 'Get-VMSwitch', 'Get-VMIdeController'];
 
@@ -139,7 +148,7 @@ export async function usedCommands(profile: Profile): Promise<string[]> {
 		const { root } = await parsePowerShell(text);
 		for (const use of commandUses(root)) names.add(use.name);
 	}
-	return [...names].filter((name) => /^(Hyper-V|CimCmdlets) /.test(profile.commands[name]?.module ?? '')).sort();
+	return [...names].filter((name) => /^(Hyper-V|CimCmdlets) /.test(profile.commands[name]?.module ?? '') || CORE_STAND_INS[name]).sort();
 }
 
 export async function generate(profile: Profile): Promise<string> {
@@ -153,7 +162,9 @@ export async function generate(profile: Profile): Promise<string> {
 	for (const [name, { values, page }] of Object.entries(ENUMS)) out.push(`# ${page}\nenum ${name} { ${values.join('; ')} }`);
 	out.push('');
 	for (const name of names) {
-		out.push(declare(name, profile.commands[name] as ProfileCommand));
+		const command = profile.commands[name] as ProfileCommand;
+		const modelled = CORE_STAND_INS[name];
+		out.push(declare(name, modelled ? { ...command, sets: command.sets.filter((set) => modelled(set.params.map((param) => param.name))) } : command));
 		out.push('');
 	}
 	return `${out.join('\n').trimEnd()}\n`;

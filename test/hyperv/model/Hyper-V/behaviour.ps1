@@ -707,6 +707,46 @@ $script:HvBehaviour['Get-VMIntegrationService'] = {
 	}
 }
 
+# PowerShell Direct (MicrosoftDocs/windowsserverdocs, Manage-Windows-virtual-machines-with-PowerShell-Direct.md
+# and Virtualization-Documentation powershell-direct.md): "The virtual machine must be running locally
+# on the host" and "turned on and running with at least one configured user profile"; the session
+# runs as the -Credential account of the guest. The model's guest is this machine: the script block
+# runs in a runspace of its own (no variable of the caller reaches it, as in a remote session),
+# its processes are real. The guest's accounts are host.json guest.accounts (name → password).
+$script:HvBehaviour['Invoke-Command'] = {
+	param($Bound, $Cmdlet)
+	$hostState = Read-HvHost
+	$record = $null
+	if ($Bound.ContainsKey('VMId')) {
+		$ids = @($Bound['VMId'])
+		if ($ids.Count -ne 1) { Stop-Hv $Cmdlet 'The model runs PowerShell Direct on one VM at a time.' 'NotImplemented' }
+		$record = Get-HvVmRecord ([string]$ids[0]) -RegisteredOnly
+		if ($null -eq $record) { Stop-Hv $Cmdlet 'The input VMId parameter does not resolve to any virtual machine.' 'InvalidArgument' }
+	} else {
+		$names = @($Bound['VMName'])
+		$record = @(Get-HvVmRecords | Where-Object { $_.name -eq [string]$names[0] }) | Select-Object -First 1
+		if ($null -eq $record) { Stop-Hv $Cmdlet 'The input VMName parameter does not resolve to any virtual machine.' 'InvalidArgument' }
+	}
+	# Field report wording, as PowerShell Direct says it of a VM that is off, saved or paused.
+	if ($record.state -ne 'Running') { Stop-Hv $Cmdlet ('The virtual machine ' + $record.name + ' is not in running state.') 'InvalidOperation' }
+	# Modelled: a guest that has not booted (its heartbeat silent) cannot take a session.
+	if (-not [bool]$hostState.guest.heartbeat) { Stop-Hv $Cmdlet 'An error has occurred which Windows PowerShell cannot handle. A remote session might have ended.' 'OpenError' }
+	$user = $Bound['Credential'].UserName
+	$password = $Bound['Credential'].GetNetworkCredential().Password
+	$accounts = $hostState.guest.accounts
+	if ($null -eq $accounts -or -not $accounts.ContainsKey($user) -or [string]$accounts[$user] -ne $password) { Stop-Hv $Cmdlet 'The credential is invalid.' 'InvalidArgument' }
+	$shell = [powershell]::Create()
+	try {
+		$null = $shell.AddScript($Bound['ScriptBlock'].ToString())
+		foreach ($argument in @($Bound['ArgumentList'])) { $null = $shell.AddArgument($argument) }
+		$output = $shell.Invoke()
+		foreach ($problem in @($shell.Streams.Error)) { $Cmdlet.WriteError($problem) }
+		foreach ($item in $output) { $item }
+	} finally {
+		$shell.Dispose()
+	}
+}
+
 function New-HvSnapshotObject($Record, $Snapshot) {
 	$object = [VMSnapshot]::new()
 	$object.Name = $Snapshot.name

@@ -677,6 +677,33 @@ function Invoke-CimMethod {
 	Invoke-HvModel -Command 'Invoke-CimMethod' -Cmdlet $PSCmdlet -Bound $PSBoundParameters
 }
 
+function Invoke-Command {
+	[CmdletBinding(DefaultParameterSetName = 'Set1')]
+	param(
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true, Position = 0)]
+		[guid[]]$VMId,
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true, Position = 1)] [Parameter(ParameterSetName = 'Set2', Mandatory = $true, Position = 0)]
+		[scriptblock]$ScriptBlock,
+		[Parameter(ParameterSetName = 'Set1', Mandatory = $true)] [Parameter(ParameterSetName = 'Set2', Mandatory = $true)]
+		[pscredential]$Credential,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[string]$ConfigurationName,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[int]$ThrottleLimit,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[switch]$AsJob,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[switch]$HideComputerName,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[psobject]$InputObject,
+		[Parameter(ParameterSetName = 'Set1')] [Parameter(ParameterSetName = 'Set2')]
+		[object[]]$ArgumentList,
+		[Parameter(ParameterSetName = 'Set2', Mandatory = $true)]
+		[string[]]$VMName
+	)
+	Invoke-HvModel -Command 'Invoke-Command' -Cmdlet $PSCmdlet -Bound $PSBoundParameters
+}
+
 function Merge-VHD {
 	[CmdletBinding(DefaultParameterSetName = 'Set1')]
 	param(
