@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { Listr, type ListrTask } from 'listr2';
 import { prepareDrill, readDrillPlan, resolveDrillSpec, runDrill, type DrillReport } from '../drill/index.ts';
-import { Slots } from '../drill/schedule.ts';
+import { finalizeManyTasks, type FinalizeManyResult } from '../drill/finalize-many.ts';
 import { drillDir } from '../drill/store.ts';
 import { EXIT, PreflightError, RundirectError, errorMessage } from '../core/errors.ts';
 import { formatDuration } from '../core/format.ts';
@@ -82,41 +82,6 @@ export interface SiteFinalizeOptions {
 	rateLimit?: string;
 }
 
-/**
- * One rate limit for every copy under way: each of the n finalizes running gets an nth of it, and
- * the shares change as finalizes begin and end (through each session's copy wishes, which the
- * process driving it reads at its next progress poll).
- */
-class SharedRate {
-	readonly #active = new Set<string>();
-
-	constructor(
-		private readonly context: CommandContext,
-		private readonly total: number | null,
-	) {}
-
-	share(): number | undefined {
-		return this.total === null ? undefined : Math.max(1, Math.floor(this.total / Math.max(1, this.#active.size)));
-	}
-
-	async enter(id: string): Promise<number | undefined> {
-		this.#active.add(id);
-		await this.#rebalance(id);
-		return this.share();
-	}
-
-	async leave(id: string): Promise<void> {
-		this.#active.delete(id);
-		await this.#rebalance(null);
-	}
-
-	async #rebalance(except: string | null): Promise<void> {
-		const share = this.share();
-		if (share === undefined) return;
-		for (const id of this.#active) if (id !== except) await this.context.engine.controlCopy(id, { rateLimit: share }).catch(() => undefined);
-	}
-}
-
 export async function siteFinalizeCommand(context: CommandContext, file: string, options: SiteFinalizeOptions, signal: AbortSignal): Promise<number> {
 	const plan = await readDrillPlan(file);
 	const spec = resolveDrillSpec({}, plan);
@@ -154,35 +119,41 @@ export async function siteFinalizeCommand(context: CommandContext, file: string,
 		context.say('Cancelled; nothing was changed.');
 		return EXIT.refused;
 	}
-	const slots = new Slots(concurrency);
-	const rate = new SharedRate(context, total);
 	const began = performance.now();
-	const results = new Map<string, { state: string; error: string | null; ms: number | null }>();
-	const tasks: Array<ListrTask> = todo.map((session) => ({
+	const results = new Map<string, FinalizeManyResult>();
+	// The shared work (finalize-many.ts) reports each session's turn; listr2 draws one row per session.
+	const rows = new Map<string, { output?: string; title: string }>();
+	const followers = new Map<string, (event: EngineEvent) => void>();
+	const runs = finalizeManyTasks(engine, todo, {
+		concurrency,
+		rateLimit: total,
+		signal,
+		onSession: (event) => {
+			const row = rows.get(event.session.id);
+			if (!row) return;
+			if (event.kind === 'ended') {
+				const follow = followers.get(event.session.id);
+				if (follow) engine.off('event', follow);
+				if (event.state === 'finalized') row.title = `${event.session.vm} runs from production storage — finalized in ${formatDuration(event.ms / 1000)}`;
+				context.emit({ type: 'site-finalize', vm: event.session.vm, session: event.session.id, state: event.state, ...(event.error ? { error: event.error } : {}) });
+			} else if (event.kind === 'begun') {
+				const follow = (step: EngineEvent) => {
+					if (step.type === 'step' && step.session === event.session.id) row.output = `${step.title}${step.status === 'done' ? ' ✓' : ''}`;
+				};
+				followers.set(event.session.id, follow);
+				engine.on('event', follow);
+			} else row.output = `waiting for a free slot (at most ${concurrency} at once)`;
+		},
+	});
+	const tasks: Array<ListrTask> = todo.map((session, index) => ({
 		title: `Finalize ${session.vm} (session ${session.id})`,
 		task: async (_ctx, task) => {
-			task.output = `waiting for a free slot (at most ${concurrency} at once)`;
-			const release = await slots.acquire(signal);
-			const started = performance.now();
-			const follow = (event: EngineEvent) => {
-				if (event.type === 'step' && event.session === session.id) task.output = `${event.title}${event.status === 'done' ? ' ✓' : ''}`;
-			};
-			engine.on('event', follow);
-			try {
-				const share = await rate.enter(session.id);
-				const ended = await engine.runPhase(session.id, 'finalize', { signal, ...(share ? { rateLimit: share } : {}) });
-				results.set(session.vm, { state: ended.state, error: null, ms: Math.round(performance.now() - started) });
-				task.title = `${session.vm} runs from production storage — finalized in ${formatDuration((performance.now() - started) / 1000)}`;
-				context.emit({ type: 'site-finalize', vm: session.vm, session: session.id, state: ended.state });
-			} catch (error) {
-				results.set(session.vm, { state: 'failed', error: errorMessage(error), ms: null });
-				context.emit({ type: 'site-finalize', vm: session.vm, session: session.id, state: 'failed', error: errorMessage(error) });
-				throw error;
-			} finally {
-				engine.off('event', follow);
-				await rate.leave(session.id);
-				release();
-			}
+			rows.set(session.id, task);
+			const run = runs[index];
+			if (!run) return;
+			const result = await run();
+			results.set(session.vm, result);
+			if (result.state !== 'finalized') throw new Error(result.error ?? result.state);
 		},
 	}));
 	const renderer = rendererFor(context);
