@@ -99,6 +99,9 @@ export class Engine extends EventEmitter<{ event: [EngineEvent] }> {
 
 	constructor(options: EngineOptions) {
 		super();
+		// One listener per session followed (each VM of a plan, each finalize, the console): a plan
+		// of many VMs is not a leak, and Node's warning at 11 would be printed to the operator.
+		this.setMaxListeners(0);
 		this.host = options.host;
 		this.destination = options.destination;
 		this.#stateDir = options.stateDir;
