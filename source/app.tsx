@@ -149,7 +149,7 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 				<DetailPane view={selected} live={selected ? state.runs.live[selected.record.id] : undefined} focused={focus === 'detail'} width={columns} height={detailHeight} scroll={ui.detailScroll} now={now} />
 			) : (
 				<DrillPane
-					title={ui.detailView === 'drill' ? `Recovery drill ${drill?.id ?? ''}` : ui.detailView === 'report' ? 'Drill report — Esc: back to the history' : ui.detailView === 'screen' ? 'VM console — c: back to the task tree' : ui.detailView === 'host' ? `Host VMs (${catalog.host?.id ?? 'host'}) — o on · x off · v back` : 'Drill history — Enter: report · H: back'}
+					title={ui.detailView === 'drill' ? `${drill?.kind === 'recovery' ? 'Site recovery' : 'Recovery drill'} ${drill?.id ?? ''}` : ui.detailView === 'report' ? 'Drill report — Esc: back to the history' : ui.detailView === 'screen' ? 'VM console — c: back to the task tree' : ui.detailView === 'host' ? `Host VMs (${catalog.host?.id ?? 'host'}) — o on · x off · v back` : 'Drill history — Enter: report · H: back'}
 					lines={drillViewLines(ui, state, columns - 2, paneBodyRows(detailHeight), now)}
 					focused={focus === 'detail'}
 					width={columns}

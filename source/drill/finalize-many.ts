@@ -14,6 +14,8 @@ export interface FinalizeManyOptions {
 	signal?: AbortSignal;
 	/** A session waits for a slot, begins, or ends (`ms` from its begin). */
 	onSession?: (event: FinalizeManyEvent) => void;
+	/** How a session's finalize runs (the console: as a phase of its own, with its live tree); default engine.runPhase. */
+	runPhase?: (session: SessionRecord, options: { signal?: AbortSignal; rateLimit?: number }) => Promise<SessionRecord>;
 }
 
 export type FinalizeManyEvent =
@@ -70,7 +72,8 @@ export function finalizeManyTasks(engine: Engine, sessions: readonly SessionReco
 			release = await slots.acquire(options.signal);
 			options.onSession?.({ kind: 'begun', session });
 			const share = await rate.enter(session.id);
-			const ended = await engine.runPhase(session.id, 'finalize', { ...(options.signal ? { signal: options.signal } : {}), ...(share ? { rateLimit: share } : {}) });
+			const phaseOptions = { ...(options.signal ? { signal: options.signal } : {}), ...(share ? { rateLimit: share } : {}) };
+			const ended = await (options.runPhase ? options.runPhase(session, phaseOptions) : engine.runPhase(session.id, 'finalize', phaseOptions));
 			const ms = Math.round(performance.now() - began);
 			options.onSession?.({ kind: 'ended', session, state: ended.state, error: null, ms });
 			return { vm: session.vm, session: session.id, state: ended.state, error: null, ms };

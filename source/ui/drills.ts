@@ -17,6 +17,8 @@ export type DrillMilestone = Extract<DrillEvent, { type: 'drill-vm' }>['mileston
 /** A drill this console runs: listr2's live tree, and each VM's latest milestone (onEvent). */
 export interface LiveDrill {
 	id: string;
+	/** A drill, or a site recovery (`S`). */
+	kind: PlanKind;
 	vms: Array<{ vm: string; drillName: string }>;
 	tree: TaskNode[];
 	running: boolean;
@@ -37,12 +39,16 @@ export interface DrillHistory {
 /** The timeouts the drill dialog offers (its defaults are `rundirect drill`'s, from source/drill). */
 export const DRILL_TIMEOUT_STEPS = [10, 30, 60, 120, 300, 600, 1800, 3600] as const;
 
-export function drillSpecOf(targets: readonly DrillTarget[], settings: { concurrency: number; timeoutSeconds: number }): DrillSpec {
+/** What a plan run from the console is: a drill (new names, isolated, discarded) or a site recovery (own names, kept). */
+export type PlanKind = 'drill' | 'recovery';
+
+export function drillSpecOf(targets: readonly DrillTarget[], settings: { concurrency: number; timeoutSeconds: number }, kind: PlanKind = 'drill'): DrillSpec {
 	return {
 		vms: targets.map((target) => ({ vm: target.vm, point: target.point, after: [], timeoutSeconds: settings.timeoutSeconds, checks: [] })),
 		concurrency: settings.concurrency,
 		isolatedSwitch: null,
-		keep: false,
+		keep: kind === 'recovery',
+		...(kind === 'recovery' ? { purpose: 'recovery' as const } : {}),
 	};
 }
 

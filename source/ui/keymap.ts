@@ -90,6 +90,8 @@ export const BINDINGS = [
 	{ action: 'showFinished', keys: ['F'], contexts: { sessions: 'F finished', detail: null }, description: 'show (or fold again) the finished sessions older than 15 minutes', help: { keys: 'F' } },
 	{ action: 'mark', keys: ['space'], contexts: { backups: 'Space mark' }, description: 'mark / unmark a VM (or a restore point) for a recovery drill', help: { keys: 'Space' } },
 	{ action: 'drill', keys: ['d'], contexts: inPanes('d drill'), description: 'drill the marked VMs, or the selected one: boot each under a new name, isolated', help: { keys: 'd' } },
+	{ action: 'siteStart', keys: ['S'], contexts: ALL_PANES, description: 'site recovery of the marked VMs: each under its own name (replacing it), left running', help: { keys: 'S' } },
+	{ action: 'finalizeMany', keys: ['A'], contexts: ALL_PANES, description: "finalize the marked VMs' sessions (or all from backup), a few at once, one rate limit", help: { keys: 'A' } },
 	{ action: 'history', keys: ['H'], contexts: inPanes('H drills'), description: 'drill history: pass/fail and times (Enter: report and evidence, Esc back)', help: { keys: 'H' } },
 	{ action: 'nextPane', keys: ['tab'], contexts: inPanes('Tab pane'), description: 'next / previous pane: backups → sessions → task tree', help: { keys: 'Tab  Shift+Tab' } },
 	{ action: 'previousPane', keys: ['shift+tab'], contexts: ALL_PANES, description: 'the previous pane' },
@@ -124,7 +126,7 @@ export const BINDINGS = [
 
 	// ------------------------------------------------------------------ confirmations, and the drill dialog
 	{ action: 'confirm', keys: ['enter', 'y', 'Y'], contexts: { confirm: null, finalize: null, quit: 'y quit', drill: 'y/Enter run' }, description: 'yes: do what the dialog names' },
-	{ action: 'nextSetting', keys: ['up', 'down', 'j', 'k', 'tab', 'shift+tab'], contexts: { drill: null }, description: 'the other setting (concurrency, timeout)' },
+	{ action: 'nextSetting', keys: ['up', 'down', 'j', 'k', 'tab', 'shift+tab'], contexts: { drill: null }, description: 'the other setting (concurrency, timeout or rate limit)' },
 	{ action: 'increase', keys: ['right', '+', 'l'], contexts: { drill: '←→ change' }, description: 'more of the setting' },
 	{ action: 'decrease', keys: ['left', '-', 'h'], contexts: { drill: '←→ change' }, description: 'less of the setting' },
 	{ action: 'increase', keys: ['right'], contexts: { finalize: null }, description: 'a higher copy rate limit' },

@@ -207,6 +207,16 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 		if (row.kind === 'vm') moveBackups(1);
 	};
 
+	/** The marked VMs, or the VM (or point) under the cursor, or the selected session's. */
+	const targetsOfKey = (): DrillTarget[] => {
+		const marked: DrillTarget[] = [...view.current.marked].map(([vm, point]) => ({ vm, point }));
+		if (marked.length > 0) return marked;
+		const { cursor, rowsOfBackups, selected } = derive();
+		const row = view.current.focus === 'backups' ? rowsOfBackups[cursor] : undefined;
+		if (row) return [{ vm: row.group.vm, point: row.kind === 'point' ? row.point.id : 'latest' }];
+		return selected ? [{ vm: selected.record.source.vm, point: selected.record.source.pointId }] : [];
+	};
+
 	/** d: a drill of the marked VMs, or of the VM (or point) under the cursor. */
 	const requestDrill = (): void => {
 		const drill = getState().drills.current;
@@ -214,18 +224,36 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 			notify({ level: 'error', text: `drill ${drill.id} is still running in this console`, hint: 'wait for it to end (H shows past drills)' });
 			return;
 		}
-		let targets: DrillTarget[] = [...view.current.marked].map(([vm, point]) => ({ vm, point }));
-		if (targets.length === 0) {
-			const { cursor, rowsOfBackups, selected } = derive();
-			const row = view.current.focus === 'backups' ? rowsOfBackups[cursor] : undefined;
-			if (row) targets = [{ vm: row.group.vm, point: row.kind === 'point' ? row.point.id : 'latest' }];
-			else if (selected) targets = [{ vm: selected.record.source.vm, point: selected.record.source.pointId }];
-		}
+		const targets = targetsOfKey();
 		if (targets.length === 0) {
 			notify({ level: 'error', text: 'nothing to drill', hint: 'mark VMs with Space in the backups pane, then press d' });
 			return;
 		}
 		setModal({ kind: 'drill', targets });
+	};
+
+	/** S: a site recovery of the marked VMs (or the one under the cursor), under their own names. */
+	const requestSiteStart = (): void => {
+		const drill = getState().drills.current;
+		if (drill?.running) {
+			notify({ level: 'error', text: `${drill.id} is still running in this console`, hint: 'wait for it to end' });
+			return;
+		}
+		const targets = targetsOfKey();
+		if (targets.length === 0) notify({ level: 'error', text: 'nothing to recover', hint: 'mark VMs with Space in the backups pane, then press S' });
+		else setModal({ kind: 'site', targets });
+	};
+
+	/** A: finalize the marked VMs' sessions at once (none marked: every session running from its backup). */
+	const requestFinalizeMany = (): void => {
+		const marked = view.current.marked;
+		const open = getState().sessions.views.filter((candidate) => candidate.record.state === 'running' && !actions.restores.isLive(candidate.record.id));
+		const chosen = marked.size > 0 ? open.filter((candidate) => marked.has(candidate.record.vm)) : open;
+		if (chosen.length === 0) {
+			notify({ level: 'error', text: marked.size > 0 ? 'no marked VM runs from its backup' : 'no session runs from its backup', hint: marked.size > 0 ? 'start them first (S), or unmark them (Space)' : 'start one first (Enter, or S for the marked VMs)' });
+			return;
+		}
+		setModal({ kind: 'finalizeMany', sessionIds: chosen.map((candidate) => candidate.record.id) });
 	};
 
 	/** H: the drill history, or back from it (to this console's drill when there is one). */
@@ -323,6 +351,8 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 		finalize: () => requestPhase('finalize'),
 		stop: () => requestPhase('stop'),
 		drill: requestDrill,
+		siteStart: requestSiteStart,
+		finalizeMany: requestFinalizeMany,
 		history: toggleHistory,
 		nextPane: () => stepFocus(1),
 		previousPane: () => stepFocus(-1),

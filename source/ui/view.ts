@@ -16,7 +16,7 @@ import { hostVmLines } from './components/HostPane.ts';
 export type Focus = 'backups' | 'sessions' | 'detail';
 export const FOCUS_ORDER: readonly Focus[] = ['backups', 'sessions', 'detail'];
 
-export type Modal = { kind: 'powerOff'; vm: string } | { kind: 'help' } | { kind: 'warnings' } | { kind: 'start'; point: RestorePoint } | { kind: 'drill'; targets: DrillTarget[] } | { kind: 'finalize'; sessionId: string } | { kind: 'stop'; sessionId: string } | { kind: 'quit' } | null;
+export type Modal = { kind: 'powerOff'; vm: string } | { kind: 'help' } | { kind: 'warnings' } | { kind: 'start'; point: RestorePoint } | { kind: 'drill'; targets: DrillTarget[] } | { kind: 'site'; targets: DrillTarget[] } | { kind: 'finalizeMany'; sessionIds: string[] } | { kind: 'finalize'; sessionId: string } | { kind: 'stop'; sessionId: string } | { kind: 'quit' } | null;
 
 export interface ViewState {
 	focus: Focus;
@@ -126,6 +126,8 @@ export function screenContext(view: ViewState, state: ConsoleState): Context {
 	if (resuming(state)) return 'resume';
 	switch (view.modal?.kind) {
 		case 'drill':
+		case 'site':
+		case 'finalizeMany':
 			return 'drill';
 		case 'help':
 			return 'help';

@@ -141,6 +141,53 @@ describe('recovery drills in the console', () => {
 	});
 });
 
+describe('site recovery in the console', () => {
+	it('S starts the marked VMs under their own names (what they replace typed to confirm); A finalizes them at once under one shared rate limit', async () => {
+		const f = await prepare({ existing: ['web01', 'db01'], copyMs: 400 });
+		await mount();
+		await press(' ', 'j', ' ');
+		await waitForFrame(frame, (text) => text.includes('✓2 marked'));
+		await press('S');
+		const confirm = await waitForFrame(frame, (text) => text.includes('y/Enter: start them'));
+		expect(confirm).toContain('Site recovery of db01, web01');
+		expect(confirm).toMatch(/db01\/2026-11-24T0100Z → db01\s+\(replaces db01 \(set aside\)\)/);
+		expect(confirm).toMatch(/web01\/2026-11-24T0100Z → web01\s+\(replaces web01 \(set aside\)\)/);
+		expect(confirm).toContain('under its own name');
+		expect(f.host.calls).not.toContain('setAsideVm');
+		// y is not enough for a start that replaces VMs: the word must be typed.
+		await press('y');
+		await waitForFrame(frame, (text) => text.includes('Type recover to start 2 VMs'));
+		await press('x', KEYS.enter);
+		await waitForFrame(frame, (text) => text.includes('That is not "recover"'));
+		expect(f.host.calls).not.toContain('setAsideVm');
+		await press(KEYS.backspace, ...'recover', KEYS.enter);
+		await waitForFrame(frame, (text) => /Site recovery \S+ · PASSED/.test(text), 20_000);
+		await waitForFrame(frame, (text) => /db01\s+running/.test(text) && /web01\s+running/.test(text), 10_000);
+		expect(f.host.vms.get('web01')).toMatchObject({ running: true });
+		expect(f.host.calls.filter((call) => call === 'setAsideVm')).toHaveLength(2);
+		const { sessions } = await f.engine.sessions();
+		// Ordinary sessions under the VMs' own names (not a drill's, which the next console would roll back).
+		expect(sessions.filter((session) => session.state === 'running').map((session) => [session.vm, session.purpose ?? null]).sort()).toEqual([
+			['db01', null],
+			['web01', null],
+		]);
+
+		// A: none marked any more, so every session running from its backup; ←→ on the rate, then y.
+		await press('A');
+		await waitForFrame(frame, (text) => text.includes('Finalize 2 sessions?'));
+		expect(frame()).toMatch(/The replaced VM db01, set aside as \S+, will be DELETED for good/);
+		await press(KEYS.down, KEYS.right, KEYS.right);
+		await waitForFrame(frame, (text) => /› Rate limit\s+◂ 50 MiB\/s ▸/.test(text));
+		await press('y');
+		await waitForFrame(frame, (text) => /db01\s+finalized/.test(text) && /web01\s+finalized/.test(text), 20_000);
+		// Two at once (the default), each copy given its share of the one limit.
+		expect(f.host.lastRateLimit).toBe(25 * 2 ** 20);
+		const after = await f.engine.sessions();
+		expect(after.sessions.filter((session) => session.state === 'finalized')).toHaveLength(2);
+		for (const text of app?.frames ?? []) expect(text.split('\n').length).toBeLessThanOrEqual(SIZE.rows);
+	});
+});
+
 describe('interrupted sessions on open', () => {
 	it('lists them with what continuing and rolling back do, does nothing without a key, then continues and rolls back by key', async () => {
 		const f = await prepare({ existing: ['web01', 'db01'], copyMs: 3000 });

@@ -2,7 +2,9 @@
 // (prepareDrill changes nothing); the confirmation names every drill VM — new, clearly marked
 // names, nothing replaced, network isolated — with how many boot at once and how long each has
 // to show proof of life (←→ change them; they start at `rundirect drill`'s defaults). y starts
-// it; it runs in the background.
+// it; it runs in the background. `S`: the same flow as a site recovery (`start --plan`): each VM
+// under its own name on its own networks, left running; a VM it replaces is named, and then the
+// word "recover" must be typed.
 import type React from 'react';
 import { useEffect, useState } from 'react';
 import { Text } from 'ink';
@@ -10,13 +12,15 @@ import type { PreparedDrill } from '../../drill/index.ts';
 import { useKeys } from '../keys.tsx';
 import { clamp, toUiError, wrapText, type UiError } from '../model.ts';
 import type { DrillActions, DrillSettings } from '../state/drills.ts';
-import { stepTimeout, type DrillTarget } from '../drills.ts';
+import { stepTimeout, type DrillTarget, type PlanKind } from '../drills.ts';
+import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { Dialog, clip, dialogBody } from './Dialog.tsx';
 import { Lines, type StyledLine } from './Line.tsx';
 
 export interface DrillFlowProps {
 	actions: Pick<DrillActions, 'defaults' | 'propose' | 'run'>;
 	targets: DrillTarget[];
+	kind?: PlanKind;
 	width: number;
 	height: number;
 	onCancel: () => void;
@@ -24,9 +28,13 @@ export interface DrillFlowProps {
 	onStarted: (drillId: string) => void;
 }
 
-type Stage = { kind: 'checking' } | { kind: 'confirm'; prepared: PreparedDrill; error: UiError | null } | { kind: 'refused'; error: UiError } | { kind: 'starting' };
+type Stage = { kind: 'checking' } | { kind: 'confirm'; prepared: PreparedDrill; error: UiError | null } | { kind: 'typed'; prepared: PreparedDrill } | { kind: 'refused'; error: UiError } | { kind: 'starting' };
 
-export function DrillFlow({ actions, targets, width, height, onCancel, onStarted }: DrillFlowProps): React.JSX.Element {
+/** What a site recovery replaces must be confirmed by typing this. */
+export const RECOVER_WORD = 'recover';
+
+export function DrillFlow({ actions, targets, kind = 'drill', width, height, onCancel, onStarted }: DrillFlowProps): React.JSX.Element {
+	const recovery = kind === 'recovery';
 	const [stage, setStage] = useState<Stage>({ kind: 'checking' });
 	/** Known once the drill code has loaded (the first check waits for it too). */
 	const [settings, setSettings] = useState<DrillSettings | null>(null);
@@ -38,7 +46,7 @@ export function DrillFlow({ actions, targets, width, height, onCancel, onStarted
 			.then((defaults) => {
 				const initial = { concurrency: Math.min(defaults.concurrency, Math.max(1, targets.length)), timeoutSeconds: defaults.timeoutSeconds };
 				if (live) setSettings(initial);
-				return actions.propose(targets, initial);
+				return actions.propose(targets, initial, undefined, kind);
 			})
 			.then(
 				(prepared) => live && setStage({ kind: 'confirm', prepared, error: null }),
@@ -53,7 +61,7 @@ export function DrillFlow({ actions, targets, width, height, onCancel, onStarted
 	const start = (prepared: PreparedDrill, chosen: DrillSettings): void => {
 		setStage({ kind: 'starting' });
 		// Checked again with the chosen settings, under the same id (the names shown stay the names used).
-		actions.propose(targets, chosen, prepared.id).then(
+		actions.propose(targets, chosen, prepared.id, kind).then(
 			(final) => {
 				actions.run(final);
 				onStarted(final.id);
@@ -71,19 +79,39 @@ export function DrillFlow({ actions, targets, width, height, onCancel, onStarted
 		'drill',
 		{
 			cancel: onCancel,
-			confirm: () => stage.kind === 'confirm' && settings && start(stage.prepared, settings),
+			confirm: () => {
+				if (stage.kind !== 'confirm' || !settings) return;
+				if (recovery && stage.prepared.destroys.length > 0) setStage({ kind: 'typed', prepared: stage.prepared });
+				else start(stage.prepared, settings);
+			},
 			nextSetting: () => stage.kind === 'confirm' && setField(field === 'concurrency' ? 'timeout' : 'concurrency'),
 			increase: () => change(1),
 			decrease: () => change(-1),
 		},
-		stage.kind !== 'refused',
+		stage.kind !== 'refused' && stage.kind !== 'typed',
 	);
 	useKeys('drill-refused', { close: onCancel }, stage.kind === 'refused');
 
 	const { rows, columns } = dialogBody(width, height);
-	const title = `Recovery drill of ${targets.map((target) => target.vm).join(', ')} — prove the backups boot`;
+	const names = targets.map((target) => target.vm).join(', ');
+	const title = recovery ? `Site recovery of ${names} — Run Direct under their own names` : `Recovery drill of ${names} — prove the backups boot`;
+	if (stage.kind === 'typed' && settings) {
+		const typed = stage.prepared;
+		return (
+			<ConfirmDialog
+				title={title}
+				facts={[{ text: 'This replaces VMs that exist now:', bold: true, color: 'red' }, ...typed.destroys.map((text) => ({ text: `• ${text}`, color: 'red' })), { text: 'Each is set aside, not deleted, until its VM is finalized; stopping a session brings it back.' }]}
+				typeToConfirm={RECOVER_WORD}
+				confirmLabel={`start ${typed.report.vms.length} VM${typed.report.vms.length === 1 ? '' : 's'}`}
+				onConfirm={() => start(typed, settings)}
+				onCancel={() => setStage({ kind: 'confirm', prepared: typed, error: null })}
+				width={width}
+				height={height}
+			/>
+		);
+	}
 	if (stage.kind === 'refused') {
-		const lines: StyledLine[] = [{ key: 'h', text: 'Cannot drill — nothing was changed:', color: 'red', bold: true }];
+		const lines: StyledLine[] = [{ key: 'h', text: `Cannot ${recovery ? 'recover' : 'drill'} — nothing was changed:`, color: 'red', bold: true }];
 		wrapText(stage.error.message, columns).forEach((text, index) => lines.push({ key: `e${index}`, text, color: 'red' }));
 		if (stage.error.hint) wrapText(`→ ${stage.error.hint}`, columns).forEach((text, index) => lines.push({ key: `h${index}`, text, color: 'yellow' }));
 		return (
@@ -97,19 +125,29 @@ export function DrillFlow({ actions, targets, width, height, onCancel, onStarted
 	if (stage.kind !== 'confirm' || !settings) {
 		return (
 			<Dialog title={title} width={width} height={height}>
-				<Lines lines={[{ key: 'wait', text: stage.kind === 'starting' ? 'Starting the drill…' : 'Checking the restore points and the host (pre-flight)…', color: 'yellow' }]} />
+				<Lines lines={[{ key: 'wait', text: stage.kind === 'starting' ? `Starting the ${recovery ? 'site recovery' : 'drill'}…` : 'Checking the restore points and the host (pre-flight)…', color: 'yellow' }]} />
 			</Dialog>
 		);
 	}
 	const { prepared } = stage;
 	const { report } = prepared;
 	const lines: StyledLine[] = [];
-	for (const vm of report.vms) lines.push({ key: `vm:${vm.vm}`, text: `  ${vm.vm}/${vm.restorePoint?.id ?? '?'} → ${vm.drillName}  (new VM)`, bold: true });
-	const facts: Array<{ text: string; color?: string }> = [
-		{ text: `Each VM runs under a new, clearly marked name on ${report.host}: nothing existing is replaced or touched.`, color: 'green' },
-		{ text: `Network isolated: ${report.network}.`, color: 'green' },
-		{ text: `Each waits for proof of life (${report.vms[0]?.proof ?? 'proof of life'}), keeps its evidence, and is stopped and discarded after.` },
-	];
+	for (const vm of report.vms) {
+		const earlier = prepared.running.get(vm.vm);
+		const replaces = prepared.proposals.get(vm.vm)?.plan.replaces;
+		const what = earlier ? `already running (session ${earlier.id})` : recovery ? (replaces ? `replaces ${replaces} (set aside)` : 'new VM') : 'new VM';
+		lines.push({ key: `vm:${vm.vm}`, text: `  ${vm.vm}/${vm.restorePoint?.id ?? '?'} → ${vm.drillName}  (${what})`, bold: true, ...(recovery && replaces && !earlier ? { color: 'yellow' } : {}) });
+	}
+	const facts: Array<{ text: string; color?: string }> = recovery
+		? [
+				{ text: `Each VM runs from its backup under its own name on ${report.host}, on its own networks, and is left running: finalize them with A (or "rundirect finalize").`, color: 'green' },
+				{ text: `Each counts as up once it shows proof of life (${report.vms[0]?.proof ?? 'proof of life'}); the report keeps the times.` },
+			]
+		: [
+				{ text: `Each VM runs under a new, clearly marked name on ${report.host}: nothing existing is replaced or touched.`, color: 'green' },
+				{ text: `Network isolated: ${report.network}.`, color: 'green' },
+				{ text: `Each waits for proof of life (${report.vms[0]?.proof ?? 'proof of life'}), keeps its evidence, and is stopped and discarded after.` },
+			];
 	for (const warning of prepared.warnings) facts.push({ text: `⚠ ${warning}`, color: 'yellow' });
 	facts.forEach((fact, index) => wrapText(fact.text, columns).forEach((text, part) => lines.push({ key: `f${index}.${part}`, text, color: fact.color })));
 	const setting = (name: 'concurrency' | 'timeout', label: string, value: string, note: string): StyledLine => ({
@@ -128,7 +166,7 @@ export function DrillFlow({ actions, targets, width, height, onCancel, onStarted
 			<Lines lines={clip(lines, Math.max(1, rows - 4 - errorLines.length))} />
 			<Lines lines={[...settingLines, ...errorLines]} />
 			<Text> </Text>
-			<Text bold wrap="truncate-end">{'y/Enter: run the drill · ↑↓ setting · ←→ change · n/Esc: cancel'}</Text>
+			<Text bold wrap="truncate-end">{`y/Enter: ${recovery ? 'start them' : 'run the drill'} · ↑↓ setting · ←→ change · n/Esc: cancel`}</Text>
 		</Dialog>
 	);
 }

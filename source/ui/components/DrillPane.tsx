@@ -36,7 +36,7 @@ function nodeLines(node: TaskNode, depth: number, width: number, lines: StyledLi
 export function liveDrillLines(drill: LiveDrill, width: number): StyledLine[] {
 	const outcome = drill.report?.outcome ?? (drill.running ? 'running' : drill.error ? 'failed' : 'running');
 	const lines: StyledLine[] = [
-		{ key: 'h', text: `Recovery drill ${drill.id} · ${drill.running ? 'running in this console' : outcome.toUpperCase()}`, bold: true, color: OUTCOME_COLORS[outcome] },
+		{ key: 'h', text: `${drill.kind === 'recovery' ? 'Site recovery' : 'Recovery drill'} ${drill.id} · ${drill.running ? 'running in this console' : outcome.toUpperCase()}`, bold: true, color: OUTCOME_COLORS[outcome] },
 	];
 	if (drill.tree.length === 0 && drill.running) lines.push({ key: 'wait', text: `  Starting ${drill.vms.map((vm) => vm.drillName).join(', ')}…`, dim: true });
 	for (const node of drill.tree) nodeLines(node, 0, width, lines);
@@ -44,7 +44,7 @@ export function liveDrillLines(drill: LiveDrill, width: number): StyledLine[] {
 	if (drill.report) {
 		lines.push({ key: 'gap', text: '' });
 		lines.push(...summaryLines(drill.report, width));
-		lines.push({ key: 'next', text: 'H: drill history (Enter on a drill: its report and evidence)', dim: true });
+		lines.push({ key: 'next', text: drill.kind === 'recovery' ? 'A: finalize them (every session running from its backup, or the marked ones) · H: history' : 'H: drill history (Enter on a drill: its report and evidence)', dim: true });
 	} else if (drill.running) {
 		const alive = Object.values(drill.milestones).filter((entry) => entry.report.timeToProofMs !== null);
 		if (alive.length > 0) lines.push({ key: 'alive', text: `Proof of life so far: ${alive.map((entry) => `${entry.report.vm} ${formatMs(entry.report.timeToProofMs)}`).join(', ')}`, color: 'green' });

@@ -7,6 +7,7 @@ import { runningOperations } from '../state/runs.ts';
 import { resuming, type Modal } from '../view.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { DrillFlow } from './DrillFlow.tsx';
+import { FinalizeManyFlow } from './FinalizeManyFlow.tsx';
 import { HelpOverlay } from './HelpOverlay.tsx';
 import { WarningsOverlay } from './WarningsOverlay.tsx';
 import { LabSetup } from './LabSetup.tsx';
@@ -40,7 +41,12 @@ export function Overlay({ state, actions, modal, warnings, width, height, onClos
 		case undefined:
 			return null;
 		case 'drill':
-			return <DrillFlow actions={actions.drills} targets={modal.targets} width={width} height={height} onCancel={onClose} onStarted={onDrillStarted} />;
+		case 'site':
+			return <DrillFlow actions={actions.drills} targets={modal.targets} kind={modal.kind === 'site' ? 'recovery' : 'drill'} width={width} height={height} onCancel={onClose} onStarted={onDrillStarted} />;
+		case 'finalizeMany': {
+			const views = state.sessions.views.filter((view) => modal.sessionIds.includes(view.record.id) && !isTerminal(view.record));
+			return <FinalizeManyFlow views={views} actions={actions.restores} width={width} height={height} onClose={onClose} />;
+		}
 		case 'help':
 			return <HelpOverlay width={width} height={height} warnings={warnings} onClose={onClose} />;
 		case 'warnings':
@@ -79,7 +85,7 @@ export function Overlay({ state, actions, modal, warnings, width, height, onClos
 					title="Quit while an operation runs?"
 					facts={[
 						...runningOperations(state.runs).map((run) => ({ text: `${run.vm}: ${run.phase} is running in this console.`, bold: true })),
-						...(drill?.running ? [{ text: `Recovery drill ${drill.id} is running: its VMs are left marked as a drill, and reopening rundirect offers to clean them up (or "rundirect resume --rollback").`, bold: true }] : []),
+						...(drill?.running ? [{ text: drill.kind === 'recovery' ? `Site recovery ${drill.id} is running: the VMs it started run on; those not started yet are not ("rundirect start --plan" or S again goes on).` : `Recovery drill ${drill.id} is running: its VMs are left marked as a drill, and reopening rundirect offers to clean them up (or "rundirect resume --rollback").`, bold: true }] : []),
 						{ text: 'Quitting stops waiting for it. The VM keeps running and QEMU finishes any copy it is doing; the journal records where each step stood.' },
 						{ text: 'Reopen rundirect (or run "rundirect finalize|stop <session>") to continue from there.', color: 'cyan' },
 					]}

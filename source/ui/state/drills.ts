@@ -4,7 +4,7 @@
 // which the first frame does without.
 import path from 'node:path';
 import type { DrillReport, PreparedDrill } from '../../drill/index.ts';
-import { drillSpecOf, type DrillHistory, type DrillTarget, type LiveDrill } from '../drills.ts';
+import { drillSpecOf, type DrillHistory, type DrillTarget, type LiveDrill, type PlanKind } from '../drills.ts';
 import { InkTaskRenderer, type InkTaskRendererOptions } from '../task-renderer.ts';
 import { toUiError } from '../model.ts';
 import type { EngineLink } from './engine-link.ts';
@@ -34,7 +34,7 @@ export interface DrillActions {
 	/** What `rundirect drill` does unless told otherwise. */
 	defaults(): Promise<DrillSettings>;
 	/** Checks a drill of these VMs, changing nothing; throws the engine's error (shown in the dialog). */
-	propose(targets: DrillTarget[], settings: DrillSettings, id?: string): Promise<PreparedDrill>;
+	propose(targets: DrillTarget[], settings: DrillSettings, id?: string, kind?: PlanKind): Promise<PreparedDrill>;
 	/** Runs a checked drill in the background. */
 	run(prepared: PreparedDrill): void;
 	/** Past drills, newest first, into `history`. */
@@ -61,10 +61,10 @@ export class DrillsSlice extends Slice<DrillsState> implements DrillActions {
 		return { concurrency: DEFAULT_CONCURRENCY, timeoutSeconds: DEFAULT_TIMEOUT_SECONDS };
 	}
 
-	async propose(targets: DrillTarget[], settings: DrillSettings, id?: string): Promise<PreparedDrill> {
+	async propose(targets: DrillTarget[], settings: DrillSettings, id?: string, kind: PlanKind = 'drill'): Promise<PreparedDrill> {
 		const { prepareDrill } = await import('../../drill/index.ts');
 		const engine = await this.link.ready;
-		return prepareDrill(engine, drillSpecOf(targets, settings), id);
+		return prepareDrill(engine, drillSpecOf(targets, settings, kind), id);
 	}
 
 	run(prepared: PreparedDrill): void {
@@ -77,7 +77,7 @@ export class DrillsSlice extends Slice<DrillsState> implements DrillActions {
 			const current = this.state.current;
 			if (current?.id === prepared.id) this.update({ current: { ...current, ...change(current) } }, urgent);
 		};
-		this.update({ current: { id: prepared.id, vms: prepared.report.vms.map((vm) => ({ vm: vm.vm, drillName: vm.drillName })), tree: [], running: true, milestones: {}, report: null, error: null, startedAt: Date.now() } });
+		this.update({ current: { id: prepared.id, kind: prepared.spec.purpose === 'recovery' ? 'recovery' : 'drill', vms: prepared.report.vms.map((vm) => ({ vm: vm.vm, drillName: vm.drillName })), tree: [], running: true, milestones: {}, report: null, error: null, startedAt: Date.now() } });
 		const done = import('../../drill/index.ts')
 			.then(({ runDrill }) =>
 				runDrill({

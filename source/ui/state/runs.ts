@@ -40,6 +40,10 @@ export interface RestoreActions {
 	restartVm(sessionId: string): void;
 	/** Gives up a finalize before step 6, whichever process drives it (x): the VM runs on from its backup. */
 	cancelFinalize(sessionId: string): void;
+	/** Whether this console drives the session's phase now. */
+	isLive(sessionId: string): boolean;
+	/** Finalizes these sessions `concurrency` at once, every copy sharing `rateLimit` bytes/s (null: none). */
+	finalizeMany(sessionIds: readonly string[], settings: { concurrency: number; rateLimit: number | null }): void;
 	/** Changes a running copy, whichever process drives it: a step up or down the rate ladder, or pause/resume. */
 	controlCopy(sessionId: string, change: 'faster' | 'slower' | 'pause'): void;
 }
@@ -67,6 +71,8 @@ export function runningOperations(runs: RunsState): LiveRun[] {
 
 export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 	private readonly active = new Map<string, { controller: AbortController; done: Promise<void> }>();
+	/** Finalizes of many sessions: those still waiting for a slot stop waiting on quit. */
+	private readonly batches = new Set<AbortController>();
 	private closed = false;
 
 	constructor(
@@ -152,8 +158,27 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 		this.run(record, phase, rateLimit);
 	}
 
-	/** Runs a phase with the Ink task renderer; its outcome lands in the state, never thrown. */
-	run(record: SessionRecord, phase: Phase, rateLimit?: number): void {
+	finalizeMany(sessionIds: readonly string[], settings: { concurrency: number; rateLimit: number | null }): void {
+		const records = sessionIds.map((id) => this.sessions.record(id)).filter((record): record is SessionRecord => record !== undefined && !this.active.has(record.id));
+		if (records.length === 0) return;
+		const controller = new AbortController();
+		this.batches.add(controller);
+		for (const record of records) this.setLive({ sessionId: record.id, phase: 'finalize', vm: record.vm, tree: [], running: true, error: null, startedAt: Date.now() });
+		this.notices.info(`finalizing ${records.map((record) => record.vm).join(', ')}: ${settings.concurrency} at once, ${settings.rateLimit ? `${settings.rateLimit / 2 ** 20} MiB/s shared by the copies` : 'no rate limit'}`);
+		// Each waits for a slot (finalize-many.ts), then runs as a phase of this console, with its own live tree.
+		void import('../../drill/finalize-many.ts')
+			.then(({ finalizeMany }) =>
+				finalizeMany(this.link.engine, records, {
+					...settings,
+					signal: controller.signal,
+					runPhase: (record, options) => this.run(record, 'finalize', options.rateLimit, controller)?.outcome ?? Promise.reject(new Error(`${record.vm} is already being driven by this console`)),
+				}),
+			)
+			.finally(() => this.batches.delete(controller));
+	}
+
+	/** Runs a phase with the Ink task renderer; its outcome lands in the state, never thrown (the phase's own outcome is returned, null when it follows one still releasing the VM, for a caller that waits on it). */
+	run(record: SessionRecord, phase: Phase, rateLimit?: number, batch?: AbortController): { outcome: Promise<SessionRecord> } | null {
 		const previous = this.active.get(record.id);
 		if (previous) {
 			// The previous phase has done its steps and is releasing the VM's locks: follow it.
@@ -161,9 +186,9 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 				const latest = this.sessions.record(record.id);
 				if (!this.closed && latest) this.run(latest, phase, rateLimit);
 			});
-			return;
+			return null;
 		}
-		const controller = new AbortController();
+		const controller = batch ?? new AbortController();
 		this.setLive({ sessionId: record.id, phase, vm: record.vm, tree: [], running: true, error: null, startedAt: Date.now() });
 		const rendererOptions: InkTaskRendererOptions = {
 			throttleMs: 50,
@@ -172,8 +197,8 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 				if (current?.phase === phase) this.setLive({ ...current, tree }, false);
 			},
 		};
-		const done = this.link.engine
-			.runPhase(record.id, phase, { renderer: InkTaskRenderer, rendererOptions, signal: controller.signal, ...(rateLimit ? { rateLimit } : {}) })
+		const outcome = this.link.engine.runPhase(record.id, phase, { renderer: InkTaskRenderer, rendererOptions, signal: controller.signal, ...(rateLimit ? { rateLimit } : {}) });
+		const done = outcome
 			.then(
 				(session) => {
 					this.sessions.remember(session);
@@ -198,6 +223,7 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 			});
 		this.active.set(record.id, { controller, done });
 		this.sessions.publish();
+		return { outcome };
 	}
 
 	private setLive(live: LiveRun, urgent = true): void {
@@ -219,6 +245,7 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 	/** Stops waiting for this console's phases; the host carries on. Settles when they have let go. */
 	abort(): Promise<void>[] {
 		this.closed = true;
+		for (const batch of this.batches) batch.abort();
 		for (const run of this.active.values()) run.controller.abort();
 		return [...this.active.values()].map((run) => run.done);
 	}
