@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { readCatalog } from '../source/catalog/catalog.ts';
-import { openTerminal } from '../test/support/tmux.ts';
+import { openTerminal, type Terminal } from '../test/support/tmux.ts';
 import { killLabQemus } from '../test/support/lab-env.ts';
 import { makePoint } from './guest-point.ts';
 
@@ -15,7 +15,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 
-export type Record = (measure: string, value: string, target?: string, ok?: boolean) => void;
+export type RecordFigure = (measure: string, value: string, target?: string, ok?: boolean) => void;
 
 export interface ConsoleBenchInput {
 	/** A scratch folder, removed by the caller. */
@@ -24,14 +24,15 @@ export interface ConsoleBenchInput {
 	guestImage: string;
 	/** XDG_CACHE_HOME holding the built lab guest (the accelerator verdict is cached there). */
 	cacheHome: string;
-	record: Record;
+	record: RecordFigure;
 }
 
-async function writeFakeDestination(destination: string, vms: number, points: number): Promise<void> {
+/** `points` restore points of tiny fake disks, `perVm` per VM (the last VM takes what is left). */
+export async function writeFakeDestination(destination: string, points: number, perVm: number): Promise<void> {
 	const disk = { controller: 'virtio', controllerNumber: 0, location: 0, file: 'disk0.qcow2', format: 'qcow2', virtualSize: 64 * MiB };
 	const writeVm = async (index: number): Promise<void> => {
 		const vm = `vm${String(index).padStart(4, '0')}`;
-		for (let point = 0; point < points; point++) {
+		for (let point = 0; point < Math.min(perVm, points - index * perVm); point++) {
 			const taken = new Date(Date.UTC(2026, 10, 24, 1) - point * 86_400_000).toISOString().replace('.000Z', 'Z');
 			const id = `${taken.slice(0, 10)}T0100Z`;
 			const dir = path.join(destination, vm, id);
@@ -40,15 +41,16 @@ async function writeFakeDestination(destination: string, vms: number, points: nu
 			await fs.writeFile(path.join(dir, 'restore-point.json'), JSON.stringify({ schemaVersion: 1, id, takenAt: taken, vm: { name: vm, id: '0f8fad5b-d9cb-469f-a165-70867728950e', generation: 1, firmware: 'bios', cpus: 1, memoryMiB: 256, nics: [] }, disks: [disk] }));
 		}
 	};
+	const vms = Math.ceil(points / perVm);
 	for (let start = 0; start < vms; start += 50) await Promise.all(Array.from({ length: Math.min(50, vms - start) }, (_, offset) => writeVm(start + offset)));
 }
 
-function percentile(values: number[], p: number): number {
+export function percentile(values: number[], p: number): number {
 	const sorted = [...values].sort((a, b) => a - b);
 	return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
 }
 
-async function peakRss(pid: number): Promise<number> {
+export async function peakRss(pid: number): Promise<number> {
 	const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
 	const kib = Number.parseInt(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 'NaN', 10);
 	return kib * 1024;
@@ -57,7 +59,7 @@ async function peakRss(pid: number): Promise<number> {
 export async function consoleBench({ root, guestImage, cacheHome, record }: ConsoleBenchInput): Promise<void> {
 	const destination = path.join(root, 'console-destination');
 	console.error('Console: writing 1,000 VMs × 10 restore points and a 2 GiB point with 1 GiB of data…');
-	await writeFakeDestination(destination, 1000, 10);
+	await writeFakeDestination(destination, 10_000, 10);
 	// The lab guest with 1 GiB of random data: step 5 takes a few seconds.
 	await makePoint(destination, 'aaa-copy', guestImage, 2 * GiB, GiB);
 
@@ -71,60 +73,100 @@ export async function consoleBench({ root, guestImage, cacheHome, record }: Cons
 	record('catalog read, 10,001 restore points (median of 3)', `${percentile(reads, 0.5).toFixed(0)} ms`);
 
 	const env = { XDG_STATE_HOME: path.join(root, 'console-state'), XDG_DATA_HOME: path.join(root, 'console-data'), XDG_CACHE_HOME: cacheHome, RUNDIRECT_HOST: 'lab' };
+	try {
+		const measured = await measureConsole({
+			env,
+			destination,
+			columns: 100,
+			rows: 30,
+			listed: (screen) => screen.includes('1001 VMs · 10001 restore points') && screen.includes('aaa-copy'),
+			// Start aaa-copy (first row), then finalize it: the keys are pressed while step 5 copies.
+			async before(terminal) {
+				await new Promise((resolve) => setTimeout(resolve, 300));
+				await terminal.keys('Enter');
+				await terminal.waitFor('the restore points of aaa-copy', (screen) => screen.includes('›▾ aaa-copy'));
+				await terminal.keys('Down', 'Enter');
+				await terminal.waitFor('the form', (screen) => screen.includes('Review what will happen'));
+				await terminal.keys('Enter');
+				await terminal.waitFor('the confirmation', (screen) => screen.includes('Start Run Direct of aaa-copy?'), 20_000);
+				await terminal.type('y');
+				await terminal.waitFor('aaa-copy running from backup', (screen) => /aaa-copy\s+running\s+4 start-vm ✔/.test(screen), 60_000);
+				await terminal.keys('f');
+				await terminal.waitFor('the finalize confirmation', (screen) => screen.includes('Finalize aaa-copy?'));
+				await terminal.type('y');
+				await terminal.waitFor('step 5 under way', (screen) => screen.includes('❯ 5. Copy the data'), 20_000);
+				await terminal.keys('Tab', 'Tab');
+				await terminal.waitFor('the backups pane focused', (screen) => screen.includes('▶ Backups'));
+			},
+			busy: (screen) => screen.includes('❯ 5. Copy the data'),
+			after: (terminal) => terminal.waitFor('the finalize to end', (screen) => /aaa-copy\s+finalized/.test(screen), 120_000).then(() => undefined),
+		});
+		record('console: launch → first frame (header and panes, 100×30, via tmux)', `${measured.firstFrameMs.toFixed(0)} ms`, '< 500 ms', measured.firstFrameMs < 500);
+		record('console: launch → 10,001 restore points listed', `${measured.listedMs.toFixed(0)} ms`);
+		// tmux adds its own round trips (send-keys, then capture-pane every few ms): the figure is an upper bound.
+		record(`console: keypress → frame while step 5 copies (median of ${measured.latencies.length}, via tmux)`, `${measured.median.toFixed(0)} ms (p90 ${measured.p90.toFixed(0)} ms)`, '< 50 ms', measured.median < 50);
+		record('console: peak RSS (VmHWM) over the whole run', `${(measured.peakRss / MiB).toFixed(0)} MiB`, '< 150 MiB', measured.peakRss < 150 * MiB);
+	} finally {
+		// The finalized VM runs detached: end it by its pid file.
+		await killLabQemus(path.join(env.XDG_DATA_HOME, 'rundirect', 'lab', 'run'));
+	}
+}
+
+export interface ConsoleRun {
+	env: Record<string, string>;
+	destination: string;
+	columns: number;
+	rows: number;
+	/** The screen once every restore point is listed. */
+	listed: (screen: string) => boolean;
+	/** What to do before the keys are pressed (the Backups pane must be focused after it). */
+	before?: (terminal: Terminal) => Promise<void>;
+	/** Keys are pressed (30 at most) while this holds. */
+	busy: (screen: string) => boolean;
+	/** What to wait for before the peak RSS is read. */
+	after?: (terminal: Terminal) => Promise<void>;
+}
+
+export interface ConsoleFigures {
+	firstFrameMs: number;
+	listedMs: number;
+	latencies: number[];
+	median: number;
+	p90: number;
+	peakRss: number;
+}
+
+/** The real `rundirect` console in a real terminal (tmux): launch → first frame, keypress → frame, peak RSS. */
+export async function measureConsole(run: ConsoleRun): Promise<ConsoleFigures> {
 	// The launcher rebuilds its bundle when a source file has changed since the last run (a
 	// developer's edit; an installed copy builds once): do that here, outside the measure.
 	await execa(process.execPath, [path.join(REPO, 'bin', 'rundirect.js'), '--help'], { stdin: 'ignore' });
 	const launchedAt = performance.now();
 	// The same V8 flag as the launcher's shebang (the launcher sets the others itself).
-	const terminal = await openTerminal({ command: [process.execPath, '--max-semi-space-size=2', path.join(REPO, 'bin', 'rundirect.js'), '--destination', destination], cwd: REPO, env, columns: 100, rows: 30 });
+	const terminal = await openTerminal({ command: [process.execPath, '--max-semi-space-size=2', path.join(REPO, 'bin', 'rundirect.js'), '--destination', run.destination], cwd: REPO, env: run.env, columns: run.columns, rows: run.rows });
 	try {
 		// The first frame: the console's header and panes (still reading), not a splash.
 		const firstFrame = await terminal.waitFor('the first frame', (screen) => screen.includes('rundirect │') && screen.includes('▶ Backups'), 20_000, 0).then(() => performance.now());
-		await terminal.waitFor('the backups', (screen) => screen.includes('1001 VMs · 10001 restore points') && screen.includes('aaa-copy'), 20_000, 0);
+		await terminal.waitFor('the backups', run.listed, 30_000, 0);
 		const listed = performance.now();
-		record('console: launch → first frame (header and panes, 100×30, via tmux)', `${(firstFrame - launchedAt).toFixed(0)} ms`, '< 500 ms', firstFrame - launchedAt < 500);
-		record('console: launch → 10,001 restore points listed', `${(listed - launchedAt).toFixed(0)} ms`);
-
-		// Start aaa-copy (first row), then finalize it and press keys while step 5 copies.
-		await new Promise((resolve) => setTimeout(resolve, 300));
-		await terminal.keys('Enter');
-		await terminal.waitFor('the restore points of aaa-copy', (screen) => screen.includes('›▾ aaa-copy'));
-		await terminal.keys('Down', 'Enter');
-		await terminal.waitFor('the form', (screen) => screen.includes('Review what will happen'));
-		await terminal.keys('Enter');
-		await terminal.waitFor('the confirmation', (screen) => screen.includes('Start Run Direct of aaa-copy?'), 20_000);
-		await terminal.type('y');
-		await terminal.waitFor('aaa-copy running from backup', (screen) => /aaa-copy\s+running\s+4 start-vm ✔/.test(screen), 60_000);
-		await terminal.keys('f');
-		await terminal.waitFor('the finalize confirmation', (screen) => screen.includes('Finalize aaa-copy?'));
-		await terminal.type('y');
-		await terminal.waitFor('step 5 under way', (screen) => screen.includes('❯ 5. Copy the data'), 20_000);
-		await terminal.keys('Tab', 'Tab');
-		await terminal.waitFor('the backups pane focused', (screen) => screen.includes('▶ Backups'));
-
+		await run.before?.(terminal);
 		const latencies: number[] = [];
-		const cursorRow = (screen: string) => /(\d+)\/\d+ *║/.exec(screen.split('\n').find((line) => line.includes('▶ Backups')) ?? '')?.[1] ?? '';
+		// The Backups pane's title row: "▶ Backups … 12/10011 · ●10 in a session".
+		const cursorRow = (screen: string) => /▶ Backups.*?(\d+)\/\d+/.exec(screen)?.[1] ?? '';
 		for (let press = 0; press < 30; press++) {
 			const before = await terminal.screen();
-			if (!before.includes('❯ 5. Copy the data')) break;
+			if (!run.busy(before)) break;
 			const row = cursorRow(before);
 			const sent = performance.now();
 			await terminal.keys(press % 2 === 0 ? 'j' : 'k');
 			await terminal.waitFor('the cursor to move', (screen) => cursorRow(screen) !== row, 5_000, 0);
 			latencies.push(performance.now() - sent);
 		}
-		if (latencies.length < 5) throw new Error(`the copy ended after ${latencies.length} keypresses: give it more data`);
-		// tmux adds its own round trips (send-keys, then capture-pane every few ms): the figure is an upper bound.
-		const median = percentile(latencies, 0.5);
-		record(`console: keypress → frame while step 5 copies (median of ${latencies.length}, via tmux)`, `${median.toFixed(0)} ms (p90 ${percentile(latencies, 0.9).toFixed(0)} ms)`, '< 50 ms', median < 50);
-		await terminal.waitFor('the finalize to end', (screen) => /aaa-copy\s+finalized/.test(screen), 120_000);
-		const rss = await peakRss(await terminal.panePid());
-		record('console: peak RSS (VmHWM) over the whole run', `${(rss / MiB).toFixed(0)} MiB`, '< 150 MiB', rss < 150 * MiB);
+		if (latencies.length < 5) throw new Error(`the copies ended after ${latencies.length} keypresses: give them more data`);
+		await run.after?.(terminal);
+		return { firstFrameMs: firstFrame - launchedAt, listedMs: listed - launchedAt, latencies, median: percentile(latencies, 0.5), p90: percentile(latencies, 0.9), peakRss: await peakRss(await terminal.panePid()) };
 	} finally {
 		await terminal.kill();
-		// The finalized VM runs detached: end it by its pid file.
-		const run = path.join(env.XDG_DATA_HOME, 'rundirect', 'lab', 'run');
-		await killLabQemus(run);
 	}
 }
 

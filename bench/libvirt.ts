@@ -23,6 +23,7 @@ import { GUEST_MARKER } from '../source/qemu/lab-guest.ts';
 import { Engine, type EngineEvent } from '../source/restore/engine.ts';
 import { formatBytes } from '../source/core/format.ts';
 import { libvirtTestHostOptions } from '../test/libvirt/support/host-options.ts';
+import { evictFromCache } from './guest-point.ts';
 import { libvirtUnavailable, startPrivateLibvirtd } from '../test/libvirt/support/libvirtd.ts';
 
 const MiB = 2 ** 20;
@@ -77,16 +78,6 @@ export function resumedAtFromMonitorLog(log: string): number | null {
 		if (stamp) resumed = Number(stamp[1]) * 1000 + Number(stamp[2]) / 1000;
 	}
 	return resumed;
-}
-
-/**
- * The backup read cold, the programs warm: only `file`'s pages leave the page cache (GNU dd's
- * nocache with count=0 drops a whole file), as on a host where the backup was not read lately
- * but qemu-img, virsh and node are in memory. Dropping every cache would time paging them in too.
- */
-async function evictFile(file: string): Promise<void> {
-	await execa('sync');
-	await execa('dd', [`if=${file}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
 }
 
 /** What libvirtd's monitor log gained since `from` bytes. */
@@ -176,7 +167,7 @@ export async function libvirtBench(context: LibvirtBenchContext): Promise<void> 
 		const qemuPivots: number[] = [];
 		for (let round = 0; round < COPY_ROUNDS; round++) {
 			const { session } = await runDirect('benchdata');
-			await evictFile(context.dataDisk);
+			await evictFromCache(context.dataDisk);
 			const logBefore = (await fs.stat(monitorLog).catch(() => null))?.size ?? 0;
 			const finalized = await engine.runPhase(session.id, 'finalize', { renderer: 'silent' });
 			copies.push(copyMs.get(session.id) ?? Number.NaN);
@@ -187,7 +178,7 @@ export async function libvirtBench(context: LibvirtBenchContext): Promise<void> 
 			await fs.rm(path.join(host.layout.images, 'benchdata'), { recursive: true, force: true });
 			const target = path.join(root, 'convert.qcow2');
 			const convert = async (args: string[]): Promise<number> => {
-				await evictFile(context.dataDisk);
+				await evictFromCache(context.dataDisk);
 				const began = performance.now();
 				await execa('qemu-img', ['convert', ...args, '-f', 'qcow2', '-O', 'qcow2', context.dataDisk, target]);
 				if (args.includes('writeback')) await makeDurable(target);

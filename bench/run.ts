@@ -2,7 +2,7 @@
 // the same backups, measured in one run and printed as one table. Lab targets (issue 2): time
 // to running independent of disk size (100 GiB / 1 GiB ≤ 1.3) and under 1 s to QMP running;
 // step 5 ≥ 0.8× qemu-img convert; switch pause < 50 ms. `npm run bench -- --libvirt-only`
-// measures the libvirt rows alone.
+// measures the libvirt rows alone, `-- --real-size-only` issue 15's real sizes (real-size.ts).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,12 +18,14 @@ import { GUEST_MARKER } from '../source/qemu/lab-guest.ts';
 import { formatBytes } from '../source/core/format.ts';
 import { consoleBench } from './console.ts';
 import { libvirtBench } from './libvirt.ts';
+import { realSizeBench } from './real-size.ts';
 import { makePoint } from './guest-point.ts';
 import { killLabQemus } from '../test/support/lab-env.ts';
 
 const GiB = 2 ** 30;
 const COPY_ROUNDS = 5;
 const LIBVIRT_ONLY = process.argv.includes('--libvirt-only');
+const REAL_SIZE_ONLY = process.argv.includes('--real-size-only');
 
 function median(values: number[]): number {
 	const sorted = [...values].sort((a, b) => a - b);
@@ -85,6 +87,12 @@ async function main(): Promise<void> {
 		console.error('Preparing the lab (guest image from the cache)…');
 		const summary = await initLab(paths);
 		const accel = await detectAccelerator({ cacheDir: lab.cache, probeImage: summary.guestImage });
+		const realSize = () => realSizeBench({ root, guestImage: summary.guestImage, cacheHome: path.dirname(shared.cache), accel: accel.accel, record });
+		if (REAL_SIZE_ONLY) {
+			await realSize();
+			printTable(accel.accel);
+			return;
+		}
 		const destination = path.join(root, 'destination');
 		console.error('Writing benchmark backups (1 GiB, 100 GiB sparse, 4 GiB with 1 GiB of random data)…');
 		await makePoint(destination, 'bench1g', summary.guestImage, GiB);
@@ -197,6 +205,7 @@ async function main(): Promise<void> {
 		await engine.close();
 		await consoleBench({ root, guestImage: summary.guestImage, cacheHome: path.dirname(shared.cache), record });
 		await libvirtBench({ root, destination, accel: accel.accel, dataDisk, record });
+		await realSize();
 		printTable(accel.accel);
 	} finally {
 		for (const pid of started) {
