@@ -100,4 +100,12 @@ export default defineConfig([
 			],
 		},
 	},
+	{
+		// The launcher's bundle defines `fetch` as undefined (bin/rundirect.js: yoga-layout's loader
+		// would load Node's fetch for the first frame): the sources must not use it.
+		files: ['source/**/*.ts', 'source/**/*.tsx', 'cli.tsx'],
+		rules: {
+			'no-restricted-globals': ['error', { name: 'fetch', message: "The console's bundle has no fetch (bin/rundirect.js): use node:http or node:https." }],
+		},
+	},
 ]);

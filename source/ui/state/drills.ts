@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { DrillReport, PreparedDrill } from '../../drill/index.ts';
 import { drillSpecOf, type DrillHistory, type DrillTarget, type LiveDrill, type PlanKind } from '../drills.ts';
-import { InkTaskRenderer, type InkTaskRendererOptions } from '../task-renderer.ts';
+import type { InkTaskRendererOptions } from '../task-renderer.ts';
 import { toUiError } from '../model.ts';
 import type { EngineLink } from './engine-link.ts';
 import { errorNotice, type NoticesSlice } from './notices.ts';
@@ -78,8 +78,9 @@ export class DrillsSlice extends Slice<DrillsState> implements DrillActions {
 			if (current?.id === prepared.id) this.update({ current: { ...current, ...change(current) } }, urgent);
 		};
 		this.update({ current: { id: prepared.id, kind: prepared.spec.purpose === 'recovery' ? 'recovery' : 'drill', vms: prepared.report.vms.map((vm) => ({ vm: vm.vm, drillName: vm.drillName })), tree: [], running: true, milestones: {}, report: null, error: null, startedAt: Date.now() } });
-		const done = import('../../drill/index.ts')
-			.then(({ runDrill }) =>
+		// The drill code and the renderer (listr2) load when a drill first runs: the first frame does without them.
+		const done = Promise.all([import('../../drill/index.ts'), import('../task-renderer.ts')])
+			.then(([{ runDrill }, { InkTaskRenderer }]) =>
 				runDrill({
 					engine: this.link.engine,
 					stateDir: this.stateDir(),

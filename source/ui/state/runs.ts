@@ -5,7 +5,7 @@ import type { StartProposal } from '../../restore/engine.ts';
 import type { StartRequest } from '../../restore/start-request.ts';
 import type { Phase, SessionRecord } from '../../restore/session.ts';
 import { AbortedError, EXIT, FinalizeCancelledError, RundirectError } from '../../core/errors.ts';
-import { InkTaskRenderer, type InkTaskRendererOptions, type TaskNode } from '../task-renderer.ts';
+import type { InkTaskRendererOptions, TaskNode } from '../task-renderer.ts';
 import { toUiError, type UiError } from '../model.ts';
 import type { EngineLink } from './engine-link.ts';
 import { errorNotice, type NoticesSlice } from './notices.ts';
@@ -197,7 +197,8 @@ export class RunsSlice extends Slice<RunsState> implements RestoreActions {
 				if (current?.phase === phase) this.setLive({ ...current, tree }, false);
 			},
 		};
-		const outcome = this.link.engine.runPhase(record.id, phase, { renderer: InkTaskRenderer, rendererOptions, signal: controller.signal, ...(rateLimit ? { rateLimit } : {}) });
+		// The renderer brings listr2, which the first frame does without: loaded when a phase first runs.
+		const outcome = import('../task-renderer.ts').then(({ InkTaskRenderer }) => this.link.engine.runPhase(record.id, phase, { renderer: InkTaskRenderer, rendererOptions, signal: controller.signal, ...(rateLimit ? { rateLimit } : {}) }));
 		const done = outcome
 			.then(
 				(session) => {
