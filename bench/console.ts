@@ -13,6 +13,8 @@ import { makePoint } from './guest-point.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 2 ** 20;
+/** How often the screen is read while waiting for a frame (each read: a tmux process). */
+const POLL_MS = 5;
 const GiB = 2 ** 30;
 
 export type RecordFigure = (measure: string, value: string, target?: string, ok?: boolean) => void;
@@ -145,9 +147,11 @@ export async function measureConsole(run: ConsoleRun): Promise<ConsoleFigures> {
 	// The same V8 flag as the launcher's shebang (the launcher sets the others itself).
 	const terminal = await openTerminal({ command: [process.execPath, '--max-semi-space-size=2', path.join(REPO, 'bin', 'rundirect.js'), '--destination', run.destination], cwd: REPO, env: run.env, columns: run.columns, rows: run.rows });
 	try {
-		// The first frame: the console's header and panes (still reading), not a splash.
-		const firstFrame = await terminal.waitFor('the first frame', (screen) => screen.includes('rundirect │') && screen.includes('▶ Backups'), 20_000, 0).then(() => performance.now());
-		await terminal.waitFor('the backups', run.listed, 30_000, 0);
+		// The first frame: the console's header and panes (still reading), not a splash. The screen is
+		// read every 5 ms, not in a busy loop: each read is a tmux process, and on 2 cores reading
+		// without pause starves the console being measured (it doubled the figures).
+		const firstFrame = await terminal.waitFor('the first frame', (screen) => screen.includes('rundirect │') && screen.includes('▶ Backups'), 20_000, POLL_MS).then(() => performance.now());
+		await terminal.waitFor('the backups', run.listed, 30_000, POLL_MS);
 		const listed = performance.now();
 		await run.before?.(terminal);
 		const latencies: number[] = [];
@@ -159,7 +163,7 @@ export async function measureConsole(run: ConsoleRun): Promise<ConsoleFigures> {
 			const row = cursorRow(before);
 			const sent = performance.now();
 			await terminal.keys(press % 2 === 0 ? 'j' : 'k');
-			await terminal.waitFor('the cursor to move', (screen) => cursorRow(screen) !== row, 5_000, 0);
+			await terminal.waitFor('the cursor to move', (screen) => cursorRow(screen) !== row, 5_000, POLL_MS);
 			latencies.push(performance.now() - sent);
 		}
 		if (latencies.length < 5) throw new Error(`the copies ended after ${latencies.length} keypresses: give them more data`);
