@@ -150,8 +150,8 @@ describe('site recovery in the console', () => {
 		await press('S');
 		const confirm = await waitForFrame(frame, (text) => text.includes('y/Enter: start them'));
 		expect(confirm).toContain('Site recovery of db01, web01');
-		expect(confirm).toMatch(/db01\/2026-11-24T0100Z → db01\s+\(replaces db01 \(set aside\)\)/);
-		expect(confirm).toMatch(/web01\/2026-11-24T0100Z → web01\s+\(replaces web01 \(set aside\)\)/);
+		expect(confirm).toMatch(/db01\/2026-11-24T0100Z → db01\s+\(replaces db01, set aside\)/);
+		expect(confirm).toMatch(/web01\/2026-11-24T0100Z → web01\s+\(replaces web01, set aside\)/);
 		expect(confirm).toContain('under its own name');
 		expect(f.host.calls).not.toContain('setAsideVm');
 		// y is not enough for a start that replaces VMs: the word must be typed.

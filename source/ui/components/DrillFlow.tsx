@@ -135,7 +135,7 @@ export function DrillFlow({ actions, targets, kind = 'drill', width, height, onC
 	for (const vm of report.vms) {
 		const earlier = prepared.running.get(vm.vm);
 		const replaces = prepared.proposals.get(vm.vm)?.plan.replaces;
-		const what = earlier ? `already running (session ${earlier.id})` : recovery ? (replaces ? `replaces ${replaces} (set aside)` : 'new VM') : 'new VM';
+		const what = earlier ? `already running, session ${earlier.id}` : recovery && replaces ? `replaces ${replaces}, set aside` : 'new VM';
 		lines.push({ key: `vm:${vm.vm}`, text: `  ${vm.vm}/${vm.restorePoint?.id ?? '?'} → ${vm.drillName}  (${what})`, bold: true, ...(recovery && replaces && !earlier ? { color: 'yellow' } : {}) });
 	}
 	const facts: Array<{ text: string; color?: string }> = recovery

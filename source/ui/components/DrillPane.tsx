@@ -44,7 +44,7 @@ export function liveDrillLines(drill: LiveDrill, width: number): StyledLine[] {
 	if (drill.report) {
 		lines.push({ key: 'gap', text: '' });
 		lines.push(...summaryLines(drill.report, width));
-		lines.push({ key: 'next', text: drill.kind === 'recovery' ? 'A: finalize them (every session running from its backup, or the marked ones) · H: history' : 'H: drill history (Enter on a drill: its report and evidence)', dim: true });
+		lines.push({ key: 'next', text: drill.kind === 'recovery' ? 'A: finalize them · H: drill history' : 'H: drill history (Enter on a drill: its report and evidence)', dim: true });
 	} else if (drill.running) {
 		const alive = Object.values(drill.milestones).filter((entry) => entry.report.timeToProofMs !== null);
 		if (alive.length > 0) lines.push({ key: 'alive', text: `Proof of life so far: ${alive.map((entry) => `${entry.report.vm} ${formatMs(entry.report.timeToProofMs)}`).join(', ')}`, color: 'green' });
