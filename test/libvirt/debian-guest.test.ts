@@ -53,7 +53,8 @@ describe.skipIf(missing !== null || libvirt.unavailable !== null)('the Debian gu
 			expect(vm?.timeToReadyMs).toBeGreaterThanOrEqual(vm?.timeToProofMs ?? Number.POSITIVE_INFINITY);
 			// The proof was the agent's: this guest never prints the lab guest's marker.
 			const serial = await fs.readFile(path.join(drillDir(host.options.paths.state, passed.id), vm?.evidence?.file ?? 'missing'), 'latin1');
-			expect(serial).toContain('Debian');
+			// The Debian image's boot loader at least (how far the kernel's own lines go by then varies).
+			expect(serial).toMatch(/SYSLINUX/);
 			expect(serial).not.toContain(GUEST_MARKER);
 
 			const failed = await runDrill({ engine, stateDir: host.options.paths.state, drill: resolveDrillSpec({ timeoutSeconds: 600 }, { vms: [{ vm: 'pg01', checks: [{ exec: ['pg_isready', '-p', '5999'], timeoutSeconds: 10 }] }] }) });
