@@ -26,6 +26,9 @@ function ownProcess(driver: Driver | null | undefined): boolean {
 	return driver !== null && driver !== undefined && driver.pid === process.pid && driver.hostname === hostname();
 }
 
+/** How long other processes' journal writes are gathered into one poll. */
+const WATCH_GATHER_MS = 500;
+
 export class SessionsSlice extends Slice<SessionsState> {
 	private readonly records = new Map<string, SessionRecord>();
 	private readonly statuses = new Map<string, { status: RuntimeStatus | null; error: string | null; driver: Driver | null }>();
@@ -94,7 +97,12 @@ export class SessionsSlice extends Slice<SessionsState> {
 		this.pollTimer.unref?.();
 	}
 
-	/** fs.watch on the journal folder makes other processes' steps show without waiting for a poll. */
+	/**
+	 * fs.watch on the journal folder makes other processes' steps show without waiting for a poll.
+	 * Their writes are gathered for half a second: a process copying journals its progress every
+	 * second, and with a few of them each write would be a poll and a frame (≈ 30 ms of CPU on a
+	 * small machine, taken from the keys).
+	 */
 	watch(): void {
 		try {
 			this.watcher = watch(this.link.engine.journal.dir, () => {
@@ -102,7 +110,7 @@ export class SessionsSlice extends Slice<SessionsState> {
 				this.watchDebounce = setTimeout(() => {
 					this.watchDebounce = null;
 					void this.poll();
-				}, 150);
+				}, WATCH_GATHER_MS);
 			});
 			this.watcher.on('error', () => this.watcher?.close());
 			this.watcher.unref?.();
@@ -125,13 +133,14 @@ export class SessionsSlice extends Slice<SessionsState> {
 				if (!known || !live || record.updatedAt >= known.updatedAt) this.records.set(record.id, record);
 			}
 			for (const id of [...this.records.keys()]) if (!seen.has(id) && !this.isLive(id)) this.records.delete(id);
-			this.update({ journalProblems: problems });
+			// What a poll finds is drawn with the next frame (at most every notifyMs), never on its own.
+			this.update({ journalProblems: problems }, false);
 			await this.loadStatuses();
 			for (const record of sessions) if (!this.isLive(record.id)) this.trackForeignProgress(record);
 		} catch (error) {
 			this.notices.notify({ level: 'error', text: `cannot read the sessions: ${toUiError(error).message}`, hint: 'check the state folder (--state-dir), then press r' });
 		}
-		this.publish();
+		this.publish(false);
 	}
 
 	private async loadStatuses(): Promise<void> {
