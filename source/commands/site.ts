@@ -121,28 +121,23 @@ export async function siteFinalizeCommand(context: CommandContext, file: string,
 	}
 	const began = performance.now();
 	const results = new Map<string, FinalizeManyResult>();
-	// The shared work (finalize-many.ts) reports each session's turn; listr2 draws one row per session.
+	// The shared work (finalize-many.ts) runs each session in its turn; listr2 draws one row per
+	// session: waiting for a slot, then its steps as the engine reports them, then how it ended.
 	const rows = new Map<string, { output?: string; title: string }>();
-	const followers = new Map<string, (event: EngineEvent) => void>();
+	const showStep = (event: EngineEvent) => {
+		const row = event.type === 'step' ? rows.get(event.session) : undefined;
+		if (row && event.type === 'step') row.output = `${event.title}${event.status === 'done' ? ' ✓' : ''}`;
+	};
 	const runs = finalizeManyTasks(engine, todo, {
 		concurrency,
 		rateLimit: total,
 		signal,
 		onSession: (event) => {
 			const row = rows.get(event.session.id);
-			if (!row) return;
-			if (event.kind === 'ended') {
-				const follow = followers.get(event.session.id);
-				if (follow) engine.off('event', follow);
-				if (event.state === 'finalized') row.title = `${event.session.vm} runs from production storage — finalized in ${formatDuration(event.ms / 1000)}`;
-				context.emit({ type: 'site-finalize', vm: event.session.vm, session: event.session.id, state: event.state, ...(event.error ? { error: event.error } : {}) });
-			} else if (event.kind === 'begun') {
-				const follow = (step: EngineEvent) => {
-					if (step.type === 'step' && step.session === event.session.id) row.output = `${step.title}${step.status === 'done' ? ' ✓' : ''}`;
-				};
-				followers.set(event.session.id, follow);
-				engine.on('event', follow);
-			} else row.output = `waiting for a free slot (at most ${concurrency} at once)`;
+			if (event.kind === 'waiting' && row) row.output = `waiting for a free slot (at most ${concurrency} at once)`;
+			if (event.kind !== 'ended') return;
+			if (event.state === 'finalized' && row) row.title = `${event.session.vm} runs from production storage — finalized in ${formatDuration(event.ms / 1000)}`;
+			context.emit({ type: 'site-finalize', vm: event.session.vm, session: event.session.id, state: event.state, ...(event.error ? { error: event.error } : {}) });
 		},
 	});
 	const tasks: Array<ListrTask> = todo.map((session, index) => ({
@@ -157,9 +152,11 @@ export async function siteFinalizeCommand(context: CommandContext, file: string,
 		},
 	}));
 	const renderer = rendererFor(context);
+	engine.on('event', showStep);
 	await new Listr(tasks, { concurrent: true, exitOnError: false, registerSignalListeners: false, renderer, fallbackRenderer: 'simple' })
 		.run()
-		.catch(() => undefined);
+		.catch(() => undefined)
+		.finally(() => engine.off('event', showStep));
 	const failed = [...results.entries()].filter(([, result]) => result.state !== 'finalized');
 	context.emit({ type: 'result', ok: failed.length === 0 && !signal.aborted, finalized: [...results.entries()].filter(([, result]) => result.state === 'finalized').map(([vm]) => vm), failed: failed.map(([vm, result]) => ({ vm, error: result.error })), alreadyFinalized: done, ms: Math.round(performance.now() - began) });
 	if (signal.aborted) {

@@ -12,14 +12,14 @@ export interface FinalizeManyOptions {
 	/** Bytes per second shared by every copy; null: no cap. */
 	rateLimit: number | null;
 	signal?: AbortSignal;
-	/** A session waits for a slot, begins, or ends (`ms` from its begin). */
+	/** A session waits for a slot, or has ended (`ms` from when its slot was free). */
 	onSession?: (event: FinalizeManyEvent) => void;
 	/** How a session's finalize runs (the console: as a phase of its own, with its live tree); default engine.runPhase. */
 	runPhase?: (session: SessionRecord, options: { signal?: AbortSignal; rateLimit?: number }) => Promise<SessionRecord>;
 }
 
 export type FinalizeManyEvent =
-	| { kind: 'waiting' | 'begun'; session: SessionRecord }
+	| { kind: 'waiting'; session: SessionRecord }
 	| { kind: 'ended'; session: SessionRecord; state: string; error: string | null; ms: number };
 
 export interface FinalizeManyResult {
@@ -67,10 +67,11 @@ export function finalizeManyTasks(engine: Engine, sessions: readonly SessionReco
 	return sessions.map((session) => async () => {
 		options.onSession?.({ kind: 'waiting', session });
 		let release: (() => void) | null = null;
-		const began = performance.now();
+		let began = performance.now();
 		try {
 			release = await slots.acquire(options.signal);
-			options.onSession?.({ kind: 'begun', session });
+			// The finalize's own time, as `finalize --plan` reports it, starts with its slot.
+			began = performance.now();
 			const share = await rate.enter(session.id);
 			const phaseOptions = { ...(options.signal ? { signal: options.signal } : {}), ...(share ? { rateLimit: share } : {}) };
 			const ended = await (options.runPhase ? options.runPhase(session, phaseOptions) : engine.runPhase(session.id, 'finalize', phaseOptions));
