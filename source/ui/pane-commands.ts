@@ -217,13 +217,16 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 		return selected ? [{ vm: selected.record.source.vm, point: selected.record.source.pointId }] : [];
 	};
 
+	/** A console runs one plan (drill or site recovery) at a time: says so when one is running. */
+	const planRunning = (): boolean => {
+		const drill = getState().drills.current;
+		if (drill?.running) notify({ level: 'error', text: `${drill.kind === 'recovery' ? 'site recovery' : 'drill'} ${drill.id} is still running in this console`, hint: 'wait for it to end (H shows past drills)' });
+		return drill?.running === true;
+	};
+
 	/** d: a drill of the marked VMs, or of the VM (or point) under the cursor. */
 	const requestDrill = (): void => {
-		const drill = getState().drills.current;
-		if (drill?.running) {
-			notify({ level: 'error', text: `drill ${drill.id} is still running in this console`, hint: 'wait for it to end (H shows past drills)' });
-			return;
-		}
+		if (planRunning()) return;
 		const targets = targetsOfKey();
 		if (targets.length === 0) {
 			notify({ level: 'error', text: 'nothing to drill', hint: 'mark VMs with Space in the backups pane, then press d' });
@@ -234,11 +237,7 @@ function paneHandlers({ view, set, derive, getState, actions, layout, quit }: Pa
 
 	/** S: a site recovery of the marked VMs (or the one under the cursor), under their own names. */
 	const requestSiteStart = (): void => {
-		const drill = getState().drills.current;
-		if (drill?.running) {
-			notify({ level: 'error', text: `${drill.id} is still running in this console`, hint: 'wait for it to end' });
-			return;
-		}
+		if (planRunning()) return;
 		const targets = targetsOfKey();
 		if (targets.length === 0) notify({ level: 'error', text: 'nothing to recover', hint: 'mark VMs with Space in the backups pane, then press S' });
 		else setModal({ kind: 'site', targets });

@@ -30,3 +30,8 @@ export function clip(lines: StyledLine[], rows: number): StyledLine[] {
 	if (lines.length <= rows) return lines;
 	return [...lines.slice(0, Math.max(0, rows - 1)), { key: 'clip', text: `… ${lines.length - rows + 1} more lines (enlarge the terminal)`, dim: true }];
 }
+
+/** One setting of a dialog (↑↓ to it, ←→ to change it): "› Concurrency   ◂ 2 ▸  VMs booting at once". */
+export function settingLine(name: string, label: string, value: string, note: string, focused: boolean): StyledLine {
+	return { key: name, text: `${focused ? '›' : ' '} ${label.padEnd(13)} ◂ ${value} ▸  ${note}`, bold: focused, color: focused ? 'cyan' : undefined };
+}

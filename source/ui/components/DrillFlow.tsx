@@ -14,7 +14,7 @@ import { clamp, toUiError, wrapText, type UiError } from '../model.ts';
 import type { DrillActions, DrillSettings } from '../state/drills.ts';
 import { stepTimeout, type DrillTarget, type PlanKind } from '../drills.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
-import { Dialog, clip, dialogBody } from './Dialog.tsx';
+import { Dialog, clip, dialogBody, settingLine } from './Dialog.tsx';
 import { Lines, type StyledLine } from './Line.tsx';
 
 export interface DrillFlowProps {
@@ -150,12 +150,7 @@ export function DrillFlow({ actions, targets, kind = 'drill', width, height, onC
 			];
 	for (const warning of prepared.warnings) facts.push({ text: `⚠ ${warning}`, color: 'yellow' });
 	facts.forEach((fact, index) => wrapText(fact.text, columns).forEach((text, part) => lines.push({ key: `f${index}.${part}`, text, color: fact.color })));
-	const setting = (name: 'concurrency' | 'timeout', label: string, value: string, note: string): StyledLine => ({
-		key: name,
-		text: `${field === name ? '›' : ' '} ${label.padEnd(13)} ◂ ${value} ▸  ${note}`,
-		bold: field === name,
-		color: field === name ? 'cyan' : undefined,
-	});
+	const setting = (name: 'concurrency' | 'timeout', label: string, value: string, note: string): StyledLine => settingLine(name, label, value, note, field === name);
 	const settingLines = [
 		setting('concurrency', 'Concurrency', String(settings.concurrency), 'VMs booting at once'),
 		setting('timeout', 'Timeout', `${settings.timeoutSeconds} s`, 'for proof of life, from each VM’s start'),

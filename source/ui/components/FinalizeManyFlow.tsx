@@ -8,7 +8,7 @@ import { Text } from 'ink';
 import { useKeys } from '../keys.tsx';
 import { clamp, wrapText, type SessionView } from '../model.ts';
 import type { RestoreActions } from '../state/runs.ts';
-import { Dialog, clip, dialogBody } from './Dialog.tsx';
+import { Dialog, clip, dialogBody, settingLine } from './Dialog.tsx';
 import { Lines, type StyledLine } from './Line.tsx';
 import { FINALIZE_RATES } from './PhaseConfirm.tsx';
 
@@ -55,12 +55,7 @@ export function FinalizeManyFlow({ views, actions, width, height, onClose }: Fin
 	}
 	facts.forEach((fact, index) => wrapText(fact.text, columns).forEach((text, part) => lines.push({ key: `f${index}.${part}`, text, color: fact.color, bold: fact.bold })));
 	const mib = FINALIZE_RATES[rate] ?? 0;
-	const setting = (name: 'concurrency' | 'rate', label: string, value: string, note: string): StyledLine => ({
-		key: name,
-		text: `${field === name ? '›' : ' '} ${label.padEnd(13)} ◂ ${value} ▸  ${note}`,
-		bold: field === name,
-		color: field === name ? 'cyan' : undefined,
-	});
+	const setting = (name: 'concurrency' | 'rate', label: string, value: string, note: string): StyledLine => settingLine(name, label, value, note, field === name);
 	const settingLines = [setting('concurrency', 'Concurrency', String(concurrency), 'finalizes at once'), setting('rate', 'Rate limit', mib === 0 ? 'none' : `${mib} MiB/s`, 'shared by every copy')];
 	return (
 		<Dialog title={`Finalize ${views.length} session${views.length === 1 ? '' : 's'}?`} width={width} height={height} color="yellow">
