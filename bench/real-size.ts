@@ -64,14 +64,19 @@ function cliIn(root: string, cacheHome: string, destination: string): Cli {
 				if (child.pid) void peakRss(child.pid).then((rss) => (peak = Math.max(peak, rss))).catch(() => undefined);
 			}, 50);
 			const result = await child.finally(() => clearInterval(sample));
-			const events = String(result.stdout)
-				.split('\n')
-				.filter((line) => line.startsWith('{'))
-				.map((line) => JSON.parse(line) as Record<string, unknown>);
+			const events = ndjson(result.stdout);
 			if (result.exitCode !== 0) throw new Error(`rundirect ${args.join(' ')} exited ${result.exitCode}: ${String(result.stderr).slice(-2000)}`);
 			return { events, peakRss: peak, ms: performance.now() - began };
 		},
 	};
+}
+
+/** The records a command printed with --json. */
+function ndjson(stdout: unknown): Array<Record<string, unknown>> {
+	return String(stdout)
+		.split('\n')
+		.filter((line) => line.startsWith('{'))
+		.map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 function resultOf(events: Array<Record<string, unknown>>): Record<string, unknown> {
@@ -215,14 +220,12 @@ async function debianBench(cli: Cli, record: RecordFigure): Promise<void> {
 	}
 	console.error('Real sizes: the Debian guest (lab init --with-debian; built once, then cached)…');
 	// Its own lab (the sample destination with pg01 and pg02), beside the bench's.
-	const env = cliIn(path.join(path.dirname(cli.env.XDG_STATE_HOME), 'debian'), cli.env.XDG_CACHE_HOME, '').env;
-	const init = await execa(process.execPath, [CLI, 'lab', 'init', '--with-debian', '--json'], { env, reject: false, stdin: 'ignore', timeout: 1_800_000 });
+	const debian = cliIn(path.join(path.dirname(cli.env.XDG_STATE_HOME), 'debian'), cli.env.XDG_CACHE_HOME, '');
+	const env = debian.env;
+	const init = await debian.spawn(['lab', 'init', '--with-debian', '--json']);
 	if (init.exitCode !== 0) throw new Error(`lab init --with-debian failed: ${String(init.stderr).slice(-2000)}`);
-	const drill = await execa(process.execPath, [CLI, 'drill', 'pg01', 'pg02', '--check', 'pg_isready', '--timeout', '600', '--json'], { env, reject: false, stdin: 'ignore', timeout: 1_800_000 });
-	const events = String(drill.stdout)
-		.split('\n')
-		.filter((line) => line.startsWith('{'))
-		.map((line) => JSON.parse(line) as Record<string, unknown>);
+	// A drill that fails is a figure too (its outcome in the row), so not cli.run, which throws on it.
+	const events = ndjson((await debian.spawn(['drill', 'pg01', 'pg02', '--check', 'pg_isready', '--timeout', '600', '--json'])).stdout);
 	const vms = (resultOf(events).vms ?? []) as Array<{ vm: string; outcome: string; timeToRunningMs: number | null; timeToProofMs: number | null; timeToReadyMs: number | null }>;
 	const s = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(1)} s`);
 	for (const vm of vms) record(`real size: Debian ${vm.vm} drill → running / guest agent answers / pg_isready answers (${vm.outcome})`, `${s(vm.timeToRunningMs)} / ${s(vm.timeToProofMs)} / ${s(vm.timeToReadyMs)}`);
