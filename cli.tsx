@@ -167,6 +167,7 @@ program
 	.option('--plan <file.json>', 'a drill plan: VMs in boot order with dependencies, concurrency, timeout')
 	.option('--isolated-switch <name>', 'Hyper-V: connect the NICs to this Private/Internal switch instead of leaving them disconnected')
 	.option('--check <command>', 'an application check: a command run inside each guest once it shows proof of life (no network needed), retried until it exits 0 — e.g. --check "pg_isready -q"; repeatable', (value: string, previous: string[] = []) => [...previous, value])
+	.option('--check-tcp <port>', 'an application check: a TCP port of each guest that must accept a connection on the drill\'s isolated network (after the --check commands); repeatable', (value: string, previous: string[] = []) => [...previous, value])
 	.option('--history', 'list past drills with their outcome and times')
 	.action((vms: string[], options: DrillCommandOptions) => withContext(globals(), (context) => drillCommand(context, vms, options, abort.signal)));
 

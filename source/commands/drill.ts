@@ -14,6 +14,7 @@ export interface DrillCommandOptions {
 	plan?: string;
 	isolatedSwitch?: string;
 	check?: string[];
+	checkTcp?: string[];
 	history?: boolean;
 }
 
@@ -51,6 +52,7 @@ export async function drillCommand(context: CommandContext, vms: string[], optio
 			...(options.keep ? { keep: true } : {}),
 			...(options.isolatedSwitch !== undefined ? { isolatedSwitch: options.isolatedSwitch } : {}),
 			...(options.check !== undefined ? { checks: options.check } : {}),
+			...(options.checkTcp !== undefined ? { tcpChecks: options.checkTcp.map((port) => wholeNumber(port, '--check-tcp') ?? 0) } : {}),
 		},
 		plan,
 	);

@@ -1,6 +1,7 @@
 // Reading the small state files (journal entries, locks, pid files, definitions) where
 // "absent" is an answer, not an error.
 import fs from 'node:fs/promises';
+import path from 'node:path';
 
 /** The file's text, or null when there is no such file. Any other failure is thrown. */
 export async function readTextIfExists(file: string): Promise<string | null> {
@@ -18,4 +19,19 @@ export async function exists(file: string): Promise<boolean> {
 		() => true,
 		() => false,
 	);
+}
+
+/** Where `command` is on PATH (an executable file), or null. */
+export async function findOnPath(command: string): Promise<string | null> {
+	for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+		if (!dir) continue;
+		const candidate = path.join(dir, command);
+		try {
+			await fs.access(candidate, fs.constants.X_OK);
+			return candidate;
+		} catch {
+			// not in this directory
+		}
+	}
+	return null;
 }

@@ -17,16 +17,22 @@ const timeoutSchema = z.number().int().min(1, 'must be at least 1 second').max(M
 export const DEFAULT_CHECK_TIMEOUT_SECONDS = 120;
 
 /**
- * An application check: a command run inside the guest (no network needed: the guest agent on
- * the lab host), retried until it exits 0 or its time is up; its exit code and output are kept
- * as evidence. A VM with checks is ready — and its dependents start — once every check passed.
+ * An application check, either a command run inside the guest (no network needed: the guest
+ * agent, PowerShell Direct) with its exit code and output kept as evidence, or a TCP port of the
+ * VM that must answer on the drill's isolated network (the probe is on that network). Retried
+ * until it passes or its time is up. A VM with checks is ready — and its dependents start — once
+ * every check passed.
  */
-export const drillCheckSchema = z.strictObject({
-	/** The command and its arguments, each an element (nothing is parsed by a shell). */
-	exec: z.array(z.string().min(1).max(4096)).min(1, 'needs the command to run').max(64),
-	/** Seconds from proof of life the check may keep failing before the VM fails. */
-	timeoutSeconds: timeoutSchema.optional(),
-});
+export const drillCheckSchema = z
+	.strictObject({
+		/** The command and its arguments, each an element (nothing is parsed by a shell). */
+		exec: z.array(z.string().min(1).max(4096)).min(1, 'needs the command to run').max(64).optional(),
+		/** A TCP port of the VM that must accept a connection. */
+		tcp: z.number().int().min(1, 'must be a port from 1 to 65535').max(65535, 'must be a port from 1 to 65535').optional(),
+		/** Seconds from proof of life the check may keep failing before the VM fails. */
+		timeoutSeconds: timeoutSchema.optional(),
+	})
+	.refine((check) => (check.exec === undefined) !== (check.tcp === undefined), { message: 'a check has either exec (a command run inside the guest) or tcp (a port that must answer), and not both' });
 
 export type DrillCheckFile = z.infer<typeof drillCheckSchema>;
 
@@ -52,10 +58,8 @@ export const drillPlanSchema = z.strictObject({
 
 export type DrillPlanFile = z.infer<typeof drillPlanSchema>;
 
-export interface DrillCheck {
-	exec: string[];
-	timeoutSeconds: number;
-}
+export type DrillCheck = { exec: string[]; timeoutSeconds: number } | { tcp: number; timeoutSeconds: number };
+
 
 export interface DrillVmSpec {
 	vm: string;
@@ -92,6 +96,8 @@ export interface DrillArgs {
 	isolatedSwitch?: string | null;
 	/** `--check "<command>"`: application checks for every VM named on the command line. */
 	checks?: string[];
+	/** `--check-tcp <port>`: ports that must answer, for every VM named on the command line (after the --check commands). */
+	tcpChecks?: number[];
 }
 
 function planError(file: string, field: string | null, message: string): RundirectError {
@@ -160,10 +166,12 @@ export function resolveDrillSpec(args: DrillArgs, plan: DrillPlanFile | null): D
 	if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new RundirectError(`--concurrency must be a whole number from 1 to 64, not ${concurrency}`, EXIT.usage);
 	const timeout = args.timeoutSeconds ?? plan?.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
 	if (!timeoutSchema.safeParse(timeout).success) throw new RundirectError(`--timeout must be a whole number of seconds from 1 to ${MAX_TIMEOUT_SECONDS}, not ${timeout}`, EXIT.usage);
-	if (plan && (args.checks ?? []).length > 0) throw new RundirectError('give application checks on the command line (--check) or in the plan file, not both', EXIT.usage);
+	if (plan && (args.checks ?? []).length + (args.tcpChecks ?? []).length > 0) throw new RundirectError('give application checks on the command line (--check, --check-tcp) or in the plan file, not both', EXIT.usage);
 	// On the command line a check is one string, split at spaces (no quoting: a plan file takes any argument).
-	const cliChecks: DrillCheckFile[] = (args.checks ?? []).map((text) => ({ exec: text.split(/\s+/).filter(Boolean) }));
-	for (const check of cliChecks) if (check.exec.length === 0) throw new RundirectError('--check needs a command to run inside the guest, e.g. --check "pg_isready -q"', EXIT.usage);
+	const commands = (args.checks ?? []).map((text) => text.split(/\s+/).filter(Boolean));
+	if (commands.some((command) => command.length === 0)) throw new RundirectError('--check needs a command to run inside the guest, e.g. --check "pg_isready -q"', EXIT.usage);
+	for (const port of args.tcpChecks ?? []) if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RundirectError(`--check-tcp needs a port from 1 to 65535, not ${port}`, EXIT.usage);
+	const cliChecks: DrillCheckFile[] = [...commands.map((exec) => ({ exec })), ...(args.tcpChecks ?? []).map((tcp) => ({ tcp }))];
 	const entries: DrillPlanFile['vms'] = plan ? plan.vms : given.map((vm) => ({ vm, checks: cliChecks }));
 	const vms = entries.map((entry) => ({
 		vm: entry.vm,
@@ -171,7 +179,10 @@ export function resolveDrillSpec(args: DrillArgs, plan: DrillPlanFile | null): D
 		after: entry.after ?? [],
 		// A --timeout on the command line is for every VM; the plan's own per-VM values otherwise win.
 		timeoutSeconds: args.timeoutSeconds ?? entry.timeoutSeconds ?? timeout,
-		checks: (entry.checks ?? []).map((check) => ({ exec: check.exec, timeoutSeconds: check.timeoutSeconds ?? DEFAULT_CHECK_TIMEOUT_SECONDS })),
+		checks: (entry.checks ?? []).map((check): DrillCheck => {
+			const timeoutSeconds = check.timeoutSeconds ?? DEFAULT_CHECK_TIMEOUT_SECONDS;
+			return check.tcp !== undefined ? { tcp: check.tcp, timeoutSeconds } : { exec: check.exec ?? [], timeoutSeconds };
+		}),
 	}));
 	checkGraph(vms, (field, message) => new RundirectError(`${field}: ${message}`, EXIT.usage));
 	return { vms, concurrency, isolatedSwitch: args.isolatedSwitch ?? plan?.isolatedSwitch ?? null, keep: args.keep ?? plan?.keep ?? false };

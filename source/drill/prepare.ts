@@ -2,7 +2,7 @@
 // nothing, and the report it will fill in.
 import os from 'node:os';
 import { PreflightError } from '../core/errors.ts';
-import { drillNetworkOf, execsInGuest } from '../hosts/capabilities.ts';
+import { drillNetworkOf, execsInGuest, probesTcp } from '../hosts/capabilities.ts';
 import type { Engine, StartProposal } from '../restore/engine.ts';
 import { isTerminal, type SessionRecord } from '../restore/session.ts';
 import type { DrillSpec } from './plan.ts';
@@ -57,15 +57,20 @@ export async function prepareDrill(engine: Engine, spec: DrillSpec, id = newDril
 			running.set(entry.vm, started);
 			continue;
 		}
-		const proposal = await engine.proposeStart(recovery ? { vm: entry.vm, point: entry.point, location: 'original', replaceMode: 'set-aside' } : { vm: entry.vm, point: entry.point, name, location: 'original', replaceMode: 'set-aside', drill: { id, isolatedSwitch: spec.isolatedSwitch } });
+		const tcpProbe = entry.checks.some((check) => 'tcp' in check);
+		const proposal = await engine.proposeStart(recovery ? { vm: entry.vm, point: entry.point, location: 'original', replaceMode: 'set-aside' } : { vm: entry.vm, point: entry.point, name, location: 'original', replaceMode: 'set-aside', drill: { id, isolatedSwitch: spec.isolatedSwitch, ...(tcpProbe ? { tcpProbe } : {}) } });
 		const mine = [...proposal.problems];
 		if (!recovery && proposal.plan.replaces !== null && mine.length === 0) mine.push(`a VM named ${name} exists on ${engine.host.id}: a drill never replaces a VM`);
 		if (!recovery && proposal.resume) mine.push(`${name} is held by session ${proposal.resume.id}: a drill never continues another session`);
 		if (recovery && !proposal.resume) destroys.push(...proposal.destroys);
-		if (entry.checks.length > 0) {
-			const host = engine.host;
+		const host = engine.host;
+		if (entry.checks.some((check) => 'exec' in check)) {
 			const problem = execsInGuest(host) ? (host.guestExecProblem?.() ?? null) : `the host ${host.id} cannot run commands inside its guests`;
 			if (problem) mine.push(`${problem}, so its application checks cannot run`);
+		}
+		if (tcpProbe) {
+			const problem = probesTcp(host) ? ((await host.tcpProbeProblem?.(recovery ? 'recovery' : 'drill')) ?? null) : `the host ${host.id} has no probe on its drill networks`;
+			if (problem) mine.push(`${problem}, so its TCP checks cannot run`);
 		}
 		problems.push(...mine.map((problem) => `${entry.vm}: ${problem}`));
 		warnings.push(...proposal.warnings);
@@ -105,7 +110,7 @@ export async function prepareDrill(engine: Engine, spec: DrillSpec, id = newDril
 				timeToRunningMs: null,
 				timeToProofMs: null,
 				proof: proofName(engine.host),
-				checks: entry.checks.map((check) => ({ command: check.exec, timeoutSeconds: check.timeoutSeconds, outcome: 'pending' as const, attempts: 0, exitCode: null, stdout: '', stderr: '', error: null, passedAt: null, timeToPassMs: null })),
+				checks: entry.checks.map((check) => ({ command: 'exec' in check ? check.exec : [], ...('tcp' in check ? { tcp: check.tcp } : {}), timeoutSeconds: check.timeoutSeconds, outcome: 'pending' as const, attempts: 0, exitCode: null, stdout: '', stderr: '', error: null, passedAt: null, timeToPassMs: null })),
 				readyAt: null,
 				timeToReadyMs: null,
 				outcome: 'pending',

@@ -26,7 +26,12 @@ export interface DrillCleanup {
 
 /** One application check as it ended: its last attempt's exit code and output are the evidence. */
 export interface DrillCheckReport {
+	/** The command run inside the guest; empty for a TCP check. */
 	command: string[];
+	/** A TCP check's port (absent: a command). */
+	tcp?: number;
+	/** A TCP check's last attempt: each address the probe tried and what became of it. */
+	connections?: Array<{ target: string; connected: boolean; detail: string }>;
 	timeoutSeconds: number;
 	outcome: 'pending' | 'passed' | 'failed';
 	attempts: number;
@@ -43,6 +48,16 @@ export interface DrillCheckReport {
 }
 
 export const CHECK_OUTPUT_BYTES = 4096;
+
+/** A TCP check's last attempt: "[fe80::1%rdtap0]:5432 connected in 3 ms". */
+export function connectionsText(check: Pick<DrillCheckReport, 'connections'>): string {
+	return (check.connections ?? []).map((attempt) => `${attempt.target} ${attempt.detail}`).join('; ') || 'not tried';
+}
+
+/** The command, or "TCP port 5432". */
+export function checkName(check: Pick<DrillCheckReport, 'command' | 'tcp'>): string {
+	return check.tcp !== undefined ? `TCP port ${check.tcp}` : check.command.join(' ');
+}
 
 export interface DrillVmReport {
 	vm: string;
@@ -155,8 +170,8 @@ export function renderMarkdown(report: DrillReport, evidenceText: Map<string, st
 		lines.push(`- Started ${vm.startedAt ?? '—'}; running after ${formatMs(vm.timeToRunningMs)}; proof of life (${vm.proof}) after ${formatMs(vm.timeToProofMs)} (limit ${vm.timeoutSeconds} s)`);
 		if (vm.reason) lines.push(`- ${vm.outcome === 'skipped' ? 'Skipped' : 'Why'}: ${vm.reason}`);
 		for (const check of vm.checks) {
-			const ended = check.exitCode !== null ? `exit code ${check.exitCode}` : (check.error ?? 'did not run');
-			lines.push(`- Check \`${cell(check.command.join(' '))}\`: ${check.outcome} after ${check.attempts} attempt(s), ${ended}${check.timeToPassMs !== null ? `, ready after ${formatMs(check.timeToPassMs)}` : ''}`);
+			const ended = check.tcp !== undefined ? (check.error ?? connectionsText(check)) : check.exitCode !== null ? `exit code ${check.exitCode}` : (check.error ?? 'did not run');
+			lines.push(`- Check \`${cell(checkName(check))}\`: ${check.outcome} after ${check.attempts} attempt(s), ${ended}${check.timeToPassMs !== null ? `, ready after ${formatMs(check.timeToPassMs)}` : ''}`);
 			const output = [check.stdout, check.stderr].filter((text) => text.trim().length > 0).join('\n').replace(/\s+$/, '');
 			if (output) lines.push('', '```text', output.replace(/```/g, "'''"), '```', '');
 		}

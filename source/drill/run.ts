@@ -5,14 +5,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatMs } from '../core/format.ts';
 import { Listr, type ListrRendererValue, type ListrTask } from 'listr2';
-import { execsInGuest, hasEvidence } from '../hosts/capabilities.ts';
+import { execsInGuest, hasEvidence, probesTcp } from '../hosts/capabilities.ts';
+import type { Host } from '../hosts/host.ts';
 import type { Engine, EngineEvent, StartProposal } from '../restore/engine.ts';
 import { AbortedError, EXIT, RundirectError, errorMessage } from '../core/errors.ts';
 import type { SessionRecord } from '../restore/session.ts';
 import type { RendererChoice } from '../restore/renderer.ts';
 import type { DrillSpec, DrillVmSpec } from './plan.ts';
 import { waitForProofOfLife } from './proof.ts';
-import { CHECK_OUTPUT_BYTES, overallOutcome, planTimes, type DrillCheckReport, type DrillReport, type DrillVmReport } from './report.ts';
+import { CHECK_OUTPUT_BYTES, checkName, connectionsText, overallOutcome, planTimes, type DrillCheckReport, type DrillReport, type DrillVmReport } from './report.ts';
 import { Milestone, Slots, unlessAborted } from './schedule.ts';
 import { drillDir, saveReport, writeEvidence } from './store.ts';
 import { prepareDrill, type PreparedDrill } from './prepare.ts';
@@ -285,15 +286,15 @@ function vmTask(run: VmRun, shared: Shared): ListrTask<DrillContext> {
 		...(spec.checks.length > 0
 			? [
 					{
-						title: `Application check${spec.checks.length === 1 ? '' : 's'}: ${spec.checks.map((check) => check.exec.join(' ')).join('; ')}`,
+						title: `Application check${spec.checks.length === 1 ? '' : 's'}: ${report.checks.map(checkName).join('; ')}`,
 						skip: () => run.over || report.outcome !== 'running' || report.aliveAt === null,
 						task: async (_ctx, task) => {
 							try {
 								for (const [index, check] of report.checks.entries()) {
 									const passed = await runCheck(run, shared, check, (text) => (task.output = text));
-									shared.milestone(run, 'check', `${check.command.join(' ')}: ${check.outcome}`);
+									shared.milestone(run, 'check', `${checkName(check)}: ${check.outcome}`);
 									if (!passed) {
-										fail(run, `application check ${index + 1} (${check.command.join(' ')}) ${check.exitCode !== null ? `exited ${check.exitCode}` : `did not run: ${check.error ?? 'unknown'}`} within ${check.timeoutSeconds} s of proof of life${firstLine(check) ? `: ${firstLine(check)}` : ''}`);
+										fail(run, `application check ${index + 1} (${checkName(check)}) ${failure(check)} within ${check.timeoutSeconds} s of proof of life${firstLine(check) ? `: ${firstLine(check)}` : ''}`);
 										shared.milestone(run, 'failed', report.reason);
 										throw new Error(report.reason ?? 'an application check failed');
 									}
@@ -438,38 +439,36 @@ function clip(text: string): string {
 }
 
 function firstLine(check: DrillCheckReport): string {
-	return (check.stderr.trim() || check.stdout.trim() || check.error || '').split('\n')[0]?.slice(0, 160) ?? '';
+	const text = check.tcp !== undefined ? (check.error ?? connectionsText(check)) : check.stderr.trim() || check.stdout.trim() || check.error || '';
+	return text.split('\n')[0]?.slice(0, 160) ?? '';
 }
 
-/** Runs one check until it exits 0 or its time (from proof of life) is up; the check's report records every attempt's end. */
+/** What a failed check did: "exited 2", "did not answer", "did not run: …". */
+function failure(check: DrillCheckReport): string {
+	if (check.tcp !== undefined) return check.connections && check.connections.length > 0 ? 'did not answer' : 'could not be probed';
+	return check.exitCode !== null ? `exited ${check.exitCode}` : `did not run: ${check.error ?? 'unknown'}`;
+}
+
+/** Runs one check until it passes or its time (from proof of life) is up; the check's report records every attempt's end. */
 async function runCheck(run: VmRun, shared: Shared, check: DrillCheckReport, say: (text: string) => void): Promise<boolean> {
-	const host = shared.engine.host;
-	const session = run.session;
-	if (!session || !execsInGuest(host)) {
-		check.outcome = 'failed';
-		check.error = `the host ${host.id} cannot run commands inside its guests`;
-		return false;
-	}
+	const attempt = attemptOf(shared.engine.host, run, check, say);
+	if (!attempt) return false;
 	const deadline = performance.now() + check.timeoutSeconds * 1000;
 	while (true) {
 		if (shared.signal.aborted) throw new AbortedError();
 		check.attempts++;
-		say(`${check.command.join(' ')} (attempt ${check.attempts}, through ${host.guestExecVia})`);
+		let passed = false;
 		try {
-			const result = await host.guestExec(session.plan, check.command, Math.max(1000, Math.min(CHECK_ATTEMPT_MS, deadline - performance.now())));
-			check.exitCode = result.exitCode;
-			check.stdout = clip(result.stdout);
-			check.stderr = clip(result.stderr);
-			check.error = result.exitCode === null ? `ended by signal ${result.signal ?? '?'}` : null;
-			if (result.exitCode === 0) {
-				check.outcome = 'passed';
-				check.passedAt = new Date().toISOString();
-				check.timeToPassMs = elapsed(run);
-				return true;
-			}
+			passed = await attempt(Math.max(1000, Math.round(Math.min(CHECK_ATTEMPT_MS, deadline - performance.now()))));
 		} catch (error) {
 			check.exitCode = null;
 			check.error = errorMessage(error);
+		}
+		if (passed) {
+			check.outcome = 'passed';
+			check.passedAt = new Date().toISOString();
+			check.timeToPassMs = elapsed(run);
+			return true;
 		}
 		if (performance.now() + CHECK_RETRY_MS >= deadline) {
 			check.outcome = 'failed';
@@ -477,6 +476,38 @@ async function runCheck(run: VmRun, shared: Shared, check: DrillCheckReport, say
 		}
 		await sleep(CHECK_RETRY_MS, undefined, { signal: shared.signal }).catch(() => undefined);
 	}
+}
+
+/** One attempt of the check (true: it passed), recording its evidence; null when the host cannot run it at all (then the check has failed). */
+function attemptOf(host: Host, run: VmRun, check: DrillCheckReport, say: (text: string) => void): ((timeoutMs: number) => Promise<boolean>) | null {
+	const session = run.session;
+	const cannot = (why: string) => {
+		check.outcome = 'failed';
+		check.error = why;
+		return null;
+	};
+	if (check.tcp !== undefined) {
+		const port = check.tcp;
+		if (!session || !probesTcp(host)) return cannot(`the host ${host.id} has no probe on its drill networks`);
+		return async (timeoutMs) => {
+			say(`TCP port ${port} (attempt ${check.attempts}, through ${host.tcpProbeVia})`);
+			check.error = null;
+			check.connections = [];
+			const connections = await host.probeTcp(session.plan, port, timeoutMs);
+			check.connections = connections;
+			return connections.some((connection) => connection.connected);
+		};
+	}
+	if (!session || !execsInGuest(host)) return cannot(`the host ${host.id} cannot run commands inside its guests`);
+	return async (timeoutMs) => {
+		say(`${check.command.join(' ')} (attempt ${check.attempts}, through ${host.guestExecVia})`);
+		const result = await host.guestExec(session.plan, check.command, timeoutMs);
+		check.exitCode = result.exitCode;
+		check.stdout = clip(result.stdout);
+		check.stderr = clip(result.stderr);
+		check.error = result.exitCode === null ? `ended by signal ${result.signal ?? '?'}` : null;
+		return result.exitCode === 0;
+	};
 }
 
 /** "14 lines; last: rundirect-tick 3", or that the console was empty. */

@@ -3,6 +3,7 @@
 // never by asking which driver a host is. A driver has an ability by implementing its members.
 import type { RestorePointManifest } from '../catalog/schema.ts';
 import type { GuestExecResult } from '../qemu/guest-agent.ts';
+import type { TcpProbeAttempt } from '../qemu/segment.ts';
 import type { Evidence, Host, PlanInput, RestorePlan, RunbookStep, StepOptions } from './host.ts';
 
 function hasMember(host: Host, member: string): boolean {
@@ -134,6 +135,26 @@ export interface ExecsInGuest {
 
 export function execsInGuest(host: Host): host is Host & ExecsInGuest {
 	return hasMember(host, 'guestExec') && hasMember(host, 'guestExecVia');
+}
+
+// ---- TCP ports on the drill network -----------------------------------------------------
+
+/**
+ * Connects to a TCP port of a drill VM from a point on its isolated network (never through a
+ * proxy that could answer for the guest): connected means the guest's TCP stack answered.
+ */
+export interface ProbesTcp {
+	probeTcp(plan: RestorePlan, port: number, timeoutMs: number): Promise<TcpProbeAttempt[]>;
+	/** How, in words: "a probe in the VM's network namespace". */
+	readonly tcpProbeVia: string;
+	/** Why a VM of a plan run of this purpose cannot have TCP checks here; null or absent: it can. */
+	tcpProbeProblem?(purpose: 'drill' | 'recovery'): Promise<string | null>;
+}
+
+export type { TcpProbeAttempt };
+
+export function probesTcp(host: Host): host is Host & ProbesTcp {
+	return hasMember(host, 'probeTcp') && hasMember(host, 'tcpProbeVia');
 }
 
 // ---- drill network ----------------------------------------------------------------------

@@ -75,6 +75,8 @@ export interface RestoreTarget {
 export interface DrillIsolation {
 	/** Connect the NICs only to this isolated switch (Hyper-V: Private or Internal); null = leave them disconnected. */
 	isolatedSwitch: string | null;
+	/** The drill probes TCP ports of the VM (ProbesTcp): its isolated network must be one the probe is on. */
+	tcpProbe?: boolean;
 }
 
 /** What a drill keeps as proof that the guest booted (or did not): the serial console's tail, or a screen thumbnail. */

@@ -10,10 +10,11 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type { GuestPackages, Progress } from './debs.ts';
 import { copyIntoFat } from './guest.ts';
-import { findOnPath, resolveMtools, type Mtools } from './tools.ts';
+import { findOnPath } from '../core/files.ts';
+import { resolveMtools, type Mtools } from './tools.ts';
 
 /** Bump when the way the image is built changes, so cached images are rebuilt. */
-export const DEBIAN_BUILD_VERSION = 1;
+export const DEBIAN_BUILD_VERSION = 2;
 export const DEBIAN_SUITE = 'bookworm';
 export const DEBIAN_PACKAGES = ['systemd-sysv', 'udev', 'linux-image-cloud-amd64', 'postgresql', 'qemu-guest-agent', 'systemd-boot-efi', 'iproute2', 'procps'] as const;
 export const DEBIAN_DISK_BYTES = 4 * 2 ** 30;
@@ -31,6 +32,10 @@ export const DEBIAN_FILES: Readonly<Record<string, string>> = {
 	'etc/fstab': `LABEL=${ROOT_LABEL} / ext4 errors=remount-ro 0 1\n`,
 	'etc/hostname': 'rundirect-debian\n',
 	'etc/hosts': '127.0.0.1 localhost\n127.0.1.1 rundirect-debian\n',
+	// Every NIC up with DHCP (a production network gives an address) and an IPv6 link-local address (a drill's probe reaches the guest there, no DHCP needed).
+	'etc/systemd/network/50-rundirect.network': '[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\nLinkLocalAddressing=yes\n',
+	// PostgreSQL answers on the network too, so a drill's TCP check of port 5432 sees it.
+	'etc/postgresql/15/main/conf.d/rundirect.conf': "listen_addresses = '*'\n",
 	'etc/systemd/system/rundirect-ready.service': [
 		'[Unit]',
 		'Description=rundirect: say on the serial console that the guest is up',
@@ -89,7 +94,13 @@ async function bootstrap(root: string, onProgress: Progress): Promise<string> {
 	const result = await execa('debootstrap', ['--variant=minbase', `--include=${DEBIAN_PACKAGES.join(',')}`, DEBIAN_SUITE, root, mirror()], { reject: false, stdin: 'ignore', all: true });
 	if (result.exitCode !== 0) throw new Error(`debootstrap failed (exit ${result.exitCode}): ${(result.all ?? '').split('\n').slice(-8).join('\n')}`);
 	onProgress('Configuring the guest', 0.6);
-	for (const [file, text] of Object.entries(DEBIAN_FILES)) await fs.writeFile(path.join(root, file), text);
+	for (const [file, text] of Object.entries(DEBIAN_FILES)) {
+		await fs.mkdir(path.dirname(path.join(root, file)), { recursive: true });
+		await fs.writeFile(path.join(root, file), text);
+	}
+	// networkd brings the NICs up; nothing waits for "network online" (a drill network gives no address, and boot must not wait for one).
+	await execa('chroot', [root, 'systemctl', 'enable', 'systemd-networkd.service'], { stdin: 'ignore' });
+	await execa('chroot', [root, 'systemctl', 'mask', 'systemd-networkd-wait-online.service'], { stdin: 'ignore' });
 	const wants = path.join(root, 'etc', 'systemd', 'system', 'multi-user.target.wants');
 	await fs.mkdir(wants, { recursive: true });
 	await fs.symlink('/etc/systemd/system/rundirect-ready.service', path.join(wants, 'rundirect-ready.service')).catch(() => undefined);

@@ -1,22 +1,8 @@
 // Locating the external programs the lab build runs. The mtools come from the system when
 // installed, else from the unpacked Debian package; syslinux always from the package
 // (its boot code must match the ldlinux.sys it installs, and the system may not have it).
-import fs from 'node:fs/promises';
 import path from 'node:path';
-
-export async function findOnPath(command: string): Promise<string | null> {
-	for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-		if (!dir) continue;
-		const candidate = path.join(dir, command);
-		try {
-			await fs.access(candidate, fs.constants.X_OK);
-			return candidate;
-		} catch {
-			// not in this directory
-		}
-	}
-	return null;
-}
+import { findOnPath } from '../core/files.ts';
 
 export interface Mtools {
 	/** Folder holding mformat, mcopy, mtype …; prepended to PATH for syslinux, which runs mcopy itself. */

@@ -212,3 +212,23 @@ export async function guestExec(socketPath: string, argv: readonly string[], tim
 	if (!argv[0]) throw new GuestAgentError('no command to run in the guest', 'COMMAND_FAILED');
 	return withAgent(socketPath, timeoutMs, (agent, deadline) => execThrough((execute, args, until) => agent.call(execute, args, until), argv, deadline));
 }
+
+/** A guest NIC as its agent reports it (guest-network-get-interfaces). */
+export interface GuestInterface {
+	name: string;
+	/** Lower case with colons; null for interfaces without one (loopback). */
+	mac: string | null;
+	addresses: Array<{ family: 'ipv4' | 'ipv6'; address: string; prefix: number }>;
+}
+
+type AgentInterface = { name: string; 'hardware-address'?: string; 'ip-addresses'?: Array<{ 'ip-address-type': string; 'ip-address': string; prefix: number }> };
+
+/** The guest's network interfaces and their addresses, as the guest itself sees them. */
+export async function guestInterfaces(socketPath: string, timeoutMs: number): Promise<GuestInterface[]> {
+	const answer = await withAgent(socketPath, timeoutMs, (agent, deadline) => agent.call<AgentInterface[]>('guest-network-get-interfaces', {}, deadline));
+	return answer.map((entry) => ({
+		name: entry.name,
+		mac: entry['hardware-address']?.toLowerCase() ?? null,
+		addresses: (entry['ip-addresses'] ?? []).map((address) => ({ family: address['ip-address-type'] === 'ipv6' ? ('ipv6' as const) : ('ipv4' as const), address: address['ip-address'], prefix: address.prefix })),
+	}));
+}

@@ -18,7 +18,7 @@ export interface StartRequest {
 	location?: string;
 	replaceMode?: ReplaceMode;
 	/** A recovery drill's start: networking isolated, journaled as a drill (see source/drill/). */
-	drill?: { id: string; isolatedSwitch: string | null };
+	drill?: { id: string; isolatedSwitch: string | null; tcpProbe?: boolean };
 }
 
 /** The restore point a request names, and the problems of that VM's other points (skipped by "latest"). */
@@ -74,7 +74,7 @@ export function planInputFor(point: RestorePoint, sessionId: string, target: Res
 			location: disk.location,
 		})),
 		settings: { generation: vm.generation, firmware: vm.firmware, secureBoot: vm.secureBoot, secureBootTemplate: vm.secureBootTemplate, cpus: vm.cpus, memoryMiB: vm.memoryMiB, nics: vm.nics },
-		...(drill ? { drill: { isolatedSwitch: drill.isolatedSwitch } } : {}),
+		...(drill ? { drill: { isolatedSwitch: drill.isolatedSwitch, ...(drill.tcpProbe ? { tcpProbe: true } : {}) } } : {}),
 		origin: { name: vm.name, id: vm.id, configFile: point.configFile },
 	};
 }

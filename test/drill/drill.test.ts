@@ -215,6 +215,16 @@ describe('recovery drills on the lab host', () => {
 		expect(await snapshotTree(lab.paths.state)).toEqual(stateBefore);
 	});
 
+	it('a TCP check where no probe can tell the guest answered (a site recovery on the user-mode network) is refused in pre-flight, and nothing changes', async () => {
+		const before = await labState();
+		const file = path.join(lab.root, 'site-tcp.json');
+		await fs.writeFile(file, JSON.stringify({ vms: [{ vm: 'web01', checks: [{ tcp: 80 }] }] }));
+		const run = await lab.cli(['start', '--plan', file, '--yes']);
+		expect(run.exitCode, run.stderr).toBe(3);
+		expect(run.stderr).toMatch(/web01: on the lab host a site recovery's VMs run on QEMU's user-mode network, which accepts a connection itself before the guest answers.*so its TCP checks cannot run/s);
+		expect(await labState()).toEqual(before);
+	});
+
 	it('an interrupted drill leaves ordinary sessions, marked as a drill, that "resume --rollback" cleans up', async () => {
 		const before = await labState();
 		const child = execa(process.execPath, [path.join(REPO, 'bin', 'rundirect.js'), 'drill', 'web01', '--timeout', '60', '--json'], { env: lab.env, reject: false, stdin: 'ignore' });

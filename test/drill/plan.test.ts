@@ -37,10 +37,26 @@ describe('drill plans', () => {
 		]);
 		const plan = { vms: [{ vm: 'pg01', checks: [{ exec: ['psql', '-c', 'SELECT 1'], timeoutSeconds: 30 }] }, { vm: 'web01', after: ['pg01'] }] };
 		expect(resolveDrillSpec({}, plan).vms.map((vm) => vm.checks)).toEqual([[{ exec: ['psql', '-c', 'SELECT 1'], timeoutSeconds: 30 }], []]);
-		expect(() => resolveDrillSpec({ checks: ['true'] }, plan)).toThrow(/--check\) or in the plan file, not both/);
+		expect(() => resolveDrillSpec({ checks: ['true'] }, plan)).toThrow(/--check, --check-tcp\) or in the plan file, not both/);
 		expect(() => resolveDrillSpec({ vms: ['pg01'], checks: ['  '] }, null)).toThrow(/--check needs a command/);
 		expect(drillPlanSchema.safeParse({ vms: [{ vm: 'pg01', checks: [{ exec: [] }] }] }).error?.issues[0]?.message).toMatch(/needs the command to run/);
 		expect(drillPlanSchema.safeParse({ vms: [{ vm: 'pg01', checks: [{ exec: ['true'], shell: true }] }] }).success).toBe(false);
+	});
+
+	it('TCP checks: a port per check, from a plan file or --check-tcp (after the --check commands); exactly one of exec and tcp', () => {
+		const cli = resolveDrillSpec({ vms: ['pg01'], checks: ['pg_isready'], tcpChecks: [5432] }, null);
+		expect(cli.vms[0]?.checks).toEqual([
+			{ exec: ['pg_isready'], timeoutSeconds: DEFAULT_CHECK_TIMEOUT_SECONDS },
+			{ tcp: 5432, timeoutSeconds: DEFAULT_CHECK_TIMEOUT_SECONDS },
+		]);
+		const plan = drillPlanSchema.parse({ vms: [{ vm: 'pg01', checks: [{ tcp: 5432, timeoutSeconds: 20 }] }] });
+		expect(resolveDrillSpec({}, plan).vms[0]?.checks).toEqual([{ tcp: 5432, timeoutSeconds: 20 }]);
+		expect(() => resolveDrillSpec({ vms: ['pg01'], tcpChecks: [0] }, null)).toThrow(/--check-tcp needs a port from 1 to 65535, not 0/);
+		expect(() => resolveDrillSpec({ tcpChecks: [5432] }, plan)).toThrow(/not both/);
+		const issue = (check: unknown) => drillPlanSchema.safeParse({ vms: [{ vm: 'pg01', checks: [check] }] }).error?.issues[0];
+		expect(issue({ tcp: 70000 })?.message).toMatch(/a port from 1 to 65535/);
+		expect(issue({ tcp: 5432, exec: ['true'] })?.message).toMatch(/either exec .* or tcp .*, and not both/);
+		expect(issue({ timeoutSeconds: 5 })?.message).toMatch(/either exec/);
 	});
 
 	it('refuses what cannot be run, before anything happens', () => {

@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { writeCpio } from '../../source/lab-builder/cpio.ts';
-import { findOnPath } from '../../source/lab-builder/tools.ts';
+import { findOnPath } from '../../source/core/files.ts';
 
 describe('writeCpio', () => {
 	const archive = writeCpio([

@@ -11,7 +11,7 @@ import type { DrillReport } from '../../source/drill/index.ts';
 import { debianBuildMissing } from '../../source/lab-builder/debian.ts';
 import { guestExec, type GuestExecResult } from '../../source/qemu/guest-agent.ts';
 import { listDefinitions } from '../../source/hosts/lab/definition.ts';
-import { runtimeFiles } from '../../source/hosts/lab/runtime.ts';
+import { labSegment, runtimeFiles } from '../../source/hosts/lab/runtime.ts';
 import { createLabEnv, type LabEnv, resultOf, waitFor } from '../support/lab-env.ts';
 
 const missing = await debianBuildMissing();
@@ -50,8 +50,8 @@ async function waitForPostgres(vm: string): Promise<void> {
 }
 
 describe.skipIf(missing !== null)('the Debian guest on the lab host (real QEMU, TCG)', () => {
-	it('a drill of both restore points (generation 1 BIOS/IDE qcow2, generation 2 UEFI/SCSI VHDX): proof of life by the guest agent, pg_isready checked inside the guest', async () => {
-		const drill = await lab.cli(['drill', 'pg01', 'pg02', '--check', 'pg_isready', '--timeout', '600', '--json'], { timeoutMs: 900_000 });
+	it('a drill of both restore points (generation 1 BIOS/IDE qcow2, generation 2 UEFI/SCSI VHDX): proof of life by the guest agent, pg_isready checked inside the guest, port 5432 answering on the isolated network', async () => {
+		const drill = await lab.cli(['drill', 'pg01', 'pg02', '--check', 'pg_isready', '--check-tcp', '5432', '--timeout', '600', '--json'], { timeoutMs: 900_000 });
 		expect(drill.exitCode, drill.stderr).toBe(0);
 		const report = await reportOf(drill.events);
 		expect(report.outcome).toBe('passed');
@@ -61,26 +61,39 @@ describe.skipIf(missing !== null)('the Debian guest on the lab host (real QEMU, 
 			expect(vm.timeToRunningMs).toBeGreaterThan(0);
 			expect(vm.timeToProofMs).toBeGreaterThanOrEqual(vm.timeToRunningMs as number);
 			expect(vm.timeToReadyMs).toBeGreaterThanOrEqual(vm.timeToProofMs as number);
-			expect(vm.checks).toMatchObject([{ command: ['pg_isready'], outcome: 'passed', exitCode: 0 }]);
+			expect(vm.checks).toMatchObject([{ command: ['pg_isready'], outcome: 'passed', exitCode: 0 }, { tcp: 5432, outcome: 'passed' }]);
 			expect(vm.checks[0]?.stdout).toMatch(/accepting connections/);
+			// Reached from inside the VM's own network namespace, at the guest's link-local address on the NIC's tap.
+			const answered = vm.checks[1]?.connections?.find((connection) => connection.connected);
+			expect(answered?.target, JSON.stringify(vm.checks[1])).toMatch(/^\[fe80::[0-9a-f:]+%rdtap0\]:5432$/);
+			expect(answered?.detail).toMatch(/^connected in \d+ ms$/);
 			expect(vm.cleanup.state).toBe('stopped');
+			// The namespace went with the VM.
+			expect(await fs.stat(path.join('/run/netns', labSegment(lab.lab.run, vm.drillName))).catch(() => null)).toBeNull();
 		}
+		expect(report.network).toMatch(/network namespace of its own/);
 		// The whole plan's times: the last VM's.
 		expect(report.allReadyMs).toBeGreaterThanOrEqual(Math.max(...report.vms.map((vm) => vm.timeToReadyMs as number)));
 		const markdown = await fs.readFile(path.join(path.dirname(String(resultOf(drill.events).report)), 'report.md'), 'utf8');
 		expect(markdown).toMatch(/time to application ready/);
 		expect(markdown).toMatch(/Check `pg_isready`: passed/);
+		expect(markdown).toMatch(/Check `TCP port 5432`: passed after \d+ attempt\(s\), \[fe80::[0-9a-f:]+%rdtap0\]:5432 connected in \d+ ms/);
 		expect(markdown).toMatch(/accepting connections/);
 	}, 900_000);
 
-	it('an application check that keeps failing fails the VM, with the command, its exit code and its output as evidence', async () => {
+	it('an application check that keeps failing fails the VM, with the command, its exit code and its output as evidence; a port nobody listens on is refused by the guest itself', async () => {
 		const plan = path.join(lab.root, 'failing-check.json');
-		// Port 5999: nothing listens there, so pg_isready answers "no response" (exit 2) every time.
-		await fs.writeFile(plan, JSON.stringify({ timeoutSeconds: 600, vms: [{ vm: 'pg01', checks: [{ exec: ['pg_isready', '-h', '127.0.0.1', '-p', '5999'], timeoutSeconds: 8 }] }] }));
+		// Port 5999: nothing listens there, so pg_isready answers "no response" (exit 2) every time, and the guest's TCP stack refuses a connection.
+		await fs.writeFile(plan, JSON.stringify({ timeoutSeconds: 600, vms: [{ vm: 'pg01', checks: [{ exec: ['pg_isready', '-h', '127.0.0.1', '-p', '5999'], timeoutSeconds: 8 }] }, { vm: 'pg02', checks: [{ tcp: 5432 }, { tcp: 5999, timeoutSeconds: 8 }] }] }));
 		const drill = await lab.cli(['drill', '--plan', plan, '--json'], { timeoutMs: 900_000 });
 		expect(drill.exitCode).toBe(1);
 		const report = await reportOf(drill.events);
-		const [vm] = report.vms;
+		const [vm, tcp] = report.vms;
+		expect(tcp?.outcome).toBe('failed');
+		expect(tcp?.checks[0]).toMatchObject({ tcp: 5432, outcome: 'passed' });
+		expect(tcp?.checks[1]).toMatchObject({ tcp: 5999, outcome: 'failed' });
+		expect(tcp?.checks[1]?.attempts).toBeGreaterThanOrEqual(2);
+		expect(tcp?.reason).toMatch(/application check 2 \(TCP port 5999\) did not answer within 8 s of proof of life: \[fe80::[0-9a-f:]+%rdtap0\]:5999 ECONNREFUSED/);
 		expect(vm?.outcome).toBe('failed');
 		expect(vm?.timeToProofMs).not.toBeNull();
 		expect(vm?.timeToReadyMs).toBeNull();

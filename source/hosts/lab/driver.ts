@@ -18,7 +18,7 @@ import type {
 	SetAsideRecord,
 	StepOptions,
 } from '../host.ts';
-import type { CanProvision, DescribesDrillNetwork, ExecsInGuest, GuestCommandResult, HasEvidence, HasPower, HasProofOfLife, PathRules, ProofOfLife, ProvisionOptions, ProvisionSummary, StorageTightened, TightensStorage } from '../capabilities.ts';
+import type { CanProvision, DescribesDrillNetwork, ExecsInGuest, GuestCommandResult, ProbesTcp, TcpProbeAttempt, HasEvidence, HasPower, HasProofOfLife, PathRules, ProofOfLife, ProvisionOptions, ProvisionSummary, StorageTightened, TightensStorage } from '../capabilities.ts';
 import { exists } from '../../core/files.ts';
 import { labPaths, type LabPaths, type Paths } from '../../core/paths.ts';
 import { tightenTree } from '../../core/private-files.ts';
@@ -36,6 +36,7 @@ import { type Accelerator, runningPid, runtimeFiles } from './runtime.ts';
 import { serialTail } from './serial.ts';
 import { agentFailure, guestExec, GuestAgentError } from '../../qemu/guest-agent.ts';
 import { purge } from './set-aside.ts';
+import { probeSessionTcp, TCP_PROBE_VIA, tcpProbeProblem } from './tcp-check.ts';
 import { createDisks, createSnapshotLayer, deleteVm, setAsideVm, startVm } from './start.ts';
 import { describeLab, inventory, sessionStatus } from './status.ts';
 import { discard, restoreSetAside } from './stop.ts';
@@ -64,7 +65,7 @@ export interface LabBuild {
 
 export type LabBuilder = (options: ProvisionOptions) => Promise<LabBuild>;
 
-export class LabHost implements Host, HasEvidence, ExecsInGuest, HasProofOfLife, DescribesDrillNetwork, HasPower, TightensStorage, Partial<CanProvision> {
+export class LabHost implements Host, HasEvidence, ExecsInGuest, ProbesTcp, HasProofOfLife, DescribesDrillNetwork, HasPower, TightensStorage, Partial<CanProvision> {
 	readonly kind = 'lab' as const;
 	readonly id = 'lab';
 	readonly lab: LabPaths;
@@ -74,6 +75,7 @@ export class LabHost implements Host, HasEvidence, ExecsInGuest, HasProofOfLife,
 	readonly proofOfLife: ProofOfLife = { name: 'guest agent or serial marker', pollMs: 150 };
 	readonly evidenceSource = 'the serial console';
 	readonly guestExecVia = 'the QEMU guest agent';
+	readonly tcpProbeVia = TCP_PROBE_VIA;
 	/** Set only when a builder was given: without one, canProvision says no. */
 	readonly provision?: (options: ProvisionOptions) => Promise<ProvisionSummary>;
 	readonly #options: LabHostOptions;
@@ -94,7 +96,7 @@ export class LabHost implements Host, HasEvidence, ExecsInGuest, HasProofOfLife,
 	// ---------------------------------------------------------------- drills, provisioning
 
 	drillNetwork(): string {
-		return "isolated: each NIC on a restricted user-mode network that reaches nothing outside the VM (none when the restore point has no NIC)";
+		return 'isolated: each NIC on a restricted user-mode network that reaches nothing outside the VM; a VM with TCP checks on taps in a network namespace of its own, the probe their only other end (none when the restore point has no NIC)';
 	}
 
 	get sampleDestination(): string {
@@ -286,5 +288,14 @@ export class LabHost implements Host, HasEvidence, ExecsInGuest, HasProofOfLife,
 			if (!(error instanceof GuestAgentError)) throw error;
 			throw new LabError('GUEST_EXEC_FAILED', agentFailure(argv, `VM ${plan.vmName}`, error));
 		}
+	}
+
+	/** Connects to a port of the session's guest from inside its network namespace (a drill VM with TCP checks). */
+	probeTcp(plan: RestorePlan, port: number, timeoutMs: number): Promise<TcpProbeAttempt[]> {
+		return probeSessionTcp(this.#context, plan, port, timeoutMs);
+	}
+
+	tcpProbeProblem(purpose: 'drill' | 'recovery'): Promise<string | null> {
+		return tcpProbeProblem(purpose);
 	}
 }

@@ -43,7 +43,9 @@ export type LabErrorCode =
 	| 'QMP_TIMEOUT'
 	| 'QMP_NO_GREETING'
 	/** A command inside the guest could not be run: the VM is off, or no guest agent answers. */
-	| 'GUEST_EXEC_FAILED';
+	| 'GUEST_EXEC_FAILED'
+	/** A TCP check could not probe the guest (not running, no namespace, no address). */
+	| 'PROBE_FAILED';
 
 export class LabError extends HostError {
 	override name = 'LabError';

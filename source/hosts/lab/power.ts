@@ -5,7 +5,8 @@ import type { LabVmDefinition } from './definition.ts';
 import { legacyHardware } from './hardware.ts';
 import { LabError } from './errors.ts';
 import type { QmpClient } from './qmp.ts';
-import { type LaunchSpec, launch, powerOff, runtimeFiles } from './runtime.ts';
+import { labSegment, type LaunchSpec, launch, powerOff, runtimeFiles } from './runtime.ts';
+import { deleteSegment } from '../../qemu/segment.ts';
 
 export async function launchVm(context: LabContext, spec: LaunchSpec): Promise<QmpClient> {
 	await context.monitors.release(spec.name);
@@ -33,5 +34,7 @@ export async function powerOffVm(context: LabContext, name: string): Promise<boo
 	const qmp = await context.monitors.open(name).catch(() => null);
 	const wasRunning = await powerOff(files, qmp);
 	await context.monitors.release(name);
+	// A drill VM's network namespace goes with its QEMU (the taps die with it; the namespace would not).
+	await deleteSegment(labSegment(context.lab.run, name));
 	return wasRunning;
 }

@@ -14,6 +14,7 @@ import { exists, readTextIfExists } from '../../core/files.ts';
 import { createPrivateFile, mkdirPrivate } from '../../core/private-files.ts';
 import { LabError } from './errors.ts';
 import { type DiskBus, firmwareImages, type LabHardware, qemuMac } from './hardware.ts';
+import { createSegment, inSegment, segmentName, tapName } from '../../qemu/segment.ts';
 
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -33,6 +34,11 @@ export function nodeNames(index: number) {
 		/** What query-block reports as the device's qdev. */
 		qdev: `/machine/peripheral/vd${index}/virtio-backend`,
 	};
+}
+
+/** The network namespace of a drill VM with TCP checks (segment.ts): labs side by side never share one. */
+export function labSegment(runDir: string, name: string): string {
+	return segmentName(path.resolve(runDir), name);
 }
 
 export function vmKey(name: string): string {
@@ -125,8 +131,11 @@ export interface LaunchSpec {
 	hardware: LabHardware;
 	accel: Accelerator;
 	disks: LaunchDisk[];
-	/** Each NIC on a user-mode network; `isolated` (a drill) restricts it to the VM itself. */
-	network: 'user' | 'isolated';
+	/**
+	 * Each NIC on a user-mode network; `isolated` (a drill) restricts it to the VM itself;
+	 * `segment` (a drill with TCP checks) puts each NIC on a tap of the VM's own network namespace (segment.ts).
+	 */
+	network: 'user' | 'isolated' | 'segment';
 }
 
 function blockdev(options: Record<string, unknown>): string[] {
@@ -189,10 +198,11 @@ export function launchArgs(spec: LaunchSpec, files: RuntimeFiles): string[] {
 		'-daemonize',
 	];
 	hardware.macs.forEach((mac, index) => {
+		if (spec.network === 'segment') args.push('-netdev', `tap,id=net${index},ifname=${tapName(index)},script=no,downscript=no`);
 		// restrict=on: the guest reaches nothing outside the VM (no host, no outside network).
-		args.push('-netdev', `user,id=net${index}${spec.network === 'isolated' ? ',restrict=on' : ''}`);
-		// No option ROM: a lab VM boots from its disk, never from the network.
-		args.push('-device', `e1000,netdev=net${index},id=nic${index},romfile=${mac ? `,mac=${qemuMac(mac)}` : ''}`);
+		else args.push('-netdev', `user,id=net${index}${spec.network === 'isolated' ? ',restrict=on' : ''}`);
+		// Hyper-V's network adapter is synthetic (netvsc): QEMU's paravirtual NIC is its kind. No option ROM: a lab VM boots from its disk, never from the network.
+		args.push('-device', `virtio-net-pci,netdev=net${index},id=nic${index},romfile=${mac ? `,mac=${qemuMac(mac)}` : ''}`);
 	});
 	if (hardware.macs.length === 0) args.push('-nic', 'none');
 	const scsiControllers = [...new Set(hardware.disks.filter((disk) => disk.controller === 'scsi').map((disk) => disk.controllerNumber))].sort((a, b) => a - b);
@@ -241,7 +251,14 @@ export async function launch(runDir: string, spec: LaunchSpec): Promise<{ pid: n
 	await ensureFirmwareVars(spec.hardware);
 	// QEMU opens -serial file: with the umask and keeps an existing file's mode: the log (what the guest prints, secrets too) is created 0600 first.
 	await createPrivateFile(files.serialFile);
-	const result = await execa(QEMU_SYSTEM, launchArgs(spec, files), { timeout: 60_000, reject: false, stdin: 'ignore' });
+	const argv = [QEMU_SYSTEM, ...launchArgs(spec, files)];
+	let command = { file: QEMU_SYSTEM, args: argv.slice(1) };
+	if (spec.network === 'segment') {
+		const namespace = labSegment(runDir, spec.name);
+		await createSegment(namespace, spec.hardware.macs.length);
+		command = inSegment(namespace, argv);
+	}
+	const result = await execa(command.file, command.args, { timeout: 60_000, reject: false, stdin: 'ignore' });
 	if (result.failed) {
 		const reason = (result.stderr || result.shortMessage || '').trim();
 		throw new LabError('LAUNCH_FAILED', `Could not start VM ${spec.name}: ${reason}`);

@@ -40,7 +40,7 @@ function launchSpec(plan: RestorePlan, definition: LabVmDefinition, accel: Accel
 			: { index: disk.index, kind: 'backup', backup: disk.backup, format: disk.format, overlay: disk.overlay },
 	);
 	const hardware = definition.hardware ?? hardwareFor(plan.settings, plan.disks, plan.productionDir);
-	return { name: plan.vmName, memoryMiB: definition.memoryMiB, hardware, accel, disks, network: plan.drill ? 'isolated' : 'user' };
+	return { name: plan.vmName, memoryMiB: definition.memoryMiB, hardware, accel, disks, network: plan.drill ? (plan.drill.tcpProbe ? 'segment' : 'isolated') : 'user' };
 }
 
 /** The session's VM is running (relaunched on what its definition says if QEMU died). */
