@@ -223,12 +223,17 @@ export interface GuestInterface {
 
 type AgentInterface = { name: string; 'hardware-address'?: string; 'ip-addresses'?: Array<{ 'ip-address-type': string; 'ip-address': string; prefix: number }> };
 
-/** The guest's network interfaces and their addresses, as the guest itself sees them. */
-export async function guestInterfaces(socketPath: string, timeoutMs: number): Promise<GuestInterface[]> {
-	const answer = await withAgent(socketPath, timeoutMs, (agent, deadline) => agent.call<AgentInterface[]>('guest-network-get-interfaces', {}, deadline));
+/** The guest's network interfaces and their addresses, as the guest itself sees them, through `call`. */
+export async function interfacesThrough(call: AgentCall, deadline: number): Promise<GuestInterface[]> {
+	const answer = await call<AgentInterface[]>('guest-network-get-interfaces', {}, deadline);
 	return answer.map((entry) => ({
 		name: entry.name,
 		mac: entry['hardware-address']?.toLowerCase() ?? null,
 		addresses: (entry['ip-addresses'] ?? []).map((address) => ({ family: address['ip-address-type'] === 'ipv6' ? ('ipv6' as const) : ('ipv4' as const), address: address['ip-address'], prefix: address.prefix })),
 	}));
+}
+
+/** `interfacesThrough` over the agent's unix socket (the lab's QEMU serves it). */
+export async function guestInterfaces(socketPath: string, timeoutMs: number): Promise<GuestInterface[]> {
+	return withAgent(socketPath, timeoutMs, (agent, deadline) => interfacesThrough((execute, args, until) => agent.call(execute, args, until), deadline));
 }

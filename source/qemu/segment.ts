@@ -13,6 +13,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { HostError } from '../core/errors.ts';
 import { exists, findOnPath } from '../core/files.ts';
+import type { GuestInterface } from './guest-agent.ts';
 
 const NETNS_DIR = '/run/netns';
 
@@ -130,4 +131,30 @@ export async function probeTcp(namespace: string, hosts: readonly string[], port
 	}
 	if (attempts.length === 0) throw new HostError('PROBE_FAILED', `the TCP probe in network namespace ${namespace} did not run: ${(result.stderr || result.shortMessage || '').trim()}`);
 	return attempts;
+}
+
+function macDigits(mac: string): string {
+	return mac.replace(/[:-]/g, '').toLowerCase();
+}
+
+/**
+ * The scoped link-local addresses the probe tries: on NIC i's tap (`taps[i]`), the addresses of
+ * the guest interface with NIC i's MAC (of any interface with a MAC, when the NIC has none).
+ */
+export function linkLocalTargets(nicMacs: ReadonlyArray<string | null>, taps: readonly string[], interfaces: readonly GuestInterface[]): string[] {
+	const nics = interfaces.filter((entry) => entry.mac !== null && macDigits(entry.mac) !== '000000000000');
+	const hosts: string[] = [];
+	nicMacs.forEach((mac, index) => {
+		const tap = taps[index];
+		if (tap === undefined) return;
+		for (const entry of nics.filter((candidate) => mac === null || macDigits(candidate.mac ?? '') === macDigits(mac))) {
+			for (const address of entry.addresses) if (address.family === 'ipv6' && /^fe[89ab]/i.test(address.address)) hosts.push(`${address.address}%${tap}`);
+		}
+	});
+	return hosts;
+}
+
+/** The guest's interfaces in a line, for a reason: "eth0 52:54:00:… fe80::…/64". */
+export function describeInterfaces(interfaces: readonly GuestInterface[]): string {
+	return interfaces.map((entry) => `${entry.name} ${entry.mac ?? '-'} ${entry.addresses.map((address) => `${address.address}/${address.prefix}`).join(' ') || 'no address'}`).join('; ');
 }

@@ -14,6 +14,7 @@ import { drillDir } from '../../source/drill/store.ts';
 import { fetchGuestPackages } from '../../source/lab-builder/debs.ts';
 import { buildDebianImage, debianBuildMissing } from '../../source/lab-builder/debian.ts';
 import { GUEST_MARKER } from '../../source/qemu/lab-guest.ts';
+import { segmentName } from '../../source/qemu/segment.ts';
 import { Engine } from '../../source/restore/engine.ts';
 import { TEST_CACHE } from '../support/lab-env.ts';
 import { writeManifest } from '../support/restore-points.ts';
@@ -34,20 +35,25 @@ async function debianDestination(): Promise<string> {
 	await fs.mkdir(dir, { recursive: true });
 	await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', image.image, path.join(dir, 'disk0.qcow2')]);
 	await fs.chmod(path.join(dir, 'disk0.qcow2'), 0o444);
-	await writeManifest(dir, { vm: { memoryMiB: 1024 }, disks: [{ file: 'disk0.qcow2', format: 'qcow2', virtualSize: image.virtualSize }] });
+	// One NIC (a drill without TCP checks leaves it out; with them it is a tap in the session's namespace).
+	await writeManifest(dir, { vm: { memoryMiB: 1024, nics: [{ switch: 'default', mac: '52:54:00:7d:00:01', vlan: null }] }, disks: [{ file: 'disk0.qcow2', format: 'qcow2', virtualSize: image.virtualSize }] });
 	return path.dirname(path.dirname(dir));
 }
 
 describe.skipIf(missing !== null || libvirt.unavailable !== null)('the Debian guest on the libvirt host', () => {
-	it('a drill proves life by the guest agent and runs pg_isready inside; a check that keeps failing fails the VM with its output', async () => {
+	it('a drill proves life by the guest agent, runs pg_isready inside and reaches port 5432 on its isolated network; a check that keeps failing fails the VM with its output', async () => {
 		const { host } = libvirt.env;
 		const engine = new Engine({ host, stateDir: host.options.paths.state, destination: await debianDestination() });
 		try {
 			expect(host.proofOfLife.name).toBe('guest agent or serial marker');
-			const passed = await runDrill({ engine, stateDir: host.options.paths.state, drill: resolveDrillSpec({ vms: ['pg01'], timeoutSeconds: 600, checks: ['pg_isready'] }, null) });
+			const passed = await runDrill({ engine, stateDir: host.options.paths.state, drill: resolveDrillSpec({ vms: ['pg01'], timeoutSeconds: 600, checks: ['pg_isready'], tcpChecks: [5432] }, null) });
 			const vm = passed.vms[0];
 			expect(vm?.outcome, vm?.reason ?? '').toBe('passed');
-			expect(vm?.checks).toMatchObject([{ command: ['pg_isready'], outcome: 'passed', exitCode: 0 }]);
+			expect(vm?.checks).toMatchObject([{ command: ['pg_isready'], outcome: 'passed', exitCode: 0 }, { tcp: 5432, outcome: 'passed' }]);
+			// The probe stood in the session's namespace, at the guest's link-local address on the NIC's tap; the namespace went with the domain.
+			const answered = vm?.checks[1]?.connections?.find((connection) => connection.connected);
+			expect(answered?.target, JSON.stringify(vm?.checks[1])).toMatch(/^\[fe80::[0-9a-f:]+%rd[0-9a-f]{10}0\]:5432$/);
+			expect((await execa('ip', ['netns', 'list'])).stdout).not.toContain(segmentName('libvirt', vm?.session ?? 'missing'));
 			expect(vm?.checks[0]?.stdout).toMatch(/accepting connections/);
 			expect(vm?.cleanup.state).toBe('stopped');
 			expect(vm?.timeToReadyMs).toBeGreaterThanOrEqual(vm?.timeToProofMs ?? Number.POSITIVE_INFINITY);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { RestorePlan } from '../../source/hosts/host.ts';
 import { diskSlotsOf, vmSettingsOf } from '../../source/catalog/libvirt-domain.ts';
 import { diskTargets, domainXml, parseDisks, restoreSessionOf } from '../../source/hosts/libvirt/domain-xml.ts';
+import { sessionTaps } from '../../source/hosts/libvirt/tcp-check.ts';
 import { libvirtRunbook, libvirtRunbookScript, shellQuote } from '../../source/hosts/libvirt/runbook.ts';
 import { isLibvirtSpec, isLocalUri, pathRulesOfUri, uriOfSpec } from '../../source/hosts/libvirt/uri.ts';
 
@@ -72,6 +73,18 @@ describe('the domain XML', () => {
 		const isolated = domainXml({ plan: plan({ drill: { isolatedSwitch: 'drill-net' } }), type: 'qemu', serialFile: '/s' });
 		expect(isolated).toContain("<source network='drill-net'/>");
 		expect(isolated).not.toContain('prod-net');
+	});
+
+	it('gives a drill VM with TCP checks its NICs as taps of its own (moved into its namespace once it runs), on no libvirt network, even with an isolated one named', () => {
+		const probed = plan({ drill: { isolatedSwitch: 'drill-net', tcpProbe: true } });
+		const xml = domainXml({ plan: probed, type: 'qemu', serialFile: '/s' });
+		const [tap] = sessionTaps(probed);
+		expect(tap).toMatch(/^rd[0-9a-f]{10}0$/);
+		expect((tap ?? '').length).toBeLessThanOrEqual(15);
+		expect(xml).toContain(`<interface type='ethernet'><target dev='${tap}'/><mac address='00:15:5d:01:02:03'/><model type='virtio'/></interface>`);
+		expect(xml).not.toContain('<source network');
+		// Another session's taps never clash with these (taps start in the host's namespace).
+		expect(sessionTaps(plan({ sessionId: 's2' }))[0]).not.toBe(tap);
 	});
 
 	it('keeps a NIC the restore point records as unconnected unplugged, on no network', () => {

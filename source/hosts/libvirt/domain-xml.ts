@@ -3,6 +3,7 @@
 // fixed way (single-quoted attributes, a disk's top <source> before its <backingStore> and
 // <mirror>), so a few anchored patterns read it; nothing here parses arbitrary XML.
 import type { DiskPlacement, RestorePlan } from '../host.ts';
+import { probed, sessionTaps } from './tcp-check.ts';
 
 /** Our metadata namespace: marks a session's domain and a set-aside one. */
 export const METADATA_NS = 'https://rundirect.dev/xmlns/libvirt/1';
@@ -96,7 +97,9 @@ export function domainXml({ plan, type, serialFile, onProduction = new Set() }: 
 	const { settings } = plan;
 	const targets = diskTargets(plan.disks);
 	const scsiControllers = [...new Set(targets.filter((target) => target.bus === 'scsi').map((target) => target.address?.controller ?? 0))];
-	const networks = plan.drill ? (plan.drill.isolatedSwitch === null ? [] : settings.nics.map((nic) => ({ ...nic, switch: plan.drill?.isolatedSwitch ?? nic.switch }))) : settings.nics;
+	// A drill VM with TCP checks: each NIC a tap of its own, moved into the session's namespace once it runs (tcp-check.ts).
+	const taps = probed(plan) ? sessionTaps(plan) : null;
+	const networks = taps ? [] : plan.drill ? (plan.drill.isolatedSwitch === null ? [] : settings.nics.map((nic) => ({ ...nic, switch: plan.drill?.isolatedSwitch ?? nic.switch }))) : settings.nics;
 	const uefi = settings.firmware === 'uefi';
 	const lines = [
 		`<domain type='${type}'>`,
@@ -118,6 +121,10 @@ export function domainXml({ plan, type, serialFile, onProduction = new Set() }: 
 			// A NIC the restore point records as unconnected stays so: present, its cable unplugged.
 			if (nic.switch === null) return `    <interface type='user'>${mac}<model type='virtio'/><link state='down'/></interface>`;
 			return `    <interface type='network'><source network='${escapeXml(nic.switch)}'/>${mac}<model type='virtio'/></interface>`;
+		}),
+		...(taps ?? []).map((tap, index) => {
+			const mac = settings.nics[index]?.mac;
+			return `    <interface type='ethernet'><target dev='${tap}'/>${mac ? `<mac address='${macOf(mac)}'/>` : ''}<model type='virtio'/></interface>`;
 		}),
 		`    <serial type='file'><source path='${escapeXml(serialFile)}' append='off'/><target port='0'/></serial>`,
 		// Where the guest has a QEMU guest agent, libvirt reaches it here (proof of life without QMP).

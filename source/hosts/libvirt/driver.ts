@@ -27,7 +27,7 @@ import type {
 	SetAsideRecord,
 	StepOptions,
 } from '../host.ts';
-import type { BackupResult, GuestCommandResult, PathRules, ProofOfLife, StorageTightened } from '../capabilities.ts';
+import type { BackupResult, GuestCommandResult, PathRules, ProbesTcp, ProofOfLife, StorageTightened } from '../capabilities.ts';
 import { agentFailure, GuestAgentError } from '../../qemu/guest-agent.ts';
 import { libvirtGuestExec } from './guest-exec.ts';
 import { backupDomain } from './backup.ts';
@@ -48,6 +48,8 @@ import { cancelCopy, copyData } from './copy.ts';
 import { ownsDomain, onProduction, SessionDomain } from './session-domain.ts';
 import { serialEvidence, serialHead, sessionStatus } from './status.ts';
 import { isLocalUri, pathRulesOfUri } from './uri.ts';
+import { probeDomainTcp, probed, sessionSegment, TCP_PROBE_VIA, tcpProbeProblem } from './tcp-check.ts';
+import { deleteSegment, type TcpProbeAttempt } from '../../qemu/segment.ts';
 import { Virsh } from './virsh.ts';
 import { mkdirForQemu, qemuAccount, type QemuAccount } from './privacy.ts';
 import { tightenTree, writePrivate } from '../../core/private-files.ts';
@@ -76,7 +78,7 @@ export interface LibvirtHostOptions {
 	probeImage?: string;
 }
 
-export class LibvirtHost implements Host {
+export class LibvirtHost implements Host, ProbesTcp {
 	readonly kind = 'libvirt' as const;
 	readonly id: string;
 	readonly virsh: Virsh;
@@ -87,6 +89,7 @@ export class LibvirtHost implements Host {
 	readonly pathRules: PathRules;
 	readonly proofOfLife: ProofOfLife = { name: 'guest agent or serial marker', pollMs: 1000 };
 	readonly guestExecVia = 'the QEMU guest agent (virsh qemu-agent-command)';
+	readonly tcpProbeVia = TCP_PROBE_VIA;
 	readonly evidenceSource = 'the serial console';
 	readonly options: LibvirtHostOptions;
 	#verdict: Promise<DomainTypeVerdict> | null = null;
@@ -133,7 +136,7 @@ export class LibvirtHost implements Host {
 	}
 
 	drillNetwork(isolatedSwitch: string | null): string {
-		return isolatedSwitch ? `NICs on the isolated libvirt network ${isolatedSwitch}` : 'no NIC';
+		return `${isolatedSwitch ? `NICs on the isolated libvirt network ${isolatedSwitch}` : 'no NIC'}; a VM with TCP checks: its NICs on taps in a network namespace of its own, the probe their only other end`;
 	}
 
 	async close(_plan?: RestorePlan): Promise<void> {
@@ -431,6 +434,8 @@ export class LibvirtHost implements Host {
 			if (facts.state !== 'off') await this.virsh.run(['destroy', plan.vmName]);
 			await this.domains.undefine(plan.vmName);
 		}
+		// The taps went with QEMU; their namespace would not.
+		if (probed(plan)) await deleteSegment(sessionSegment(plan));
 		for (const disk of plan.disks) {
 			await endFills(disk.production);
 			await fs.rm(disk.overlay, { force: true });
@@ -463,5 +468,16 @@ export class LibvirtHost implements Host {
 			if (!(error instanceof GuestAgentError)) throw error;
 			throw new HostError('GUEST_EXEC_FAILED', agentFailure(argv, `domain ${plan.vmName}`, error));
 		}
+	}
+
+	/** Connects to a port of the session's guest from inside the session's network namespace (a drill VM with TCP checks). */
+	async probeTcp(plan: RestorePlan, port: number, timeoutMs: number): Promise<TcpProbeAttempt[]> {
+		const facts = await this.session.own(plan);
+		if (facts?.state !== 'running') throw new HostError('PROBE_FAILED', `domain ${plan.vmName} is ${facts ? facts.state : 'missing'}: no port of it can answer`);
+		return probeDomainTcp(this.virsh, plan, port, timeoutMs);
+	}
+
+	tcpProbeProblem(purpose: 'drill' | 'recovery'): Promise<string | null> {
+		return tcpProbeProblem(purpose, isLocalUri(this.virsh.uri));
 	}
 }

@@ -62,7 +62,7 @@ export async function preflightProblems(domains: Domains, plan: RestorePlan, loc
 	}
 
 	// Networks: a drill uses only its isolated network (or none); a restore, the restore point's.
-	const networks = plan.drill ? (plan.drill.isolatedSwitch === null ? [] : [plan.drill.isolatedSwitch]) : plan.settings.nics.flatMap((nic) => (nic.switch === null ? [] : [nic.switch]));
+	const networks = plan.drill ? (plan.drill.isolatedSwitch === null || plan.drill.tcpProbe ? [] : [plan.drill.isolatedSwitch]) : plan.settings.nics.flatMap((nic) => (nic.switch === null ? [] : [nic.switch]));
 	for (const network of new Set(networks)) {
 		const info = await virsh.tryRun(['net-info', network]);
 		if (!info.ok) problems.push(`VM ${plan.vmName} has a NIC on the libvirt network ${network}, which does not exist here: create it (virsh net-define), or restore as a drill`);

@@ -6,6 +6,7 @@ import type { DiskPlacement, RestorePlan } from '../host.ts';
 import { type DomainDisk, diskTargets } from './domain-xml.ts';
 import type { DomainFacts, Domains } from './domains.ts';
 import type { LibvirtLayout } from './layout.ts';
+import { isolateTaps } from './tcp-check.ts';
 import type { Virsh } from './virsh.ts';
 
 /** Ours: marked with this session, or (after step 7 removed the mark) running only on its files. */
@@ -51,6 +52,8 @@ export class SessionDomain {
 			facts = await this.own(plan);
 			if (!facts) throw new HostError('NO_DOMAIN', `Domain ${plan.vmName} vanished right after it started`);
 		}
+		// Also when it already ran: a controller killed between the start and the move leaves the taps out.
+		if (facts.state === 'running') await isolateTaps(plan);
 		if (facts.state !== 'running') {
 			throw new HostError(
 				'DOMAIN_NOT_RUNNING',
