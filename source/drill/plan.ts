@@ -86,6 +86,24 @@ export interface DrillSpec {
 	purpose?: PlanPurpose;
 }
 
+/**
+ * Checks typed on one line (the console's drill dialog): `;` between them, each a command (split
+ * at spaces, as `--check`) or `tcp:PORT` (as `--check-tcp`). Empty: none.
+ */
+export function checksFromText(text: string, timeoutSeconds = DEFAULT_CHECK_TIMEOUT_SECONDS): DrillCheck[] {
+	return text
+		.split(';')
+		.map((part) => part.trim())
+		.filter((part) => part.length > 0)
+		.map((part): DrillCheck => {
+			const tcp = /^tcp:(.*)$/i.exec(part);
+			if (!tcp) return { exec: part.split(/\s+/), timeoutSeconds };
+			const port = Number(tcp[1]);
+			if (!/^\d+$/.test(tcp[1]?.trim() ?? '') || port < 1 || port > 65535) throw new RundirectError(`check "${part}": tcp: needs a port from 1 to 65535`, EXIT.usage);
+			return { tcp: port, timeoutSeconds };
+		});
+}
+
 /** Command-line values; each overrides the plan file's when given. */
 export interface DrillArgs {
 	vms?: string[];

@@ -42,9 +42,10 @@ export const DRILL_TIMEOUT_STEPS = [10, 30, 60, 120, 300, 600, 1800, 3600] as co
 /** What a plan run from the console is: a drill (new names, isolated, discarded) or a site recovery (own names, kept). */
 export type PlanKind = 'drill' | 'recovery';
 
-export function drillSpecOf(targets: readonly DrillTarget[], settings: { concurrency: number; timeoutSeconds: number }, kind: PlanKind = 'drill'): DrillSpec {
+/** `checks`: the same application checks for every VM (the dialog's Check line). */
+export function drillSpecOf(targets: readonly DrillTarget[], settings: { concurrency: number; timeoutSeconds: number }, kind: PlanKind = 'drill', checks: DrillSpec['vms'][number]['checks'] = []): DrillSpec {
 	return {
-		vms: targets.map((target) => ({ vm: target.vm, point: target.point, after: [], timeoutSeconds: settings.timeoutSeconds, checks: [] })),
+		vms: targets.map((target) => ({ vm: target.vm, point: target.point, after: [], timeoutSeconds: settings.timeoutSeconds, checks })),
 		concurrency: settings.concurrency,
 		isolatedSwitch: null,
 		keep: kind === 'recovery',

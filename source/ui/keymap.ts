@@ -10,7 +10,7 @@ import type { Key } from 'ink';
 export const PANE_CONTEXTS = ['backups', 'sessions', 'detail', 'history', 'report', 'host'] as const;
 export type PaneContext = (typeof PANE_CONTEXTS)[number];
 
-export const DIALOG_CONTEXTS = ['filter', 'help', 'warnings', 'lab', 'resume', 'start', 'drill', 'drill-refused', 'confirm', 'confirm-typed', 'finalize', 'quit'] as const;
+export const DIALOG_CONTEXTS = ['filter', 'help', 'warnings', 'lab', 'resume', 'start', 'drill', 'drill-check', 'drill-refused', 'confirm', 'confirm-typed', 'finalize', 'quit'] as const;
 export type DialogContext = (typeof DIALOG_CONTEXTS)[number];
 
 export type Context = PaneContext | DialogContext;
@@ -129,10 +129,13 @@ export const BINDINGS = [
 	{ action: 'nextSetting', keys: ['up', 'down', 'j', 'k', 'tab', 'shift+tab'], contexts: { drill: null }, description: 'the other setting (concurrency, timeout or rate limit)' },
 	{ action: 'increase', keys: ['right', '+', 'l'], contexts: { drill: '←→ change' }, description: 'more of the setting' },
 	{ action: 'decrease', keys: ['left', '-', 'h'], contexts: { drill: '←→ change' }, description: 'less of the setting' },
+	{ action: 'confirm', keys: ['enter'], contexts: { 'drill-check': 'Enter run' }, description: 'run it, with the checks typed' },
+	{ action: 'type', keys: ['typing'], contexts: { 'drill-check': 'type checks' }, description: 'application checks for every VM: a command run inside each guest, or tcp:PORT; ; between them', field: true },
+	{ action: 'nextSetting', keys: ['up', 'down', 'tab', 'shift+tab'], contexts: { 'drill-check': '↑↓ setting' }, description: 'the other setting' },
 	{ action: 'increase', keys: ['right'], contexts: { finalize: null }, description: 'a higher copy rate limit' },
 	{ action: 'decrease', keys: ['left'], contexts: { finalize: null }, description: 'a lower copy rate limit' },
 	{ action: 'cancel', keys: ['escape', 'n', 'N', 'q'], contexts: { confirm: 'n/Esc cancel', finalize: 'Esc cancel', quit: 'n/Esc stay', drill: 'n/Esc cancel' }, description: 'no: close the dialog, nothing is done' },
-	{ action: 'cancel', keys: ['escape'], contexts: { start: 'Esc cancel', 'confirm-typed': 'Esc cancel' }, description: 'close the dialog, nothing is done' },
+	{ action: 'cancel', keys: ['escape'], contexts: { start: 'Esc cancel', 'confirm-typed': 'Esc cancel', 'drill-check': 'Esc cancel' }, description: 'close the dialog, nothing is done' },
 	{ action: 'close', keys: ['any'], contexts: { help: 'any key: close help', warnings: 'any key: close', 'drill-refused': null }, description: 'close it' },
 ] as const satisfies readonly Binding[];
 

@@ -2,7 +2,7 @@
 // resolve to, and the slot queue that enforces the concurrency limit.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_SECONDS, drillVmName, resolveDrillSpec } from '../../source/drill/index.ts';
-import { DEFAULT_CHECK_TIMEOUT_SECONDS, drillPlanSchema } from '../../source/drill/plan.ts';
+import { checksFromText, DEFAULT_CHECK_TIMEOUT_SECONDS, drillPlanSchema } from '../../source/drill/plan.ts';
 import { Slots } from '../../source/drill/schedule.ts';
 
 describe('drill plans', () => {
@@ -57,6 +57,17 @@ describe('drill plans', () => {
 		expect(issue({ tcp: 70000 })?.message).toMatch(/a port from 1 to 65535/);
 		expect(issue({ tcp: 5432, exec: ['true'] })?.message).toMatch(/either exec .* or tcp .*, and not both/);
 		expect(issue({ timeoutSeconds: 5 })?.message).toMatch(/either exec/);
+	});
+
+	it('checks typed on one line (the console): ; between them, each a command split at spaces or tcp:PORT, with the timeout given', () => {
+		expect(checksFromText('  pg_isready  -q ; tcp:5432;;', 30)).toEqual([
+			{ exec: ['pg_isready', '-q'], timeoutSeconds: 30 },
+			{ tcp: 5432, timeoutSeconds: 30 },
+		]);
+		expect(checksFromText('')).toEqual([]);
+		expect(checksFromText('true')).toEqual([{ exec: ['true'], timeoutSeconds: DEFAULT_CHECK_TIMEOUT_SECONDS }]);
+		expect(() => checksFromText('tcp:http')).toThrow(/check "tcp:http": tcp: needs a port from 1 to 65535/);
+		expect(() => checksFromText('tcp:0')).toThrow(/a port from 1 to 65535/);
 	});
 
 	it('refuses what cannot be run, before anything happens', () => {

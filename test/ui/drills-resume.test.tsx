@@ -98,6 +98,42 @@ describe('recovery drills in the console', () => {
 		for (const text of app?.frames ?? []) expect(text.split('\n').length).toBeLessThanOrEqual(SIZE.rows);
 	});
 
+	it('application checks typed in the dialog go to every VM: letters go to the field (y too), a passing check makes the VM ready, a failing one fails it with its exit code, a TCP check the host cannot probe is refused before anything runs', async () => {
+		await prepare();
+		await mount();
+		const typeChecks = async (text: string): Promise<void> => {
+			await press('d');
+			await waitForFrame(frame, (shown) => shown.includes('y/Enter: run the drill'));
+			// The timeout is for proof of life and for each check: 10 s, so the failing check gives up soon.
+			await press(KEYS.down, KEYS.left, KEYS.left, KEYS.left, KEYS.left);
+			await waitForFrame(frame, (shown) => /› Timeout\s+◂ 10 s ▸/.test(shown));
+			await press(KEYS.down);
+			await waitForFrame(frame, (shown) => shown.includes('type the checks'));
+			await press(text);
+			await waitForFrame(frame, (shown) => shown.includes(`› Checks        ${text}▏`));
+			await press(KEYS.enter);
+		};
+		// "printf y": the y is typed into the field, it does not run the drill half typed.
+		await typeChecks('printf y');
+		const passed = await waitForFrame(frame, (text) => /Recovery drill \S+ · PASSED/.test(text), 20_000);
+		expect(passed).toMatch(/db01\s+passed/);
+		const first = (await readDrill(stateDir(fixture as Fixture), /Recovery drill (\S+) · PASSED/.exec(passed)?.[1] ?? ''))?.vms[0];
+		expect(first?.checks).toMatchObject([{ command: ['printf', 'y'], outcome: 'passed', exitCode: 0, stdout: 'y' }]);
+		expect(first?.timeToReadyMs).toBeGreaterThanOrEqual(first?.timeToProofMs ?? Number.POSITIVE_INFINITY);
+
+		await typeChecks('true; false');
+		const failed = await waitForFrame(frame, (text) => /Recovery drill \S+ · FAILED/.test(text), 30_000);
+		const second = (await readDrill(stateDir(fixture as Fixture), /Recovery drill (\S+) · FAILED/.exec(failed)?.[1] ?? ''))?.vms[0];
+		expect(second?.checks).toMatchObject([{ command: ['true'], outcome: 'passed' }, { command: ['false'], outcome: 'failed', exitCode: 1 }]);
+		expect(second?.reason).toMatch(/application check 2 \(false\) exited 1/);
+
+		await typeChecks('tcp:5432');
+		const refused = await waitForFrame(frame, (text) => text.includes('so its TCP checks cannot run'));
+		expect(refused).toMatch(/the host memory has no probe on its drill/);
+		expect([...(fixture as Fixture).host.vms.keys()].filter((name) => name.includes('-drill-'))).toEqual([]);
+		for (const text of app?.frames ?? []) expect(text.split('\n').length).toBeLessThanOrEqual(SIZE.rows);
+	});
+
 	it('a drill whose guest never boots is shown failed, with the reason and the evidence', async () => {
 		const f = await prepare({ existing: ['web01', 'db01'], deadGuests: ['files01'] });
 		await mount();

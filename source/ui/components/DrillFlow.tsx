@@ -1,7 +1,8 @@
 // `d`: a recovery drill of the marked VMs (or the selected one). The drill is checked first
 // (prepareDrill changes nothing); the confirmation names every drill VM — new, clearly marked
 // names, nothing replaced, network isolated — with how many boot at once and how long each has
-// to show proof of life (←→ change them; they start at `rundirect drill`'s defaults). y starts
+// to show proof of life (←→ change them; they start at `rundirect drill`'s defaults), and the
+// application checks every VM must pass (typed: a command, or tcp:PORT; `;` between). y starts
 // it; it runs in the background. `S`: the same flow as a site recovery (`start --plan`): each VM
 // under its own name on its own networks, left running; a VM it replaces is named, and then the
 // word "recover" must be typed.
@@ -9,7 +10,7 @@ import type React from 'react';
 import { useEffect, useState } from 'react';
 import { Text } from 'ink';
 import type { PreparedDrill } from '../../drill/index.ts';
-import { useKeys } from '../keys.tsx';
+import { useKeys, useTextInput } from '../keys.tsx';
 import { clamp, toUiError, wrapText, type UiError } from '../model.ts';
 import type { DrillActions, DrillSettings } from '../state/drills.ts';
 import { stepTimeout, type DrillTarget, type PlanKind } from '../drills.ts';
@@ -28,6 +29,9 @@ export interface DrillFlowProps {
 	onStarted: (drillId: string) => void;
 }
 
+type Field = 'concurrency' | 'timeout' | 'checks';
+const FIELDS: readonly Field[] = ['concurrency', 'timeout', 'checks'];
+
 type Stage = { kind: 'checking' } | { kind: 'confirm'; prepared: PreparedDrill; error: UiError | null } | { kind: 'typed'; prepared: PreparedDrill } | { kind: 'refused'; error: UiError } | { kind: 'starting' };
 
 /** What a site recovery replaces must be confirmed by typing this. */
@@ -38,7 +42,7 @@ export function DrillFlow({ actions, targets, kind = 'drill', width, height, onC
 	const [stage, setStage] = useState<Stage>({ kind: 'checking' });
 	/** Known once the drill code has loaded (the first check waits for it too). */
 	const [settings, setSettings] = useState<DrillSettings | null>(null);
-	const [field, setField] = useState<'concurrency' | 'timeout'>('concurrency');
+	const [field, setField] = useState<Field>('concurrency');
 	useEffect(() => {
 		let live = true;
 		actions
@@ -75,21 +79,24 @@ export function DrillFlow({ actions, targets, kind = 'drill', width, height, onC
 		if (field === 'concurrency') setSettings({ ...settings, concurrency: clamp(settings.concurrency + direction, 1, 64) });
 		else setSettings({ ...settings, timeoutSeconds: stepTimeout(settings.timeoutSeconds, direction) });
 	};
-	useKeys(
-		'drill',
-		{
-			cancel: onCancel,
-			confirm: () => {
-				if (stage.kind !== 'confirm' || !settings) return;
-				if (recovery && stage.prepared.destroys.length > 0) setStage({ kind: 'typed', prepared: stage.prepared });
-				else start(stage.prepared, settings);
-			},
-			nextSetting: () => stage.kind === 'confirm' && setField(field === 'concurrency' ? 'timeout' : 'concurrency'),
-			increase: () => change(1),
-			decrease: () => change(-1),
-		},
-		stage.kind !== 'refused' && stage.kind !== 'typed',
-	);
+	const confirm = (): void => {
+		if (stage.kind !== 'confirm' || !settings) return;
+		if (recovery && stage.prepared.destroys.length > 0) setStage({ kind: 'typed', prepared: stage.prepared });
+		else start(stage.prepared, settings);
+	};
+	const nextSetting = (): void => {
+		if (stage.kind === 'confirm') setField(FIELDS[(FIELDS.indexOf(field) + 1) % FIELDS.length] ?? 'concurrency');
+	};
+	const typing = field === 'checks' && stage.kind === 'confirm';
+	useKeys('drill', { cancel: onCancel, confirm, nextSetting, increase: () => change(1), decrease: () => change(-1) }, !typing && stage.kind !== 'refused' && stage.kind !== 'typed');
+	// The Check line is a text field: letters are its own (y and n too), Enter still runs.
+	useKeys('drill-check', { cancel: onCancel, confirm, nextSetting }, typing);
+	useTextInput((input, key) => {
+		if (!settings || key.return || key.escape || key.tab || key.upArrow || key.downArrow || key.ctrl || key.meta) return;
+		const text = settings.checks ?? '';
+		if (key.backspace || key.delete) setSettings({ ...settings, checks: text.slice(0, -1) });
+		else setSettings({ ...settings, checks: text + [...input].filter((char) => char >= ' ' && char !== '\u007F').join('') });
+	}, typing);
 	useKeys('drill-refused', { close: onCancel }, stage.kind === 'refused');
 
 	const { rows, columns } = dialogBody(width, height);
@@ -150,18 +157,20 @@ export function DrillFlow({ actions, targets, kind = 'drill', width, height, onC
 			];
 	for (const warning of prepared.warnings) facts.push({ text: `⚠ ${warning}`, color: 'yellow' });
 	facts.forEach((fact, index) => wrapText(fact.text, columns).forEach((text, part) => lines.push({ key: `f${index}.${part}`, text, color: fact.color })));
-	const setting = (name: 'concurrency' | 'timeout', label: string, value: string, note: string): StyledLine => settingLine(name, label, value, note, field === name);
+	const setting = (name: Field, label: string, value: string, note: string): StyledLine => settingLine(name, label, value, note, field === name);
+	const checks = settings.checks ?? '';
 	const settingLines = [
 		setting('concurrency', 'Concurrency', String(settings.concurrency), 'VMs booting at once'),
-		setting('timeout', 'Timeout', `${settings.timeoutSeconds} s`, 'for proof of life, from each VM’s start'),
+		setting('timeout', 'Timeout', `${settings.timeoutSeconds} s`, checks ? 'for proof of life, and for each check after it' : 'for proof of life, from each VM’s start'),
+		{ key: 'checks', text: `${typing ? '›' : ' '} ${'Checks'.padEnd(13)} ${typing ? `${checks}▏` : checks || 'none'}${typing && !checks ? '  a command in each guest, or tcp:PORT; ; between' : ''}`, bold: typing, color: typing ? 'cyan' : undefined },
 	];
 	const errorLines: StyledLine[] = stage.error ? [{ key: 'err', text: `✖ ${stage.error.message}${stage.error.hint ? ` — ${stage.error.hint}` : ''}`, color: 'red' }] : [];
 	return (
 		<Dialog title={title} width={width} height={height}>
-			<Lines lines={clip(lines, Math.max(1, rows - 4 - errorLines.length))} />
+			<Lines lines={clip(lines, Math.max(1, rows - 5 - errorLines.length))} />
 			<Lines lines={[...settingLines, ...errorLines]} />
 			<Text> </Text>
-			<Text bold wrap="truncate-end">{`y/Enter: ${recovery ? 'start them' : 'run the drill'} · ↑↓ setting · ←→ change · n/Esc: cancel`}</Text>
+			<Text bold wrap="truncate-end">{typing ? `Enter: ${recovery ? 'start them' : 'run the drill'} · type the checks · ↑↓ setting · Esc: cancel` : `y/Enter: ${recovery ? 'start them' : 'run the drill'} · ↑↓ setting · ←→ change · n/Esc: cancel`}</Text>
 		</Dialog>
 	);
 }

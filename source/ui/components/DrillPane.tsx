@@ -4,6 +4,7 @@
 import type React from 'react';
 import { formatDuration, formatMs } from '../../core/format.ts';
 import type { DrillReport, DrillSummary } from '../../drill/index.ts';
+import { checkName, connectionsText } from '../../drill/report.ts';
 import type { TaskNode } from '../task-renderer.ts';
 import { pad, shortTime, wrapText } from '../model.ts';
 import type { DrillHistory, LiveDrill } from '../drills.ts';
@@ -94,7 +95,11 @@ export function reportLines(report: DrillReport, evidence: Record<string, string
 	for (const vm of report.vms) {
 		const mark = vm.outcome === 'passed' ? '✔' : vm.outcome === 'failed' ? '✖' : '·';
 		lines.push({ key: `${vm.vm}:h`, text: `${mark} ${vm.vm} → ${vm.drillName} from ${vm.restorePoint?.id ?? '?'}: ${vm.outcome}`, bold: true, color: OUTCOME_COLORS[vm.outcome] });
-		lines.push({ key: `${vm.vm}:t`, text: `    time to running ${formatMs(vm.timeToRunningMs)} · time to proof of life ${formatMs(vm.timeToProofMs)} (${vm.proof})` });
+		lines.push({ key: `${vm.vm}:t`, text: `    time to running ${formatMs(vm.timeToRunningMs)} · time to proof of life ${formatMs(vm.timeToProofMs)} (${vm.proof})${vm.checks.length > 0 ? ` · application ready ${formatMs(vm.timeToReadyMs)}` : ''}` });
+		for (const [index, check] of vm.checks.entries()) {
+			const how = check.tcp !== undefined ? (check.error ?? connectionsText(check)) : check.exitCode !== null ? `exit ${check.exitCode}${(check.stderr.trim() || check.stdout.trim()) ? `: ${(check.stderr.trim() || check.stdout.trim()).split('\n')[0] ?? ''}` : ''}` : (check.error ?? 'did not run');
+			wrapText(`check ${checkName(check)}: ${check.outcome} after ${check.attempts} attempt(s) — ${how}`, width - 4).forEach((text, part) => lines.push({ key: `${vm.vm}:k${index}.${part}`, text: `    ${text}`, color: check.outcome === 'failed' ? 'red' : undefined }));
+		}
 		if (vm.reason) wrapText(`reason: ${vm.reason}`, width - 4).forEach((text, index) => lines.push({ key: `${vm.vm}:r${index}`, text: `    ${text}`, color: 'red' }));
 		if (vm.evidence) {
 			wrapText(`evidence: ${vm.evidence.summary} → ${vm.evidence.file}`, width - 4).forEach((text, index) => lines.push({ key: `${vm.vm}:e${index}`, text: `    ${text}` }));

@@ -22,6 +22,8 @@ export interface DrillsState {
 export interface DrillSettings {
 	concurrency: number;
 	timeoutSeconds: number;
+	/** Application checks for every VM, as typed: `;` between, each a command or `tcp:PORT` (checksFromText); each may take `timeoutSeconds` from proof of life. */
+	checks?: string;
 }
 
 export interface DrillReportView {
@@ -62,9 +64,9 @@ export class DrillsSlice extends Slice<DrillsState> implements DrillActions {
 	}
 
 	async propose(targets: DrillTarget[], settings: DrillSettings, id?: string, kind: PlanKind = 'drill'): Promise<PreparedDrill> {
-		const { prepareDrill } = await import('../../drill/index.ts');
+		const { checksFromText, prepareDrill } = await import('../../drill/index.ts');
 		const engine = await this.link.ready;
-		return prepareDrill(engine, drillSpecOf(targets, settings, kind), id);
+		return prepareDrill(engine, drillSpecOf(targets, settings, kind, checksFromText(settings.checks ?? '', settings.timeoutSeconds)), id);
 	}
 
 	run(prepared: PreparedDrill): void {

@@ -2,7 +2,8 @@
 // plain objects, and long steps report progress over a few hundred milliseconds the way the
 // lab host does over QMP. Real hosts are exercised by test/lab-host and test/e2e.
 import path from 'node:path';
-import type { DescribesDrillNetwork, HasEvidence, HasProofOfLife, PathRules, ProofOfLife } from '../../../source/hosts/capabilities.ts';
+import { execa } from 'execa';
+import type { DescribesDrillNetwork, ExecsInGuest, GuestCommandResult, HasEvidence, HasProofOfLife, PathRules, ProofOfLife } from '../../../source/hosts/capabilities.ts';
 import type { ApplyResult, Evidence, Host, HostDescription, HostVm, PlanInput, RestorePlan, RuntimeStatus, SetAsideRecord, StepOptions } from '../../../source/hosts/host.ts';
 
 interface MemoryVm {
@@ -31,7 +32,7 @@ export interface MemoryHostOptions {
 
 type StepName = 'setAsideVm' | 'deleteVm' | 'createDisks' | 'createSnapshotLayer' | 'startVm' | 'copyData' | 'applyChanges' | 'deleteSnapshotLayer' | 'discard' | 'statusOf';
 
-export class MemoryHost implements Host, HasEvidence, HasProofOfLife, DescribesDrillNetwork {
+export class MemoryHost implements Host, HasEvidence, HasProofOfLife, DescribesDrillNetwork, ExecsInGuest {
 	readonly kind = 'memory';
 	readonly id = 'memory';
 	/** Plain folders on this machine's terms, as the lab's are: a location inside the destination is refused. */
@@ -225,6 +226,17 @@ export class MemoryHost implements Host, HasEvidence, HasProofOfLife, DescribesD
 		if (shown) return shown;
 		const text = this.deadGuest(plan.vmName) ? 'SeaBIOS (version memory)\nBooting from Hard Disk...\nBoot failed: not a bootable disk' : 'SeaBIOS (version memory)\nBooting from Hard Disk...\nrundirect-guest alive';
 		return { kind: 'serial-tail', text };
+	}
+
+	readonly guestExecVia = 'a process of this machine (the in-memory guest)';
+
+	/** A drill's application check: its "guest" runs real processes of this machine, so exit codes and output are real. */
+	async guestExec(plan: RestorePlan, argv: readonly string[], timeoutMs: number): Promise<GuestCommandResult> {
+		if (!this.vms.get(plan.vmName)?.running) throw new Error(`VM ${plan.vmName} is not running: nothing can run inside it`);
+		const began = Date.now();
+		const [command = '', ...args] = argv;
+		const result = await execa(command, args, { reject: false, timeout: timeoutMs, stdin: 'ignore' });
+		return { exitCode: result.exitCode ?? null, signal: null, stdout: String(result.stdout), stderr: String(result.stderr), truncated: false, ms: Date.now() - began };
 	}
 
 	/** Its VMs have no network device, as the lab's have none (the console tests read the lab's words). */
