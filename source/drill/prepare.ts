@@ -69,7 +69,7 @@ export async function prepareDrill(engine: Engine, spec: DrillSpec, id = newDril
 			if (problem) mine.push(`${problem}, so its application checks cannot run`);
 		}
 		if (tcpProbe) {
-			const problem = probesTcp(host) ? ((await host.tcpProbeProblem?.(recovery ? 'recovery' : 'drill')) ?? null) : `the host ${host.id} has no probe on its drill networks`;
+			const problem = probesTcp(host) ? ((await host.tcpProbeProblem?.(recovery ? 'recovery' : 'drill')) ?? null) : `the host ${host.id} has no probe on its drill networks (a TCP check needs a point on the VM's isolated network, where only the guest can answer)`;
 			if (problem) mine.push(`${problem}, so its TCP checks cannot run`);
 		}
 		problems.push(...mine.map((problem) => `${entry.vm}: ${problem}`));

@@ -263,7 +263,7 @@ describe.skipIf(pwsh === null)('a drill on the Hyper-V model (real pwsh)', () =>
 			await expect(prepareDrill(engine, check('echo never'))).rejects.toThrow(/RUNDIRECT_HYPERV_GUEST_USER and RUNDIRECT_HYPERV_GUEST_PASSWORD.*so its application checks cannot run/);
 			// A Private switch is reachable from no host process: no probe there.
 			const tcp = resolveDrillSpec({}, { isolatedSwitch: 'rundirect-drill', vms: [{ vm: 'web01', checks: [{ tcp: 3389 }] }] });
-			await expect(prepareDrill(engine, tcp)).rejects.toThrow(/web01: the host hyperv has no probe on its drill networks, so its TCP checks cannot run/);
+			await expect(prepareDrill(engine, tcp)).rejects.toThrow(/web01: the host hyperv has no probe on its drill networks \(a TCP check needs a point on the VM's isolated network, where only the guest can answer\), so its TCP checks cannot run/);
 		} finally {
 			await none.close();
 		}

@@ -164,7 +164,8 @@ export function DrillFlow({ actions, targets, kind = 'drill', width, height, onC
 		setting('timeout', 'Timeout', `${settings.timeoutSeconds} s`, checks ? 'for proof of life, and for each check after it' : 'for proof of life, from each VM’s start'),
 		{ key: 'checks', text: `${typing ? '›' : ' '} ${'Checks'.padEnd(13)} ${typing ? `${checks}▏` : checks || 'none'}${typing && !checks ? '  a command in each guest, or tcp:PORT; ; between' : ''}`, bold: typing, color: typing ? 'cyan' : undefined },
 	];
-	const errorLines: StyledLine[] = stage.error ? [{ key: 'err', text: `✖ ${stage.error.message}${stage.error.hint ? ` — ${stage.error.hint}` : ''}`, color: 'red' }] : [];
+	// Wrapped, not cut: a pre-flight refusal is read to the end (at most half the dialog; the VM lines give way first).
+	const errorLines: StyledLine[] = stage.error ? wrapText(`✖ ${stage.error.message}${stage.error.hint ? ` — ${stage.error.hint}` : ''}`, columns).slice(0, Math.max(1, Math.floor(rows / 2))).map((text, index) => ({ key: `err${index}`, text, color: 'red' })) : [];
 	return (
 		<Dialog title={title} width={width} height={height}>
 			<Lines lines={clip(lines, Math.max(1, rows - 5 - errorLines.length))} />
