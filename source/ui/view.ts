@@ -16,7 +16,7 @@ import { hostVmLines } from './components/HostPane.ts';
 export type Focus = 'backups' | 'sessions' | 'detail';
 export const FOCUS_ORDER: readonly Focus[] = ['backups', 'sessions', 'detail'];
 
-export type Modal = { kind: 'powerOff'; vm: string } | { kind: 'help' } | { kind: 'warnings' } | { kind: 'start'; point: RestorePoint } | { kind: 'drill'; targets: DrillTarget[] } | { kind: 'site'; targets: DrillTarget[] } | { kind: 'finalizeMany'; sessionIds: string[] } | { kind: 'finalize'; sessionId: string } | { kind: 'stop'; sessionId: string } | { kind: 'quit' } | null;
+export type Modal = { kind: 'powerOff'; vm: string } | { kind: 'help' } | { kind: 'warnings' } | { kind: 'start'; point: RestorePoint } | { kind: 'drill' | 'site'; targets: DrillTarget[]; /** The Checks line takes the keys (the footer names its hints). */ typing?: boolean } | { kind: 'finalizeMany'; sessionIds: string[] } | { kind: 'finalize'; sessionId: string } | { kind: 'stop'; sessionId: string } | { kind: 'quit' } | null;
 
 export interface ViewState {
 	focus: Focus;
@@ -127,6 +127,7 @@ export function screenContext(view: ViewState, state: ConsoleState): Context {
 	switch (view.modal?.kind) {
 		case 'drill':
 		case 'site':
+			return view.modal.typing ? 'drill-check' : 'drill';
 		case 'finalizeMany':
 			return 'drill';
 		case 'help':

@@ -109,6 +109,8 @@ describe('recovery drills in the console', () => {
 			await waitForFrame(frame, (shown) => /› Timeout\s+◂ 10 s ▸/.test(shown));
 			await press(KEYS.down);
 			await waitForFrame(frame, (shown) => shown.includes('type the checks'));
+			// The footer names the Checks line's keys, not the dialog's y/n.
+			expect(await waitForFrame(frame, (shown) => /Enter run · type checks/.test(shown.trimEnd().split('\n').at(-1) ?? ''))).not.toMatch(/y\/Enter run/);
 			await press(text);
 			await waitForFrame(frame, (shown) => shown.includes(`› Checks        ${text}▏`));
 			await press(KEYS.enter);

@@ -96,7 +96,7 @@ export class LabHost implements Host, HasEvidence, ExecsInGuest, ProbesTcp, HasP
 	// ---------------------------------------------------------------- drills, provisioning
 
 	drillNetwork(): string {
-		return 'isolated: each NIC on a restricted user-mode network that reaches nothing outside the VM; a VM with TCP checks on taps in a network namespace of its own, the probe their only other end (none when the restore point has no NIC)';
+		return 'each NIC on a restricted user-mode network that reaches nothing outside the VM; a VM with TCP checks on taps in a network namespace of its own, the probe their only other end (none when the restore point has no NIC)';
 	}
 
 	get sampleDestination(): string {

@@ -27,6 +27,8 @@ export interface DrillFlowProps {
 	onCancel: () => void;
 	/** Called once the drill runs (in the background). */
 	onStarted: (drillId: string) => void;
+	/** The Checks line takes the keys, or gives them back (the footer names whose hints). */
+	onTyping?: (typing: boolean) => void;
 }
 
 type Field = 'concurrency' | 'timeout' | 'checks';
@@ -37,7 +39,7 @@ type Stage = { kind: 'checking' } | { kind: 'confirm'; prepared: PreparedDrill; 
 /** What a site recovery replaces must be confirmed by typing this. */
 export const RECOVER_WORD = 'recover';
 
-export function DrillFlow({ actions, targets, kind = 'drill', width, height, onCancel, onStarted }: DrillFlowProps): React.JSX.Element {
+export function DrillFlow({ actions, targets, kind = 'drill', width, height, onCancel, onStarted, onTyping }: DrillFlowProps): React.JSX.Element {
 	const recovery = kind === 'recovery';
 	const [stage, setStage] = useState<Stage>({ kind: 'checking' });
 	/** Known once the drill code has loaded (the first check waits for it too). */
@@ -88,6 +90,7 @@ export function DrillFlow({ actions, targets, kind = 'drill', width, height, onC
 		if (stage.kind === 'confirm') setField(FIELDS[(FIELDS.indexOf(field) + 1) % FIELDS.length] ?? 'concurrency');
 	};
 	const typing = field === 'checks' && stage.kind === 'confirm';
+	useEffect(() => onTyping?.(typing), [typing, onTyping]);
 	useKeys('drill', { cancel: onCancel, confirm, nextSetting, increase: () => change(1), decrease: () => change(-1) }, !typing && stage.kind !== 'refused' && stage.kind !== 'typed');
 	// The Check line is a text field: letters are its own (y and n too), Enter still runs.
 	useKeys('drill-check', { cancel: onCancel, confirm, nextSetting }, typing);
