@@ -79,10 +79,12 @@ export async function drillCommand(context: CommandContext, vms: string[], optio
 
 function finish(context: CommandContext, report: DrillReport, dir: string): number {
 	context.emit({ type: 'result', ok: report.outcome === 'passed', drill: report.id, outcome: report.outcome, dir, report: `${dir}/report.json`, markdown: `${dir}/report.md`, vms: report.vms });
-	const rows = [['VM', 'RESTORE POINT', 'RAN AS', 'TO RUNNING', 'TO PROOF OF LIFE', 'TO READY', 'OUTCOME', 'CLEANUP']];
-	for (const vm of report.vms) rows.push([vm.vm, vm.restorePoint?.id ?? '—', vm.drillName, seconds(vm.timeToRunningMs), seconds(vm.timeToProofMs), vm.checks.length > 0 ? seconds(vm.timeToReadyMs) : '—', vm.outcome, vm.cleanup.state]);
+	// Fits 80 columns: the drill names are in the tree above, the report and --json.
+	const rows = [['VM', 'RESTORE POINT', 'RUNNING', 'PROOF OF LIFE', 'READY', 'OUTCOME', 'CLEANUP']];
+	for (const vm of report.vms) rows.push([vm.vm, vm.restorePoint?.id ?? '—', seconds(vm.timeToRunningMs), seconds(vm.timeToProofMs), vm.checks.length > 0 ? seconds(vm.timeToReadyMs) : '—', vm.outcome, vm.cleanup.state]);
 	context.say('');
 	context.say(table(rows));
+	context.say('(times from each VM\'s start)');
 	for (const vm of report.vms.filter((candidate) => candidate.reason)) context.say(`  ! ${vm.vm}: ${vm.reason}`);
 	context.say(`Report: ${dir}/report.md (and report.json, evidence/)`);
 	if (report.outcome === 'interrupted') {
