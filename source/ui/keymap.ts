@@ -126,12 +126,14 @@ export const BINDINGS = [
 
 	// ------------------------------------------------------------------ confirmations, and the drill dialog
 	{ action: 'confirm', keys: ['enter', 'y', 'Y'], contexts: { confirm: null, finalize: null, quit: 'y quit', drill: 'y/Enter run' }, description: 'yes: do what the dialog names' },
-	{ action: 'nextSetting', keys: ['up', 'down', 'j', 'k', 'tab', 'shift+tab'], contexts: { drill: null }, description: 'the other setting (concurrency, timeout or rate limit)' },
+	{ action: 'nextSetting', keys: ['down', 'j', 'tab'], contexts: { drill: null }, description: 'the next setting (concurrency, timeout, checks or rate limit)' },
+	{ action: 'previousSetting', keys: ['up', 'k', 'shift+tab'], contexts: { drill: null }, description: 'the previous setting' },
 	{ action: 'increase', keys: ['right', '+', 'l'], contexts: { drill: '←→ change' }, description: 'more of the setting' },
 	{ action: 'decrease', keys: ['left', '-', 'h'], contexts: { drill: '←→ change' }, description: 'less of the setting' },
 	{ action: 'confirm', keys: ['enter'], contexts: { 'drill-check': 'Enter run' }, description: 'run it, with the checks typed' },
 	{ action: 'type', keys: ['typing'], contexts: { 'drill-check': 'type checks' }, description: 'application checks for every VM: a command run inside each guest, or tcp:PORT; ; between them', field: true },
-	{ action: 'nextSetting', keys: ['up', 'down', 'tab', 'shift+tab'], contexts: { 'drill-check': '↑↓ setting' }, description: 'the other setting' },
+	{ action: 'nextSetting', keys: ['down', 'tab'], contexts: { 'drill-check': '↑↓ setting' }, description: 'the next setting' },
+	{ action: 'previousSetting', keys: ['up', 'shift+tab'], contexts: { 'drill-check': null }, description: 'the previous setting' },
 	{ action: 'increase', keys: ['right'], contexts: { finalize: null }, description: 'a higher copy rate limit' },
 	{ action: 'decrease', keys: ['left'], contexts: { finalize: null }, description: 'a lower copy rate limit' },
 	{ action: 'cancel', keys: ['escape', 'n', 'N', 'q'], contexts: { confirm: 'n/Esc cancel', finalize: 'Esc cancel', quit: 'n/Esc stay', drill: 'n/Esc cancel' }, description: 'no: close the dialog, nothing is done' },

@@ -86,14 +86,16 @@ export function DrillFlow({ actions, targets, kind = 'drill', width, height, onC
 		if (recovery && stage.prepared.destroys.length > 0) setStage({ kind: 'typed', prepared: stage.prepared });
 		else start(stage.prepared, settings);
 	};
-	const nextSetting = (): void => {
-		if (stage.kind === 'confirm') setField(FIELDS[(FIELDS.indexOf(field) + 1) % FIELDS.length] ?? 'concurrency');
+	const moveSetting = (by: 1 | -1): void => {
+		if (stage.kind === 'confirm') setField(FIELDS[(FIELDS.indexOf(field) + by + FIELDS.length) % FIELDS.length] ?? 'concurrency');
 	};
+	const nextSetting = (): void => moveSetting(1);
+	const previousSetting = (): void => moveSetting(-1);
 	const typing = field === 'checks' && stage.kind === 'confirm';
 	useEffect(() => onTyping?.(typing), [typing, onTyping]);
-	useKeys('drill', { cancel: onCancel, confirm, nextSetting, increase: () => change(1), decrease: () => change(-1) }, !typing && stage.kind !== 'refused' && stage.kind !== 'typed');
+	useKeys('drill', { cancel: onCancel, confirm, nextSetting, previousSetting, increase: () => change(1), decrease: () => change(-1) }, !typing && stage.kind !== 'refused' && stage.kind !== 'typed');
 	// The Check line is a text field: letters are its own (y and n too), Enter still runs.
-	useKeys('drill-check', { cancel: onCancel, confirm, nextSetting }, typing);
+	useKeys('drill-check', { cancel: onCancel, confirm, nextSetting, previousSetting }, typing);
 	useTextInput((input, key) => {
 		if (!settings || key.return || key.escape || key.tab || key.upArrow || key.downArrow || key.ctrl || key.meta) return;
 		const text = settings.checks ?? '';

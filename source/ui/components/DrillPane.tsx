@@ -53,11 +53,13 @@ export function liveDrillLines(drill: LiveDrill, width: number): StyledLine[] {
 	return lines;
 }
 
-/** Per VM: outcome and the two measured times. */
+/** Per VM: outcome and the measured times (to application ready, when a VM had checks). */
 function summaryLines(report: DrillReport, width: number): StyledLine[] {
-	const lines: StyledLine[] = [{ key: 's:h', text: `${pad('VM', 12)} ${pad('OUTCOME', 12)} ${pad('TO RUNNING', 11)} TO PROOF OF LIFE`, bold: true }];
+	const checked = report.vms.some((vm) => vm.checks.length > 0);
+	const lines: StyledLine[] = [{ key: 's:h', text: `${pad('VM', 12)} ${pad('OUTCOME', 12)} ${pad('TO RUNNING', 11)} ${checked ? `${pad('TO PROOF OF LIFE', 17)} TO READY` : 'TO PROOF OF LIFE'}`, bold: true }];
 	for (const vm of report.vms) {
-		lines.push({ key: `s:${vm.vm}`, text: `${pad(vm.vm, 12)} ${pad(vm.outcome, 12)} ${pad(formatMs(vm.timeToRunningMs), 11)} ${formatMs(vm.timeToProofMs)}`, color: OUTCOME_COLORS[vm.outcome] });
+		const ready = checked ? ` ${vm.checks.length > 0 ? formatMs(vm.timeToReadyMs) : '—'}` : '';
+		lines.push({ key: `s:${vm.vm}`, text: `${pad(vm.vm, 12)} ${pad(vm.outcome, 12)} ${pad(formatMs(vm.timeToRunningMs), 11)} ${checked ? pad(formatMs(vm.timeToProofMs), 17) : formatMs(vm.timeToProofMs)}${ready}`, color: OUTCOME_COLORS[vm.outcome] });
 		if (vm.reason) wrapText(`  ${vm.reason}`, width).forEach((text, index) => lines.push({ key: `s:${vm.vm}:r${index}`, text, color: 'red' }));
 	}
 	return lines;

@@ -40,7 +40,8 @@ export function FinalizeManyFlow({ views, actions, width, height, onClose }: Fin
 		);
 		onClose();
 	};
-	useKeys('drill', { cancel: onClose, confirm, nextSetting: () => setField(field === 'concurrency' ? 'rate' : 'concurrency'), increase: () => change(1), decrease: () => change(-1) });
+	const otherSetting = (): void => setField(field === 'concurrency' ? 'rate' : 'concurrency');
+	useKeys('drill', { cancel: onClose, confirm, nextSetting: otherSetting, previousSetting: otherSetting, increase: () => change(1), decrease: () => change(-1) });
 
 	const { rows, columns } = dialogBody(width, height);
 	const lines: StyledLine[] = [];
