@@ -97,7 +97,7 @@ export function reportLines(report: DrillReport, evidence: Record<string, string
 	for (const vm of report.vms) {
 		const mark = vm.outcome === 'passed' ? '✔' : vm.outcome === 'failed' ? '✖' : '·';
 		lines.push({ key: `${vm.vm}:h`, text: `${mark} ${vm.vm} → ${vm.drillName} from ${vm.restorePoint?.id ?? '?'}: ${vm.outcome}`, bold: true, color: OUTCOME_COLORS[vm.outcome] });
-		lines.push({ key: `${vm.vm}:t`, text: `    time to running ${formatMs(vm.timeToRunningMs)} · time to proof of life ${formatMs(vm.timeToProofMs)} (${vm.proof})${vm.checks.length > 0 ? ` · application ready ${formatMs(vm.timeToReadyMs)}` : ''}` });
+		wrapText(`time to running ${formatMs(vm.timeToRunningMs)} · time to proof of life ${formatMs(vm.timeToProofMs)} (${vm.proof})${vm.checks.length > 0 ? ` · application ready ${formatMs(vm.timeToReadyMs)}` : ''}`, width - 4).forEach((text, part) => lines.push({ key: `${vm.vm}:t${part}`, text: `    ${text}` }));
 		for (const [index, check] of vm.checks.entries()) {
 			const how = check.tcp !== undefined ? (check.error ?? connectionsText(check)) : check.exitCode !== null ? `exit ${check.exitCode}${(check.stderr.trim() || check.stdout.trim()) ? `: ${(check.stderr.trim() || check.stdout.trim()).split('\n')[0] ?? ''}` : ''}` : (check.error ?? 'did not run');
 			wrapText(`check ${checkName(check)}: ${check.outcome} after ${check.attempts} attempt(s) — ${how}`, width - 4).forEach((text, part) => lines.push({ key: `${vm.vm}:k${index}.${part}`, text: `    ${text}`, color: check.outcome === 'failed' ? 'red' : undefined }));
