@@ -124,9 +124,9 @@ export default function App({ store, size, onQuit }: AppProps): React.JSX.Elemen
 			onClose={() => set({ modal: null })}
 			onRestoreStarted={(sessionId) => set({ modal: null, filter: '', selectedId: sessionId, detailScroll: 0, focus: 'sessions' })}
 			onDrillStarted={() => set({ modal: null, marked: new Map(), detailView: 'drill', detailScroll: 0 })}
-			onTyping={(typing) => {
+			onDrillKeys={(keys) => {
 				const modal = view.current.modal;
-				if ((modal?.kind === 'drill' || modal?.kind === 'site') && Boolean(modal.typing) !== typing) set({ modal: { ...modal, typing } });
+				if ((modal?.kind === 'drill' || modal?.kind === 'site') && (modal.keys ?? 'drill') !== keys) set({ modal: { ...modal, keys } });
 			}}
 			quit={quit}
 		/>

@@ -16,7 +16,7 @@ import { hostVmLines } from './components/HostPane.ts';
 export type Focus = 'backups' | 'sessions' | 'detail';
 export const FOCUS_ORDER: readonly Focus[] = ['backups', 'sessions', 'detail'];
 
-export type Modal = { kind: 'powerOff'; vm: string } | { kind: 'help' } | { kind: 'warnings' } | { kind: 'start'; point: RestorePoint } | { kind: 'drill' | 'site'; targets: DrillTarget[]; /** The Checks line takes the keys (the footer names its hints). */ typing?: boolean } | { kind: 'finalizeMany'; sessionIds: string[] } | { kind: 'finalize'; sessionId: string } | { kind: 'stop'; sessionId: string } | { kind: 'quit' } | null;
+export type Modal = { kind: 'powerOff'; vm: string } | { kind: 'help' } | { kind: 'warnings' } | { kind: 'start'; point: RestorePoint } | { kind: 'drill' | 'site'; targets: DrillTarget[]; /** Whose keys the dialog takes now (its Checks line, or a word typed to confirm): the footer names their hints. */ keys?: 'drill' | 'drill-check' | 'confirm-typed' } | { kind: 'finalizeMany'; sessionIds: string[] } | { kind: 'finalize'; sessionId: string } | { kind: 'stop'; sessionId: string } | { kind: 'quit' } | null;
 
 export interface ViewState {
 	focus: Focus;
@@ -127,7 +127,7 @@ export function screenContext(view: ViewState, state: ConsoleState): Context {
 	switch (view.modal?.kind) {
 		case 'drill':
 		case 'site':
-			return view.modal.typing ? 'drill-check' : 'drill';
+			return view.modal.keys ?? 'drill';
 		case 'finalizeMany':
 			return 'drill';
 		case 'help':

@@ -193,8 +193,15 @@ describe('site recovery in the console', () => {
 		expect(confirm).toContain('under its own name');
 		expect(f.host.calls).not.toContain('setAsideVm');
 		// y is not enough for a start that replaces VMs: the word must be typed.
+		// A check the host cannot run is refused before the word is asked for.
+		await press(KEYS.down, KEYS.down, ...'tcp:80', KEYS.enter);
+		await waitForFrame(frame, (text) => text.includes('pre-flight checks failed') && text.includes('has no probe on its drill'));
+		expect(frame()).not.toContain('Type recover');
+		await press(...Array.from({ length: 6 }, () => KEYS.backspace), KEYS.up, KEYS.up);
+		await waitForFrame(frame, (text) => /› Concurrency/.test(text) && /Checks\s+none/.test(text));
 		await press('y');
-		await waitForFrame(frame, (text) => text.includes('Type recover to start 2 VMs'));
+		// The footer then names the typed confirmation's keys, not the dialog's y/n.
+		await waitForFrame(frame, (text) => text.includes('Type recover to start 2 VMs') && /^ Esc cancel/.test(text.trimEnd().split('\n').at(-1) ?? ''));
 		await press('x', KEYS.enter);
 		await waitForFrame(frame, (text) => text.includes('That is not "recover"'));
 		expect(f.host.calls).not.toContain('setAsideVm');

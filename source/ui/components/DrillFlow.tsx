@@ -27,8 +27,8 @@ export interface DrillFlowProps {
 	onCancel: () => void;
 	/** Called once the drill runs (in the background). */
 	onStarted: (drillId: string) => void;
-	/** The Checks line takes the keys, or gives them back (the footer names whose hints). */
-	onTyping?: (typing: boolean) => void;
+	/** Whose keys the dialog takes now (the footer names their hints). */
+	onKeys?: (keys: 'drill' | 'drill-check' | 'confirm-typed') => void;
 }
 
 type Field = 'concurrency' | 'timeout' | 'checks';
@@ -39,7 +39,7 @@ type Stage = { kind: 'checking' } | { kind: 'confirm'; prepared: PreparedDrill; 
 /** What a site recovery replaces must be confirmed by typing this. */
 export const RECOVER_WORD = 'recover';
 
-export function DrillFlow({ actions, targets, kind = 'drill', width, height, onCancel, onStarted, onTyping }: DrillFlowProps): React.JSX.Element {
+export function DrillFlow({ actions, targets, kind = 'drill', width, height, onCancel, onStarted, onKeys }: DrillFlowProps): React.JSX.Element {
 	const recovery = kind === 'recovery';
 	const [stage, setStage] = useState<Stage>({ kind: 'checking' });
 	/** Known once the drill code has loaded (the first check waits for it too). */
@@ -64,14 +64,15 @@ export function DrillFlow({ actions, targets, kind = 'drill', width, height, onC
 		// eslint-disable-next-line react-hooks/exhaustive-deps -- checked once, when the dialog opens; the settings do not change what is checked
 	}, []);
 
+	const run = (final: PreparedDrill): void => {
+		actions.run(final);
+		onStarted(final.id);
+	};
+	// Checked again with the chosen settings (checks included) before anything is asked or done, under the same id (the names shown stay the names used).
 	const start = (prepared: PreparedDrill, chosen: DrillSettings): void => {
 		setStage({ kind: 'starting' });
-		// Checked again with the chosen settings, under the same id (the names shown stay the names used).
 		actions.propose(targets, chosen, prepared.id, kind).then(
-			(final) => {
-				actions.run(final);
-				onStarted(final.id);
-			},
+			(final) => (recovery && final.destroys.length > 0 ? setStage({ kind: 'typed', prepared: final }) : run(final)),
 			(error: unknown) => setStage({ kind: 'confirm', prepared, error: toUiError(error) }),
 		);
 	};
@@ -82,9 +83,7 @@ export function DrillFlow({ actions, targets, kind = 'drill', width, height, onC
 		else setSettings({ ...settings, timeoutSeconds: stepTimeout(settings.timeoutSeconds, direction) });
 	};
 	const confirm = (): void => {
-		if (stage.kind !== 'confirm' || !settings) return;
-		if (recovery && stage.prepared.destroys.length > 0) setStage({ kind: 'typed', prepared: stage.prepared });
-		else start(stage.prepared, settings);
+		if (stage.kind === 'confirm' && settings) start(stage.prepared, settings);
 	};
 	const moveSetting = (by: 1 | -1): void => {
 		if (stage.kind === 'confirm') setField(FIELDS[(FIELDS.indexOf(field) + by + FIELDS.length) % FIELDS.length] ?? 'concurrency');
@@ -92,7 +91,8 @@ export function DrillFlow({ actions, targets, kind = 'drill', width, height, onC
 	const nextSetting = (): void => moveSetting(1);
 	const previousSetting = (): void => moveSetting(-1);
 	const typing = field === 'checks' && stage.kind === 'confirm';
-	useEffect(() => onTyping?.(typing), [typing, onTyping]);
+	const keys = stage.kind === 'typed' ? 'confirm-typed' : typing ? 'drill-check' : 'drill';
+	useEffect(() => onKeys?.(keys), [keys, onKeys]);
 	useKeys('drill', { cancel: onCancel, confirm, nextSetting, previousSetting, increase: () => change(1), decrease: () => change(-1) }, !typing && stage.kind !== 'refused' && stage.kind !== 'typed');
 	// The Check line is a text field: letters are its own (y and n too), Enter still runs.
 	useKeys('drill-check', { cancel: onCancel, confirm, nextSetting, previousSetting }, typing);
@@ -115,7 +115,7 @@ export function DrillFlow({ actions, targets, kind = 'drill', width, height, onC
 				facts={[{ text: 'This replaces VMs that exist now:', bold: true, color: 'red' }, ...typed.destroys.map((text) => ({ text: `• ${text}`, color: 'red' })), { text: 'Each is set aside, not deleted, until its VM is finalized; stopping a session brings it back.' }]}
 				typeToConfirm={RECOVER_WORD}
 				confirmLabel={`start ${typed.report.vms.length} VM${typed.report.vms.length === 1 ? '' : 's'}`}
-				onConfirm={() => start(typed, settings)}
+				onConfirm={() => run(typed)}
 				onCancel={() => setStage({ kind: 'confirm', prepared: typed, error: null })}
 				width={width}
 				height={height}
@@ -137,7 +137,7 @@ export function DrillFlow({ actions, targets, kind = 'drill', width, height, onC
 	if (stage.kind !== 'confirm' || !settings) {
 		return (
 			<Dialog title={title} width={width} height={height}>
-				<Lines lines={[{ key: 'wait', text: stage.kind === 'starting' ? `Starting the ${recovery ? 'site recovery' : 'drill'}…` : 'Checking the restore points and the host (pre-flight)…', color: 'yellow' }]} />
+				<Lines lines={[{ key: 'wait', text: stage.kind === 'starting' ? (recovery ? 'Checking the site recovery with the chosen settings (pre-flight)…' : 'Checking the drill with the chosen settings, then starting it…') : 'Checking the restore points and the host (pre-flight)…', color: 'yellow' }]} />
 			</Dialog>
 		);
 	}

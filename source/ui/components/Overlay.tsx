@@ -26,8 +26,8 @@ export interface OverlayProps {
 	onClose: () => void;
 	onRestoreStarted: (sessionId: string) => void;
 	onDrillStarted: () => void;
-	/** The drill dialog's Checks line takes (or gives back) the keys. */
-	onTyping: (typing: boolean) => void;
+	/** Whose keys the drill dialog takes now (its Checks line, a word typed to confirm, or its own). */
+	onDrillKeys: (keys: 'drill' | 'drill-check' | 'confirm-typed') => void;
 	quit: () => void;
 }
 
@@ -36,7 +36,7 @@ export function hasOverlay(state: ConsoleState, modal: Modal): boolean {
 	return state.setup.phase === 'no-lab' || resuming(state) || modal !== null;
 }
 
-export function Overlay({ state, actions, modal, warnings, width, height, onClose, onRestoreStarted, onDrillStarted, onTyping, quit }: OverlayProps): React.JSX.Element | null {
+export function Overlay({ state, actions, modal, warnings, width, height, onClose, onRestoreStarted, onDrillStarted, onDrillKeys, quit }: OverlayProps): React.JSX.Element | null {
 	if (state.setup.phase === 'no-lab') return <LabSetup setup={state.setup.progress} destination={state.catalog.destination} width={width} height={height} onRun={() => void actions.setup.run()} onQuit={quit} />;
 	if (resuming(state)) return <ResumeDialog actions={actions.interrupted} findings={state.interrupted.findings} width={width} height={height} />;
 	switch (modal?.kind) {
@@ -44,7 +44,7 @@ export function Overlay({ state, actions, modal, warnings, width, height, onClos
 			return null;
 		case 'drill':
 		case 'site':
-			return <DrillFlow actions={actions.drills} targets={modal.targets} kind={modal.kind === 'site' ? 'recovery' : 'drill'} width={width} height={height} onCancel={onClose} onStarted={onDrillStarted} onTyping={onTyping} />;
+			return <DrillFlow actions={actions.drills} targets={modal.targets} kind={modal.kind === 'site' ? 'recovery' : 'drill'} width={width} height={height} onCancel={onClose} onStarted={onDrillStarted} onKeys={onDrillKeys} />;
 		case 'finalizeMany': {
 			const views = state.sessions.views.filter((view) => modal.sessionIds.includes(view.record.id) && !isTerminal(view.record));
 			return <FinalizeManyFlow views={views} actions={actions.restores} width={width} height={height} onClose={onClose} />;
