@@ -35,9 +35,9 @@ export interface DrillCheckReport {
 	timeoutSeconds: number;
 	outcome: 'pending' | 'passed' | 'failed';
 	attempts: number;
-	/** Of the last attempt; null when it never ran to an end (no guest agent, timed out). */
+	/** Of the last attempt that ended; null when none did (no guest agent, timed out every time). */
 	exitCode: number | null;
-	/** The last attempt's output, at most CHECK_OUTPUT_BYTES of each stream. */
+	/** That attempt's output, at most CHECK_OUTPUT_BYTES of each stream. */
 	stdout: string;
 	stderr: string;
 	/** Why it could not run, when it never ended with an exit code. */

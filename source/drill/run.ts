@@ -433,6 +433,8 @@ function ready(run: VmRun, ms: number, at: string): void {
 const CHECK_RETRY_MS = 2000;
 /** One attempt may take this long (a check that hangs is tried again while time is left). */
 const CHECK_ATTEMPT_MS = 30_000;
+/** An attempt begun within the check's time gets at least this long to end (a loaded guest answers slowly; a 1 s remnant would only time out). */
+const CHECK_MIN_ATTEMPT_MS = 5000;
 
 function clip(text: string): string {
 	return Buffer.byteLength(text) <= CHECK_OUTPUT_BYTES ? text : `${Buffer.from(text).subarray(0, CHECK_OUTPUT_BYTES).toString('utf8')}\n… (cut at ${CHECK_OUTPUT_BYTES} bytes)`;
@@ -459,9 +461,9 @@ async function runCheck(run: VmRun, shared: Shared, check: DrillCheckReport, say
 		check.attempts++;
 		let passed = false;
 		try {
-			passed = await attempt(Math.max(1000, Math.round(Math.min(CHECK_ATTEMPT_MS, deadline - performance.now()))));
+			passed = await attempt(Math.max(CHECK_MIN_ATTEMPT_MS, Math.round(Math.min(CHECK_ATTEMPT_MS, deadline - performance.now()))));
 		} catch (error) {
-			check.exitCode = null;
+			// An attempt that did not end keeps the evidence of the last one that did (its exit code and output); the error says what became of this one.
 			check.error = errorMessage(error);
 		}
 		if (passed) {
@@ -491,10 +493,9 @@ function attemptOf(host: Host, run: VmRun, check: DrillCheckReport, say: (text: 
 		if (!session || !probesTcp(host)) return cannot(`the host ${host.id} has no probe on its drill networks`);
 		return async (timeoutMs) => {
 			say(`TCP port ${port} (attempt ${check.attempts}, through ${host.tcpProbeVia})`);
-			check.error = null;
-			check.connections = [];
 			const connections = await host.probeTcp(session.plan, port, timeoutMs);
 			check.connections = connections;
+			check.error = null;
 			return connections.some((connection) => connection.connected);
 		};
 	}
