@@ -2,12 +2,11 @@
 // and nothing else: no address of the host, no route out, no other VM. The lab runs QEMU inside
 // the namespace; libvirt's QEMU gets its taps in the host's namespace and they are moved in right
 // after the domain starts (a tap keeps working in another namespace). The TCP probe runs inside
-// the namespace too, so a connection
-// it makes crosses a real virtual wire to the guest and "connected" means the guest's own TCP
-// stack answered with SYN-ACK. (QEMU's user-mode network cannot say that: it accepts the host's
-// connection itself before it tries the guest.) The guest is reached at its IPv6 link-local
-// addresses, which every IPv6 guest has without DHCP or any configuration of the network.
-// Namespaces need root (CAP_NET_ADMIN) and iproute2's `ip`.
+// the namespace too, so a connection it makes crosses a real virtual wire to the guest and
+// "connected" means the guest's own TCP stack answered with SYN-ACK. (QEMU's user-mode network
+// cannot say that: it accepts the host's connection itself before it tries the guest.) The guest
+// is reached at its IPv6 link-local addresses, which every IPv6 guest has without DHCP or any
+// configuration of the network. Namespaces need root (CAP_NET_ADMIN) and iproute2's `ip`.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { execa } from 'execa';
