@@ -30,6 +30,8 @@ const SYSTEM_NEEDS = [
 	['debootstrap', 'debootstrap'],
 	['sfdisk', 'fdisk'],
 	['mkfs.ext4', 'e2fsprogs'],
+	// Drills with TCP checks: the network namespace, taps and the probe's `ip netns exec`.
+	['ip', 'iproute2'],
 ];
 
 function run(command, args, options = {}) {
