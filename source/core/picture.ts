@@ -2,7 +2,6 @@
 // as characters of growing ink, so an operator over SSH can tell a logon screen from a stop error
 // or a black screen. The decoder reads non-interlaced 8-bit RGB and RGBA PNGs (every filter),
 // which is what the host writes; anything else is refused with what it is.
-import { inflateSync } from 'node:zlib';
 
 export interface Picture {
 	width: number;
@@ -42,7 +41,8 @@ export function decodePng(png: Buffer): Picture {
 		offset += 12 + length;
 	}
 	if (channels === 0 || width === 0 || height === 0) throw new Error('PNG without a header');
-	const raw = inflateSync(Buffer.concat(data));
+	// zlib loads when a thumbnail is first drawn, not with the console's first frame.
+	const raw = process.getBuiltinModule('node:zlib').inflateSync(Buffer.concat(data));
 	const stride = width * channels;
 	if (raw.length < height * (stride + 1)) throw new Error('PNG data shorter than its size');
 	const rows = Buffer.alloc(height * stride);
