@@ -11,11 +11,12 @@
 // V8 young generation (shebang flag) keeps a long-lived console's memory low at a negligible
 // GC cost.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import module from 'node:module';
 import v8 from 'node:v8';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { INK_OUTPUT, shareInkOutputCaches } from './ink-output-caches.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [major, minor] = process.versions.node.split('.').map(Number);
@@ -44,11 +45,11 @@ const BUNDLED = /^(ink|ink-[\w-]+|react|react-reconciler|scheduler|yoga-layout)(
 
 /**
  * Names the sources' state: the newest modification time among the sources (and the files
- * they read, such as the Hyper-V scripts), their folders (a file added or removed) and this
- * launcher (the build options).
+ * they read, such as the Hyper-V scripts), their folders (a file added or removed), this
+ * launcher (the build options) and the change it makes to Ink.
  */
 function sourceStamp() {
-	let newest = Math.max(statSync(join(root, 'cli.tsx')).mtimeMs, statSync(fileURLToPath(import.meta.url)).mtimeMs);
+	let newest = Math.max(statSync(join(root, 'cli.tsx')).mtimeMs, statSync(fileURLToPath(import.meta.url)).mtimeMs, statSync(join(root, 'bin', 'ink-output-caches.js')).mtimeMs);
 	const walk = (dir) => {
 		newest = Math.max(newest, statSync(dir).mtimeMs);
 		for (const item of readdirSync(dir, { withFileTypes: true })) {
@@ -104,6 +105,11 @@ async function freshBundle() {
 							if (args.path === 'react-devtools-core') return { external: true };
 							if (fromPackage || BUNDLED.test(args.path)) return undefined;
 							return { external: true };
+						});
+						// Ink's per-frame caches, kept across frames (bin/ink-output-caches.js); an Ink of another shape is bundled as it is.
+						context.onLoad({ filter: INK_OUTPUT }, (args) => {
+							const source = readFileSync(args.path, 'utf8');
+							return { contents: shareInkOutputCaches(source) ?? source, loader: 'js' };
 						});
 					},
 				},
