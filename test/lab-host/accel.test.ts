@@ -2,6 +2,8 @@
 // wins, and detection is bounded and cached.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execa } from 'execa';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { detectAccelerator, probeAccelerator } from '../../source/hosts/lab/accel.ts';
 import { bootSector } from '../../source/qemu/boot-sector.ts';
@@ -32,6 +34,44 @@ it('the boot sector prints its marker under TCG', async () => {
 	const result = await probeAccelerator('tcg', { timeoutMs: 8_000 });
 	expect(result).toMatchObject({ ok: true });
 	expect(result.ms).toBeLessThan(8_000);
+});
+
+it('a process that exits in the middle of a probe (a second Ctrl+C) takes the probe QEMU with it', async () => {
+	const tmp = path.join(env.root, 'tmp');
+	const blank = path.join(env.root, 'blank.img');
+	await fs.mkdir(tmp);
+	// No bootable disk: the firmware retries for ever, the probe waits its whole minute.
+	await fs.writeFile(blank, Buffer.alloc(1024 * 1024));
+	const accel = pathToFileURL(path.resolve('source/hosts/lab/accel.ts')).href;
+	const script = `
+		import fs from 'node:fs';
+		import path from 'node:path';
+		const { probeAccelerator } = await import(${JSON.stringify(accel)});
+		void probeAccelerator('tcg', { image: ${JSON.stringify(blank)}, timeoutMs: 60_000 });
+		// The probe QEMU once it has daemonized (its launching parent gone): the state a probe waits in.
+		const daemonized = (pid) => { try { const ppid = fs.readFileSync('/proc/' + pid + '/stat', 'utf8').split(') ')[1].split(' ')[1]; return !fs.readFileSync('/proc/' + ppid + '/comm', 'utf8').startsWith('qemu'); } catch { return false; } };
+		const pidOf = (dir) => { try { const full = path.join(${JSON.stringify(tmp)}, dir); const file = fs.readdirSync(full).find((name) => name.endsWith('.pid')); const pid = file ? fs.readFileSync(path.join(full, file), 'utf8').trim() : ''; return pid && daemonized(pid) ? pid : ''; } catch { return ''; } };
+		const timer = setInterval(() => {
+			const pid = fs.readdirSync(${JSON.stringify(tmp)}).filter((dir) => dir.startsWith('rd-probe-')).map(pidOf).find(Boolean);
+			if (pid) { clearInterval(timer); console.log(pid, fs.readFileSync('/proc/' + pid + '/cmdline', 'utf8').split('\\0')[0]); process.exit(3); }
+		}, 50);`;
+	const child = await execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { TMPDIR: tmp }, reject: false, timeout: 30_000, stdin: 'ignore' });
+	const pid = Number.parseInt(child.stdout, 10);
+	expect(child.exitCode, child.stderr).toBe(3);
+	// The child saw the probe QEMU running before it exited.
+	expect(child.stdout).toMatch(/^\d+ qemu-system-x86_64$/);
+	try {
+		const deadline = Date.now() + 10_000;
+		while (Date.now() < deadline && (await fs.access(`/proc/${pid}`).then(() => true, () => false))) await new Promise((resolve) => setTimeout(resolve, 50));
+		await expect(fs.access(`/proc/${pid}`)).rejects.toThrow();
+		expect((await fs.readdir(tmp)).filter((name) => name.startsWith('rd-probe-'))).toEqual([]);
+	} finally {
+		try {
+			process.kill(pid, 'SIGKILL');
+		} catch {
+			// Gone, as it should be.
+		}
+	}
 });
 
 it('RUNDIRECT_ACCEL overrides detection', async () => {

@@ -2,7 +2,7 @@
 // Detect, don't assume: some hosts expose /dev/kvm and QMP `query-kvm` says enabled, yet
 // guests die with "KVM internal error … emulation failure" (status internal-error) or hang.
 // So a probe guest boots under KVM with a short timeout and must print its marker.
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, readFileSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -127,6 +127,10 @@ export async function probeAccelerator(accel: Accelerator, options: { image?: st
 	const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rd-probe-'));
 	const files = runtimeFiles(dir, 'probe');
 	let qmp: QmpClient | null = null;
+	// A second Ctrl+C (or kill) ends the process at once (core/interrupts.ts), without the finally
+	// below: the probe QEMU is daemonized and would run on.
+	const endProbeOnExit = () => killProbeNow(files.pidFile, dir);
+	process.once('exit', endProbeOnExit);
 	try {
 		let image = options.image;
 		const marker = image ? GUEST_MARKER : BOOT_SECTOR_MARKER;
@@ -163,9 +167,23 @@ export async function probeAccelerator(accel: Accelerator, options: { image?: st
 	} catch (error) {
 		return { ok: false, reason: (error as Error).message, ms: Date.now() - started };
 	} finally {
+		process.off('exit', endProbeOnExit);
 		// Never leave a probe behind, whatever happened above.
 		if ((await runningPid(files)) !== null) await powerOff(files, qmp, 2_000).catch(() => undefined);
 		await qmp?.close();
 		await fs.rm(dir, { recursive: true, force: true });
 	}
+}
+
+/** At process exit (synchronous, nothing can be awaited): SIGKILL the probe QEMU its pid file names, remove its folder. */
+function killProbeNow(pidFile: string, dir: string): void {
+	try {
+		const pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
+		const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+		// Only the QEMU started with this pid file (pids get reused).
+		if (pid > 0 && argv.includes(pidFile)) process.kill(pid, 'SIGKILL');
+	} catch {
+		// Not started yet, or already gone.
+	}
+	rmSync(dir, { recursive: true, force: true });
 }
