@@ -8,6 +8,7 @@
 // launchConsole draws the first frame (header, panes saying "loading…") before the engine,
 // the hosts and their packages (zod, listr2, execa) are even loaded: on a small machine that
 // is a good part of the launch time. Everything here is imported only for types, or light.
+import module from 'node:module';
 import { render, type Instance } from 'ink';
 import App from '../app.tsx';
 import type { CommandContext, GlobalOptions } from '../commands/context.ts';
@@ -81,6 +82,10 @@ export async function launchConsole(options: GlobalOptions): Promise<number> {
 		}
 		context.engine.removeAllListeners('event');
 		resolveContext(context);
+		// What the launcher's compile cache holds is written at exit; a console that is killed, or
+		// runs for days, would leave the next launch compiling the bundle again. Written now, once
+		// the engine's chunks are loaded too.
+		module.flushCompileCache?.();
 		void store.open();
 		try {
 			await instance.waitUntilExit();
