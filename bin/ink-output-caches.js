@@ -7,6 +7,7 @@
 // lines bring new strings every second, so the caches start over past a few thousand entries (a
 // screen holds a few hundred). Ink's Output never mutates a cached styled character (it writes
 // new cells), so sharing changes no frame.
+import { readFileSync } from 'node:fs';
 
 const ONE_PER_FRAME = 'caches = new OutputCaches();';
 const SHARED = `caches = rundirectSharedOutputCaches();`;
@@ -26,4 +27,17 @@ export function shareInkOutputCaches(source) {
 }
 
 /** The file the change applies to (esbuild reports real paths: node_modules may be a symlink). */
-export const INK_OUTPUT = /[\\/]ink[\\/]build[\\/]output\.js$/;
+const INK_OUTPUT = /[\\/]ink[\\/]build[\\/]output\.js$/;
+
+/** The esbuild plugin that makes the change; an Ink of another shape is bundled as it is. */
+export function inkOutputCachesPlugin() {
+	return {
+		name: 'ink-output-caches-across-frames',
+		setup(context) {
+			context.onLoad({ filter: INK_OUTPUT }, (args) => {
+				const source = readFileSync(args.path, 'utf8');
+				return { contents: shareInkOutputCaches(source) ?? source, loader: 'js' };
+			});
+		},
+	};
+}

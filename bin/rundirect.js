@@ -11,12 +11,12 @@
 // V8 young generation (shebang flag) keeps a long-lived console's memory low at a negligible
 // GC cost.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import module from 'node:module';
 import v8 from 'node:v8';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { INK_OUTPUT, shareInkOutputCaches } from './ink-output-caches.js';
+import { inkOutputCachesPlugin } from './ink-output-caches.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [major, minor] = process.versions.node.split('.').map(Number);
@@ -106,13 +106,10 @@ async function freshBundle() {
 							if (fromPackage || BUNDLED.test(args.path)) return undefined;
 							return { external: true };
 						});
-						// Ink's per-frame caches, kept across frames (bin/ink-output-caches.js); an Ink of another shape is bundled as it is.
-						context.onLoad({ filter: INK_OUTPUT }, (args) => {
-							const source = readFileSync(args.path, 'utf8');
-							return { contents: shareInkOutputCaches(source) ?? source, loader: 'js' };
-						});
 					},
 				},
+				// Ink's per-frame caches, kept across frames.
+				inkOutputCachesPlugin(),
 			],
 			logLevel: 'silent',
 		});

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INK_OUTPUT, shareInkOutputCaches } from '../../bin/ink-output-caches.js';
+import { inkOutputCachesPlugin, shareInkOutputCaches } from '../../bin/ink-output-caches.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUTPUT_JS = path.join(REPO, 'node_modules', 'ink', 'build', 'output.js');
@@ -22,7 +22,7 @@ type OutputClass = new (options: { width: number; height: number }) => OutputLik
 
 let scratch = '';
 
-/** Ink's output.js bundled on its own, as the launcher bundles it (with the change or without). */
+/** Ink's output.js bundled on its own, with the launcher's plugin or without it. */
 async function bundledOutput(shared: boolean): Promise<OutputClass> {
 	const outfile = path.join(scratch, shared ? 'shared.mjs' : 'plain.mjs');
 	await build({
@@ -32,7 +32,8 @@ async function bundledOutput(shared: boolean): Promise<OutputClass> {
 		platform: 'node',
 		format: 'esm',
 		logLevel: 'silent',
-		plugins: shared ? [{ name: 'share', setup: (context) => context.onLoad({ filter: INK_OUTPUT }, async (args) => ({ contents: shareInkOutputCaches(await fs.readFile(args.path, 'utf8')) ?? '', loader: 'js' })) }] : [],
+		// The launcher's own plugin.
+		plugins: shared ? [inkOutputCachesPlugin()] : [],
 	});
 	return ((await import(pathToFileURL(outfile).href)) as { default: OutputClass }).default;
 }
