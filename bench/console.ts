@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { readCatalog } from '../source/catalog/catalog.ts';
 import { openTerminal, type Terminal } from '../test/support/tmux.ts';
-import { killLabQemus } from '../test/support/lab-env.ts';
+import { killLabQemus, processAlive, waitFor } from '../test/support/lab-env.ts';
 import { makePoint } from './guest-point.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,17 +50,6 @@ export async function writeFakeDestination(destination: string, points: number, 
 export function percentile(values: number[], p: number): number {
 	const sorted = [...values].sort((a, b) => a - b);
 	return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
-}
-
-async function waitForExit(pid: number, timeoutMs = 20_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (await fs.access(`/proc/${pid}`).then(() => true, () => false)) {
-		if (Date.now() > deadline) {
-			process.kill(pid, 'SIGKILL');
-			return;
-		}
-		await new Promise((resolve) => setTimeout(resolve, 20));
-	}
 }
 
 export async function peakRss(pid: number): Promise<number> {
@@ -171,7 +160,7 @@ export async function measureConsole(run: ConsoleRun): Promise<ConsoleFigures> {
 	// Ended (by its pid) before the measured launch: a console still quitting would share the CPU with it.
 	const coldPid = await cold.panePid();
 	await cold.kill();
-	await waitForExit(coldPid);
+	await waitFor('the first console to quit', 20_000, async () => ((await processAlive(coldPid)) ? undefined : true), 20).catch(() => process.kill(coldPid, 'SIGKILL'));
 	const launchedAt = performance.now();
 	const terminal = await open();
 	try {

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { detectAccelerator, probeAccelerator } from '../../source/hosts/lab/accel.ts';
 import { bootSector } from '../../source/qemu/boot-sector.ts';
 import { destroyEnv, makeEnv, type TestEnv } from './helpers.ts';
+import { processAlive, waitFor } from '../support/lab-env.ts';
 
 let env: TestEnv;
 const savedAccel = process.env.RUNDIRECT_ACCEL;
@@ -61,9 +62,7 @@ it('a process that exits in the middle of a probe (a second Ctrl+C) takes the pr
 	// The child saw the probe QEMU running before it exited.
 	expect(child.stdout).toMatch(/^\d+ qemu-system-x86_64$/);
 	try {
-		const deadline = Date.now() + 10_000;
-		while (Date.now() < deadline && (await fs.access(`/proc/${pid}`).then(() => true, () => false))) await new Promise((resolve) => setTimeout(resolve, 50));
-		await expect(fs.access(`/proc/${pid}`)).rejects.toThrow();
+		await waitFor('the probe QEMU to end', 10_000, async () => ((await processAlive(pid)) ? undefined : true), 50);
 		expect((await fs.readdir(tmp)).filter((name) => name.startsWith('rd-probe-'))).toEqual([]);
 	} finally {
 		try {
