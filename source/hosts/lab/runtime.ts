@@ -15,6 +15,7 @@ import { createPrivateFile, mkdirPrivate } from '../../core/private-files.ts';
 import { LabError } from './errors.ts';
 import { type DiskBus, firmwareImages, type LabHardware, qemuMac } from './hardware.ts';
 import { createSegment, inSegment, segmentName, tapName } from '../../qemu/segment.ts';
+import { shareTheCpu } from './priority.ts';
 
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -112,12 +113,35 @@ export async function processCmdline(pid: number): Promise<string[] | null> {
 
 /** The pid of the VM's QEMU when it is alive and really the QEMU started with this pid file (pids get reused). */
 export async function runningPid(files: RuntimeFiles): Promise<number | null> {
-	const pid = await readPid(files.pidFile);
+	return livePid(files.pidFile);
+}
+
+async function livePid(pidFile: string): Promise<number | null> {
+	const pid = await readPid(pidFile);
 	if (pid === null) return null;
 	const argv = await processCmdline(pid);
 	if (!argv) return null;
 	const isQemu = path.basename(argv[0] ?? '').startsWith('qemu-system');
-	return isQemu && argv.includes(files.pidFile) ? pid : null;
+	return isQemu && argv.includes(pidFile) ? pid : null;
+}
+
+/** The QEMUs of the lab's VMs that run now: every pid file in the run folder that names its live QEMU. */
+export async function runningVmPids(runDir: string): Promise<number[]> {
+	const names = await fs.readdir(runDir).catch(() => [] as string[]);
+	const pids = await Promise.all(names.filter((name) => name.endsWith('.pid')).map((name) => livePid(path.join(runDir, name))));
+	return pids.filter((pid): pid is number => pid !== null);
+}
+
+let sharing: Promise<void> = Promise.resolve();
+
+/**
+ * The running VMs share the CPU as one (priority.ts), after a VM started or stopped: one pass at
+ * a time, each counting the VMs that run by then. Not awaited: the kernel takes an unprivileged
+ * process's changes at 10 a second, and a start need not wait for that.
+ */
+function shareTheCpuNow(runDir: string): Promise<void> {
+	sharing = sharing.then(async () => shareTheCpu(await runningVmPids(runDir))).catch(() => undefined);
+	return sharing;
 }
 
 export type LaunchDisk =
@@ -265,6 +289,7 @@ export async function launch(runDir: string, spec: LaunchSpec): Promise<{ pid: n
 	}
 	const pid = await runningPid(files);
 	if (pid === null) throw new LabError('LAUNCH_FAILED', `VM ${spec.name}: QEMU reported a start but ${files.pidFile} names no live QEMU process`);
+	void shareTheCpuNow(runDir);
 	return { pid, files };
 }
 
@@ -302,6 +327,7 @@ export async function powerOff(files: RuntimeFiles, qmp: QmpClient | null, timeo
 		if (!(await waitForExit(pid, 5_000, files.pidFile))) throw new LabError('QEMU_WONT_EXIT', `QEMU (pid ${pid}) did not exit even after SIGKILL`);
 	}
 	await cleanupRuntime(files);
+	void shareTheCpuNow(path.dirname(files.pidFile));
 	return true;
 }
 
