@@ -1,7 +1,9 @@
 // Drives a program in a real terminal: a tmux server on a private socket (so nothing else's
-// sessions are touched), keys in with send-keys, the screen out with capture-pane. No native
-// addons. `kill()` ends the server — and with it the program, which gets SIGHUP.
+// sessions are touched), keys in with send-keys, the screen out with capture-pane, both through
+// one control-mode client (tmux-control.ts). No native addons. `kill()` ends the server — and
+// with it the program, which gets SIGHUP.
 import { execa } from 'execa';
+import { attachControl, singleQuoted } from './tmux-control.ts';
 
 export interface Terminal {
 	socket: string;
@@ -27,10 +29,6 @@ export interface TerminalOptions {
 	rows?: number;
 }
 
-function quote(arg: string): string {
-	return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
 export async function openTerminal(options: TerminalOptions): Promise<Terminal> {
 	const socket = `rd-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 	const tmux = (...args: string[]) => execa('tmux', ['-L', socket, ...args], { timeout: 10_000 });
@@ -40,38 +38,41 @@ export async function openTerminal(options: TerminalOptions): Promise<Terminal> 
 	// Where CI is set at all, Ink renders nothing until exit and chalk drops colours (even CI=0):
 	// this is a real terminal, so the program must not see it.
 	const command = ['env', '-u', 'CI', '-u', 'CONTINUOUS_INTEGRATION', ...options.command];
-	await tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', String(options.columns ?? 100), '-y', String(options.rows ?? 30), '-c', options.cwd, ...envArgs, `exec ${command.map(quote).join(' ')}`);
+	await tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', String(options.columns ?? 100), '-y', String(options.rows ?? 30), '-c', options.cwd, ...envArgs, `exec ${command.map(singleQuoted).join(' ')}`);
 	await tmux('set-option', '-t', 'main', 'remain-on-exit', 'on');
+	const control = await attachControl(socket, 'main');
 	const terminal: Terminal = {
 		socket,
 		async screen({ ansi = false } = {}) {
-			const result = await tmux('capture-pane', '-p', ...(ansi ? ['-e'] : []), '-t', 'main');
-			return result.stdout;
+			control.takeOutput();
+			return control.command(`capture-pane -p${ansi ? ' -e' : ''} -t main`);
 		},
 		async keys(...names) {
-			for (const name of names) await tmux('send-keys', '-t', 'main', name);
+			for (const name of names) await control.command(`send-keys -t main ${singleQuoted(name)}`);
 		},
 		async type(text) {
-			await tmux('send-keys', '-t', 'main', '-l', text);
+			await control.command(`send-keys -t main -l ${singleQuoted(text)}`);
 		},
+		// The screen is read again as soon as the program writes, and at least every pollMs.
 		async waitFor(what, predicate, timeoutMs = 30_000, pollMs = 100) {
 			const deadline = Date.now() + timeoutMs;
 			let screen = '';
 			while (Date.now() < deadline) {
 				screen = await terminal.screen();
 				if (predicate(screen)) return screen;
-				await new Promise((resolve) => setTimeout(resolve, pollMs));
+				await control.outputOrTimeout(Math.min(pollMs, Math.max(0, deadline - Date.now())));
 			}
 			throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the screen:\n${screen}`);
 		},
 		async resize(columns, rows) {
-			await tmux('resize-window', '-t', 'main', '-x', String(columns), '-y', String(rows));
+			await control.command(`resize-window -t main -x ${columns} -y ${rows}`);
 		},
 		async panePid() {
-			return Number.parseInt((await tmux('display-message', '-p', '-t', 'main', '#{pane_pid}')).stdout.trim(), 10);
+			return Number.parseInt((await control.command("display-message -p -t main '#{pane_pid}'")).trim(), 10);
 		},
 		async kill() {
 			await tmux('kill-server').catch(() => undefined);
+			await control.close();
 		},
 	};
 	return terminal;
