@@ -12,7 +12,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { BOOT_SECTOR_MARKER, bootSectorImage } from '../../qemu/boot-sector.ts';
 import { QEMU_SYSTEM, qemuVersion } from '../../qemu/qemu-img.ts';
 import { QmpClient } from './qmp.ts';
-import { type Accelerator, powerOff, runningPid, runtimeFiles } from './runtime.ts';
+import { type Accelerator, isQemuOf, powerOff, runningPid, runtimeFiles } from './runtime.ts';
 import { GUEST_MARKER } from '../../qemu/lab-guest.ts';
 
 export interface AcceleratorVerdict {
@@ -180,8 +180,7 @@ function killProbeNow(pidFile: string, dir: string): void {
 	try {
 		const pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
 		const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-		// Only the QEMU started with this pid file (pids get reused).
-		if (pid > 0 && argv.includes(pidFile)) process.kill(pid, 'SIGKILL');
+		if (pid > 0 && isQemuOf(argv, pidFile)) process.kill(pid, 'SIGKILL');
 	} catch {
 		// Not started yet, or already gone.
 	}

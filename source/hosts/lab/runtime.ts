@@ -120,9 +120,12 @@ async function livePid(pidFile: string): Promise<number | null> {
 	const pid = await readPid(pidFile);
 	if (pid === null) return null;
 	const argv = await processCmdline(pid);
-	if (!argv) return null;
-	const isQemu = path.basename(argv[0] ?? '').startsWith('qemu-system');
-	return isQemu && argv.includes(pidFile) ? pid : null;
+	return argv && isQemuOf(argv, pidFile) ? pid : null;
+}
+
+/** The process's argv is a QEMU started with this pid file (pids get reused). */
+export function isQemuOf(argv: readonly string[], pidFile: string): boolean {
+	return path.basename(argv[0] ?? '').startsWith('qemu-system') && argv.includes(pidFile);
 }
 
 /** The QEMUs of the lab's VMs that run now: every pid file in the run folder that names its live QEMU. */
