@@ -13,9 +13,8 @@ export interface ControlClient {
 	command(line: string): Promise<string>;
 	/** Resolves at the pane's next output, or after `ms`, whichever comes first. */
 	outputOrTimeout(ms: number): Promise<void>;
-	/** True once the pane has written something since the last call. */
-	takeOutput(): boolean;
-	pid: number;
+	/** The screen is about to be read: what the pane wrote until now will be in it. */
+	markRead(): void;
 	close(): Promise<void>;
 }
 
@@ -62,7 +61,6 @@ export async function attachControl(socket: string, session: string): Promise<Co
 	});
 	await ready;
 	return {
-		pid: child.pid ?? 0,
 		command(line) {
 			return new Promise((resolve, reject) => {
 				if (child.exitCode !== null || child.signalCode !== null) return reject(new Error('the tmux control client ended'));
@@ -70,10 +68,8 @@ export async function attachControl(socket: string, session: string): Promise<Co
 				child.stdin.write(`${line}\n`);
 			});
 		},
-		takeOutput() {
-			const had = output;
+		markRead() {
 			output = false;
-			return had;
 		},
 		async outputOrTimeout(ms) {
 			if (output) return;

@@ -44,7 +44,7 @@ export async function openTerminal(options: TerminalOptions): Promise<Terminal> 
 	const terminal: Terminal = {
 		socket,
 		async screen({ ansi = false } = {}) {
-			control.takeOutput();
+			control.markRead();
 			return control.command(`capture-pane -p${ansi ? ' -e' : ''} -t main`);
 		},
 		async keys(...names) {

@@ -15,9 +15,9 @@ export function shareNiceness(vms: number): number {
 
 /** The niceness of the process's scheduling group, or null without autogroups (a kernel without them, or switched off). */
 export async function groupNiceness(pid: number): Promise<number | null> {
-	const text = await fs.readFile(`/proc/${pid}/autogroup`, 'utf8').catch(() => null);
-	const nice = text === null ? null : /\bnice (-?\d+)/.exec(text)?.[1];
-	return nice === undefined || nice === null ? null : Number(nice);
+	const text = await fs.readFile(`/proc/${pid}/autogroup`, 'utf8').catch(() => '');
+	const nice = /\bnice (-?\d+)/.exec(text)?.[1];
+	return nice === undefined ? null : Number(nice);
 }
 
 /**
