@@ -13,7 +13,7 @@ import { makePoint } from './guest-point.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 2 ** 20;
-/** How often the screen is read while waiting for a frame (each read: a tmux process). */
+/** How often, at the least, the screen is read while waiting for a frame (it is read at once when the console writes). */
 const POLL_MS = 5;
 const GiB = 2 ** 30;
 
@@ -106,7 +106,7 @@ export async function consoleBench({ root, guestImage, cacheHome, record }: Cons
 		record('console: launch → first frame, first launch after a build (Node compiles the bundle)', `${measured.coldFirstFrameMs.toFixed(0)} ms`);
 		record('console: launch → first frame (header and panes, 100×30, via tmux)', `${measured.firstFrameMs.toFixed(0)} ms`, '< 500 ms', measured.firstFrameMs < 500);
 		record('console: launch → 10,001 restore points listed', `${measured.listedMs.toFixed(0)} ms`);
-		// tmux adds its own round trips (send-keys, then capture-pane every few ms): the figure is an upper bound.
+		// tmux adds its own round trips (send-keys, then capture-pane once the console writes): the figure is an upper bound.
 		record(`console: keypress → frame while step 5 copies (median of ${measured.latencies.length}, via tmux)`, `${measured.median.toFixed(0)} ms (p90 ${measured.p90.toFixed(0)} ms)`, '< 50 ms', measured.median < 50);
 		record('console: peak RSS (VmHWM) over the whole run', `${(measured.peakRss / MiB).toFixed(0)} MiB`, '< 150 MiB', measured.peakRss < 150 * MiB);
 	} finally {
@@ -149,8 +149,8 @@ export async function measureConsole(run: ConsoleRun): Promise<ConsoleFigures> {
 	// The same V8 flag as the launcher's shebang (the launcher sets the others itself).
 	const open = () => openTerminal({ command: [process.execPath, '--max-semi-space-size=2', path.join(REPO, 'bin', 'rundirect.js'), '--destination', run.destination], cwd: REPO, env: run.env, columns: run.columns, rows: run.rows });
 	// The first frame: the console's header and panes (still reading), not a splash. The screen is
-	// read every 5 ms, not in a busy loop: each read is a tmux process, and on 2 cores reading
-	// without pause starves the console being measured (it doubled the figures).
+	// read through one tmux control-mode client (test/support/tmux-control.ts): a tmux process per
+	// read, every 5 ms, took most of a core from the console being measured.
 	const firstFrameOf = (terminal: Terminal) => terminal.waitFor('the first frame', (screen) => screen.includes('rundirect │') && screen.includes('▶ Backups'), 20_000, POLL_MS).then(() => performance.now());
 	// Once after a build Node compiles the chunks the console loads (--help loads none of them):
 	// timed apart, as a user meets it once per install.

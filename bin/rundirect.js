@@ -86,7 +86,7 @@ async function freshBundle() {
 			jsx: 'automatic',
 			// Minified: V8 keeps every loaded chunk's source in memory (lazy compilation needs it), and a
 			// comment with one non-ASCII character doubled a chunk's size there (two-byte string): the
-			// console's peak RSS fell by ≈ 7 MiB. Names kept (`name` of functions and classes); with
+			// console's peak RSS fell by ≈ 6 MiB. Names kept (`name` of functions and classes); with
 			// RUNDIRECT_DEBUG stack traces map back to the sources through the linked source maps.
 			minify: true,
 			keepNames: true,
