@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type { PlanInput, RestorePlan } from '../../source/hosts/host.ts';
 import type { LabHost } from '../../source/hosts/lab/driver.ts';
-import { processCmdline } from '../../source/hosts/lab/runtime.ts';
+import { livePid, processCmdline } from '../../source/hosts/lab/runtime.ts';
 import type { Paths } from '../../source/core/paths.ts';
 
 export const MiB = 1024 * 1024;
@@ -24,10 +24,8 @@ export async function makeEnv(): Promise<TestEnv> {
 /** Kills (SIGKILL, by pid) every QEMU whose pid file lies under `root`, then removes `root`. */
 export async function destroyEnv(env: TestEnv): Promise<void> {
 	for (const pidFile of await findPidFiles(env.root)) {
-		const pid = Number.parseInt(await fs.readFile(pidFile, 'utf8').catch(() => ''), 10);
-		if (!Number.isInteger(pid) || pid <= 0) continue;
-		const argv = await processCmdline(pid);
-		if (!argv || !argv.includes(pidFile)) continue;
+		const pid = await livePid(pidFile);
+		if (pid === null) continue;
 		try {
 			process.kill(pid, 'SIGKILL');
 		} catch {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { labPaths, resolvePaths, type LabPaths, type Paths } from '../../source/core/paths.ts';
-import { processCmdline, runningPid, runtimeFiles } from '../../source/hosts/lab/runtime.ts';
+import { processCmdline, runningPid, runningVmPids, runtimeFiles } from '../../source/hosts/lab/runtime.ts';
 import { listDefinitions } from '../../source/hosts/lab/definition.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -140,11 +140,7 @@ export async function backupSums(lab: LabEnv, vm: string): Promise<Map<string, s
  * running), checking the pid is still that QEMU so a reused pid is never hit.
  */
 export async function killLabQemus(runDir: string): Promise<void> {
-	for (const name of await fs.readdir(runDir).catch(() => [] as string[])) {
-		if (!name.endsWith('.pid')) continue;
-		const pidFile = path.join(runDir, name);
-		const pid = Number.parseInt(await fs.readFile(pidFile, 'utf8').catch(() => ''), 10);
-		if (!(pid > 0) || !(await processCmdline(pid))?.includes(pidFile)) continue;
+	for (const pid of await runningVmPids(runDir)) {
 		try {
 			process.kill(pid, 'SIGKILL');
 		} catch {

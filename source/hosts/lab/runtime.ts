@@ -116,7 +116,8 @@ export async function runningPid(files: RuntimeFiles): Promise<number | null> {
 	return livePid(files.pidFile);
 }
 
-async function livePid(pidFile: string): Promise<number | null> {
+/** The pid a pid file names while that pid is still the QEMU started with it (pids get reused). */
+export async function livePid(pidFile: string): Promise<number | null> {
 	const pid = await readPid(pidFile);
 	if (pid === null) return null;
 	const argv = await processCmdline(pid);
